@@ -1,0 +1,172 @@
+"""`vae-gui train`: headless training of both models, with a progress bar and checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from model.config import DEVICES, RECONSTRUCTION_LOSSES, ModelConfig, TrainConfig
+from model.data import BUILTIN_DATASETS
+from model.errors import VaeGuiError
+
+CHECKPOINT_NAME = "checkpoint.safetensors"
+METRICS_NAME = "metrics.json"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _number(minimum: float, inclusive: bool):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        ok = value >= minimum if inclusive else value > minimum
+        if not ok or value != value or value == float("inf"):
+            sign = ">=" if inclusive else ">"
+            raise argparse.ArgumentTypeError(f"must be a finite number {sign} {minimum:g}, "
+                                             f"not {text}")
+        return value
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d_model, d_train = ModelConfig(), TrainConfig()
+    p = argparse.ArgumentParser(
+        prog="vae-gui train",
+        description="Train an autoencoder and a variational autoencoder side by side, "
+                    "headless, and write a checkpoint the GUI opens.",
+    )
+    p.add_argument("--dataset", default="mnist5k",
+                   help=f"{', '.join(BUILTIN_DATASETS)}, a .npz file with 'images' and "
+                        "'labels', or a folder with one sub-folder of images per class "
+                        "(default: mnist5k, embedded)")
+    p.add_argument("--data-root", default=None,
+                   help="where torchvision datasets are kept or downloaded "
+                        "(default: a per-user cache folder)")
+    p.add_argument("--image-size", type=_positive_int, default=28,
+                   help="side length that folder images are resized to (default: 28)")
+    p.add_argument("--epochs", type=_positive_int, default=d_train.epochs)
+    p.add_argument("--latent-dim", type=_positive_int, default=d_model.latent_dim)
+    p.add_argument("--hidden", type=_positive_int, nargs="+", default=list(d_model.hidden),
+                   help="hidden layer sizes of the encoder (the decoder mirrors them)")
+    p.add_argument("--beta", type=_number(0.0, True), default=d_train.beta,
+                   help="weight of the KL term; 1 gives the ELBO (default: 1)")
+    p.add_argument("--lr", type=_number(0.0, False), default=d_train.lr)
+    p.add_argument("--batch-size", type=_positive_int, default=d_train.batch_size)
+    p.add_argument("--loss", choices=RECONSTRUCTION_LOSSES, default=d_train.loss,
+                   help="reconstruction loss (default: bce)")
+    p.add_argument("--seed", type=int, default=d_train.seed)
+    p.add_argument("--device", choices=DEVICES, default=d_train.device)
+    p.add_argument("--out", default="vae-gui-run",
+                   help="folder for the checkpoint and metrics.json (default: ./vae-gui-run)")
+    p.add_argument("--save-every-epoch", action="store_true",
+                   help="also keep one checkpoint per epoch (epoch-0001.safetensors, ...)")
+    return p
+
+
+def _check_out_dir(parser: argparse.ArgumentParser, out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        parser.error(f"--out {out}: cannot write there ({exc.strerror or exc})")
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def format_epoch(m, epochs: int) -> str:
+    """One line per epoch with both models' test metrics."""
+    t = m.test
+    return (f"epoch {m.epoch:>3}/{epochs}  test: AE recon {t.ae_recon:7.2f} | VAE loss "
+            f"{t.vae_loss:7.2f} = recon {t.vae_recon:7.2f} + beta*KL {t.vae_kl:6.2f}  "
+            f"(nats/image, {m.seconds:.2f} s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.dataset not in BUILTIN_DATASETS and not Path(args.dataset).expanduser().exists():
+        parser.error(f"--dataset {args.dataset!r}: not one of {', '.join(BUILTIN_DATASETS)} "
+                     "and no such file or folder")
+    out = Path(args.out)
+    _check_out_dir(parser, out)
+
+    # Imported here so that `vae-gui train --help` and usage errors answer at once.
+    from tqdm import tqdm
+
+    from model.checkpoint import Checkpoint, save_checkpoint
+    from model.data import load_dataset
+    from model.training import Trainer
+
+    try:
+        data = load_dataset(args.dataset, args.data_root, args.image_size)
+        model_config = ModelConfig(data.image_shape, tuple(args.hidden), args.latent_dim)
+        train_config = TrainConfig(args.epochs, args.batch_size, args.lr, args.beta, args.loss,
+                                   args.seed, args.device)
+        trainer = Trainer(data, model_config, train_config)
+    except (VaeGuiError, ValueError) as exc:
+        print(f"vae-gui train: {exc}", file=sys.stderr)
+        return 1
+
+    print(f"Training an AE and a VAE on {data.name} ({len(data.train_images)} train, "
+          f"{len(data.test_images)} test images) on {trainer.device}: latent "
+          f"{args.latent_dim}, hidden {args.hidden}, beta {args.beta:g}, {args.loss} loss.")
+    checkpoint_path = out / CHECKPOINT_NAME
+    bar = tqdm(total=args.epochs * trainer.steps_per_epoch, unit="step", dynamic_ncols=True,
+               file=sys.stderr)
+
+    def on_progress(p) -> None:
+        bar.update(p.step - bar.n)
+        bar.set_postfix_str(f"epoch {p.epoch}/{p.epochs}, {p.samples_per_second:,.0f} samples/s",
+                            refresh=False)
+
+    def on_epoch(m) -> None:
+        bar.write(format_epoch(m, args.epochs))
+        ckpt = Checkpoint(trainer.ae, trainer.vae, model_config, train_config, data.name,
+                          data.class_names, trainer.epoch, trainer.step, tuple(trainer.history))
+        save_checkpoint(ckpt, checkpoint_path)
+        if args.save_every_epoch:
+            save_checkpoint(ckpt, out / f"epoch-{trainer.epoch:04d}.safetensors")
+        _write_json_atomic(out / METRICS_NAME, {
+            "dataset": data.name, "model": model_config.to_dict(),
+            "training": train_config.to_dict(), "device": str(trainer.device),
+            "epochs": [h.to_dict() for h in trainer.history],
+        })
+
+    try:
+        trainer.run(on_progress=on_progress, on_epoch=on_epoch)
+    except KeyboardInterrupt:
+        bar.close()
+        kept = (f"the checkpoint of epoch {trainer.history[-1].epoch} is in {checkpoint_path}"
+                if trainer.history else "no epoch had completed, so no checkpoint was written")
+        print(f"Interrupted; {kept}.", file=sys.stderr)
+        return 130
+    except VaeGuiError as exc:
+        bar.close()
+        print(f"vae-gui train: {exc}", file=sys.stderr)
+        return 1
+    bar.close()
+    print(f"Saved {checkpoint_path} and {out / METRICS_NAME}. Open it with: "
+          f"vae-gui {checkpoint_path}")
+    return 0

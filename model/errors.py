@@ -1,0 +1,17 @@
+"""Errors a user can cause, each carrying a sentence a person can act on."""
+
+
+class VaeGuiError(Exception):
+    """Base class for errors that the CLI and the GUI show to the user as they are."""
+
+
+class DatasetError(VaeGuiError):
+    """A dataset is missing, unreadable or malformed."""
+
+
+class CheckpointError(VaeGuiError):
+    """A checkpoint file cannot be read, is not ours, or does not describe valid models."""
+
+
+class TrainingDiverged(VaeGuiError):
+    """The loss became NaN or infinite; the trainer has restored its last good weights."""

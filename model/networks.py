@@ -1,0 +1,106 @@
+"""The encoder and decoder MLPs, and the AE and VAE built from the same shapes."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from model.config import ModelConfig
+
+
+def mlp(sizes: list[int]) -> nn.Sequential:
+    """Linear layers with ReLU between them and nothing after the last."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class Encoder(nn.Module):
+    """Maps a batch of images (N, H, W) or (N, H*W) to `n_outputs` numbers per image."""
+
+    def __init__(self, config: ModelConfig, n_outputs: int) -> None:
+        super().__init__()
+        self.net = mlp([config.n_pixels, *config.hidden, n_outputs])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.flatten(1))
+
+
+class Decoder(nn.Module):
+    """Maps latent points (N, latent_dim) to pixel logits (N, H*W); images are their sigmoid."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.net = mlp([config.latent_dim, *reversed(config.hidden), config.n_pixels])
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class Autoencoder(nn.Module):
+    """A deterministic autoencoder: x -> z -> logits, with no sampling and no prior."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config, config.latent_dim)
+        self.decoder = Decoder(config)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (logits, z)."""
+        z = self.encode(x)
+        return self.decode(z), z
+
+
+class VariationalAutoencoder(nn.Module):
+    """A VAE: q(z|x) = N(mu(x), diag(exp(logvar(x)))), prior p(z) = N(0, I)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        # One encoder head gives mu and log-variance; otherwise the same shape as the AE.
+        self.encoder = Encoder(config, 2 * config.latent_dim)
+        self.decoder = Decoder(config)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (mu, logvar) of q(z|x)."""
+        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        return mu, logvar
+
+    @staticmethod
+    def reparameterize(
+        mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """z = mu + sigma * eps with eps ~ N(0, I), so gradients reach mu and sigma."""
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns (logits, mu, logvar), decoding one sample z ~ q(z|x)."""
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar, generator)
+        return self.decode(z), mu, logvar
+
+
+def build_models(config: ModelConfig, seed: int) -> tuple[Autoencoder, VariationalAutoencoder]:
+    """Both models, initialised from `seed` without touching the global random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        ae = Autoencoder(config)
+        torch.manual_seed(seed)
+        vae = VariationalAutoencoder(config)
+    return ae, vae

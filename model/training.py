@@ -1,0 +1,386 @@
+"""Training the AE and the VAE together, with no Qt: progress and snapshots go to callbacks.
+
+The trainer keeps the whole dataset as one tensor on the device and slices shuffled batches
+from it, which is several times faster than a per-sample DataLoader (benchmarks/bench_train.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from model.config import ModelConfig, TrainConfig
+from model.data import DatasetBundle
+from model.device import resolve_device
+from model.errors import TrainingDiverged
+from model.losses import kl_per_dimension, reconstruction_loss
+from model.networks import Autoencoder, VariationalAutoencoder, build_models
+
+EVAL_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Losses:
+    """Losses in nats per image: the AE's reconstruction and the VAE's three terms."""
+
+    ae_recon: float
+    vae_loss: float
+    vae_recon: float
+    vae_kl: float
+
+    def is_finite(self) -> bool:
+        return all(math.isfinite(v) for v in (self.ae_recon, self.vae_loss, self.vae_recon,
+                                              self.vae_kl))
+
+    def to_dict(self) -> dict[str, float]:
+        return {"ae_recon": self.ae_recon, "vae_loss": self.vae_loss,
+                "vae_recon": self.vae_recon, "vae_kl": self.vae_kl}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Losses:
+        return cls(*(float(d[k]) for k in ("ae_recon", "vae_loss", "vae_recon", "vae_kl")))
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """The mean train losses over one epoch and the test losses after it."""
+
+    epoch: int
+    seconds: float
+    train: Losses
+    test: Losses
+    kl_per_dim: tuple[float, ...]
+
+    def to_dict(self) -> dict:
+        return {"epoch": self.epoch, "seconds": self.seconds, "train": self.train.to_dict(),
+                "test": self.test.to_dict(), "kl_per_dim": list(self.kl_per_dim)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EpochMetrics:
+        return cls(int(d["epoch"]), float(d["seconds"]), Losses.from_dict(d["train"]),
+                   Losses.from_dict(d["test"]), tuple(float(v) for v in d["kl_per_dim"]))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where training stands; `epoch` counts from 1 and is the epoch being trained."""
+
+    epoch: int
+    epochs: int
+    step: int
+    step_in_epoch: int
+    steps_per_epoch: int
+    samples_per_second: float
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """An immutable picture of both models that another thread may use freely.
+
+    The models are frozen CPU copies (no gradients, eval mode), never the ones being trained;
+    the arrays are read-only. `train_curve` has one row per snapshot interval:
+    step, ae_recon, vae_loss, vae_recon, vae_kl (means since the previous row).
+    """
+
+    step: int
+    epoch: float
+    ae: Autoencoder
+    vae: VariationalAutoencoder
+    ae_codes: np.ndarray
+    vae_mu: np.ndarray
+    vae_logvar: np.ndarray
+    labels: np.ndarray
+    train_curve: np.ndarray
+    history: tuple[EpochMetrics, ...]
+
+
+class TrainingControl:
+    """Pause, resume, single-step and stop, called from any thread; checked between batches."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._paused = False
+        self._steps_requested = 0
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    def request_step(self) -> None:
+        """While paused, train exactly one more batch."""
+        with self._cond:
+            self._steps_requested += 1
+            self._cond.notify_all()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def wait_for_work(self) -> bool:
+        """Blocks while paused; True to train the next batch, False to stop."""
+        with self._cond:
+            while True:
+                if self._stopped:
+                    return False
+                if self._steps_requested:
+                    self._steps_requested -= 1
+                    return True
+                if not self._paused:
+                    return True
+                self._cond.wait()
+
+
+def _frozen_copy(module: torch.nn.Module) -> torch.nn.Module:
+    """A CPU copy in eval mode with no gradients, safe to use from the GUI thread."""
+    frozen = copy.deepcopy(module).to("cpu").eval()
+    frozen.requires_grad_(False)
+    return frozen
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+class Trainer:
+    """Trains an AE and a VAE on the same shuffled batches with two Adam optimizers."""
+
+    def __init__(
+        self,
+        data: DatasetBundle,
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        models: tuple[Autoencoder, VariationalAutoencoder] | None = None,
+        max_points: int | None = None,
+    ) -> None:
+        if tuple(model_config.image_shape) != data.image_shape:
+            raise ValueError(f"the models expect images of {model_config.image_shape} but "
+                             f"{data.name} has {data.image_shape}")
+        self.data = data
+        self.model_config = model_config
+        self.config = train_config
+        self.device = resolve_device(train_config.device)
+        ae, vae = models if models is not None else build_models(model_config, train_config.seed)
+        self.ae, self.vae = ae.to(self.device).train(), vae.to(self.device).train()
+        self._make_optimizers()
+        self.train_x = torch.tensor(data.train_images).flatten(1).to(self.device)
+        self.test_x = torch.tensor(data.test_images).flatten(1).to(self.device)
+        n_test = len(data.test_images)
+        self.point_index = (np.arange(n_test) if max_points is None or n_test <= max_points
+                            else np.sort(np.random.default_rng(0).choice(n_test, max_points,
+                                                                         replace=False)))
+        self.cloud_x = self.test_x[torch.as_tensor(self.point_index, device=self.device)]
+        self.cloud_labels = _read_only(np.asarray(data.test_labels)[self.point_index])
+        self.shuffle_gen = torch.Generator().manual_seed(train_config.seed)
+        self.noise_gen = torch.Generator(self.device).manual_seed(train_config.seed + 1)
+        self.steps_per_epoch = math.ceil(len(self.train_x) / train_config.batch_size)
+        self.step = 0
+        self.last_batch_size = 0
+        self.epoch = 0  # completed epochs
+        self.history: list[EpochMetrics] = []
+        self._order = torch.empty(0, dtype=torch.long)
+        self._pos = 0
+        self._curve: list[tuple[float, ...]] = []
+        self._curve_sum = np.zeros(4)
+        self._curve_n = 0
+        self._epoch_sum = np.zeros(4)
+        self._epoch_n = 0
+        self._epoch_started = time.perf_counter()
+        self._good = (copy.deepcopy(self.ae.state_dict()), copy.deepcopy(self.vae.state_dict()))
+
+    def _make_optimizers(self) -> None:
+        self.ae_opt = torch.optim.Adam(self.ae.parameters(), lr=self.config.lr)
+        self.vae_opt = torch.optim.Adam(self.vae.parameters(), lr=self.config.lr)
+
+    def train_step(self) -> Losses:
+        """Trains both models on the next batch; raises TrainingDiverged on a non-finite loss."""
+        if self._pos == 0:
+            self._order = torch.randperm(len(self.train_x), generator=self.shuffle_gen)
+            self._order = self._order.to(self.device)
+            self._epoch_started = time.perf_counter()
+        idx = self._order[self._pos:self._pos + self.config.batch_size]
+        x = self.train_x[idx]
+        kind, beta = self.config.loss, self.config.beta
+
+        ae_logits, _ = self.ae(x)
+        ae_recon = reconstruction_loss(ae_logits, x, kind)
+        vae_logits, mu, logvar = self.vae(x, self.noise_gen)
+        vae_recon = reconstruction_loss(vae_logits, x, kind)
+        kl = kl_per_dimension(mu, logvar).sum()
+        vae_total = vae_recon + beta * kl
+        losses = Losses(ae_recon.item(), vae_total.item(), vae_recon.item(), kl.item())
+        if not losses.is_finite():
+            self._restore_last_good()
+            raise TrainingDiverged(
+                f"Training diverged at step {self.step + 1}: a loss became {losses}. "
+                f"The last good weights were kept; lower the learning rate "
+                f"(now {self.config.lr:g}) and train again."
+            )
+        self.ae_opt.zero_grad(set_to_none=True)
+        ae_recon.backward()
+        self.ae_opt.step()
+        self.vae_opt.zero_grad(set_to_none=True)
+        vae_total.backward()
+        self.vae_opt.step()
+
+        self.step += 1
+        self.last_batch_size = len(idx)
+        self._pos += len(idx)
+        row = np.array([losses.ae_recon, losses.vae_loss, losses.vae_recon, losses.vae_kl])
+        self._curve_sum += row
+        self._curve_n += 1
+        self._epoch_sum += row * len(idx)
+        self._epoch_n += len(idx)
+        if self._pos >= len(self.train_x):
+            self._finish_epoch()
+        return losses
+
+    def _finish_epoch(self) -> None:
+        seconds = time.perf_counter() - self._epoch_started
+        self._pos = 0
+        self.epoch += 1
+        train = Losses(*map(float, self._epoch_sum / max(self._epoch_n, 1)))
+        self._epoch_sum[:] = 0
+        self._epoch_n = 0
+        test, kl_dims = self.evaluate()
+        self.history.append(EpochMetrics(self.epoch, seconds, train, test, kl_dims))
+
+    def _restore_last_good(self) -> None:
+        self.ae.load_state_dict(self._good[0])
+        self.vae.load_state_dict(self._good[1])
+        self._make_optimizers()  # Adam's moments may hold NaN too
+
+    @torch.no_grad()
+    def evaluate(self) -> tuple[Losses, tuple[float, ...]]:
+        """Test losses of both models (the VAE's with one sample per image, fixed noise)."""
+        self.ae.eval()
+        self.vae.eval()
+        gen = torch.Generator(self.device).manual_seed(12345)
+        sums = np.zeros(4)
+        kl_dims = torch.zeros(self.model_config.latent_dim, device=self.device)
+        n = len(self.test_x)
+        kind, beta = self.config.loss, self.config.beta
+        for start in range(0, n, EVAL_BATCH):
+            x = self.test_x[start:start + EVAL_BATCH]
+            w = len(x)
+            ae_logits, _ = self.ae(x)
+            vae_logits, mu, logvar = self.vae(x, gen)
+            recon = reconstruction_loss(vae_logits, x, kind).item()
+            kd = kl_per_dimension(mu, logvar)
+            kl = kd.sum().item()
+            sums += w * np.array([reconstruction_loss(ae_logits, x, kind).item(),
+                                  recon + beta * kl, recon, kl])
+            kl_dims += w * kd
+        self.ae.train()
+        self.vae.train()
+        return Losses(*map(float, sums / n)), tuple((kl_dims / n).tolist())
+
+    @torch.no_grad()
+    def snapshot(self) -> Snapshot:
+        """Encodes the test points and freezes copies of both models."""
+        self.ae.eval()
+        self.vae.eval()
+        codes = self.ae.encode(self.cloud_x)
+        mu, logvar = self.vae.encode(self.cloud_x)
+        self.ae.train()
+        self.vae.train()
+        if self._curve_n:
+            self._curve.append((self.step, *map(float, self._curve_sum / self._curve_n)))
+            self._curve_sum[:] = 0
+            self._curve_n = 0
+        ae, vae = _frozen_copy(self.ae), _frozen_copy(self.vae)
+        if all(torch.isfinite(p).all() for p in (*ae.parameters(), *vae.parameters())):
+            self._good = (copy.deepcopy(ae.state_dict()), copy.deepcopy(vae.state_dict()))
+        curve = np.array(self._curve, dtype=np.float64).reshape(-1, 5)
+        return Snapshot(
+            step=self.step,
+            epoch=self.epoch + self._pos / len(self.train_x),
+            ae=ae,
+            vae=vae,
+            ae_codes=_read_only(codes.cpu().numpy()),
+            vae_mu=_read_only(mu.cpu().numpy()),
+            vae_logvar=_read_only(logvar.cpu().numpy()),
+            labels=self.cloud_labels,
+            train_curve=_read_only(curve),
+            history=tuple(self.history),
+        )
+
+    def progress(self, samples_per_second: float) -> Progress:
+        return Progress(
+            epoch=min(self.epoch + 1, self.config.epochs),
+            epochs=self.config.epochs,
+            step=self.step,
+            step_in_epoch=math.ceil(self._pos / self.config.batch_size),
+            steps_per_epoch=self.steps_per_epoch,
+            samples_per_second=samples_per_second,
+        )
+
+    def run(
+        self,
+        control: TrainingControl | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_snapshot: Callable[[Snapshot], None] | None = None,
+        on_epoch: Callable[[EpochMetrics], None] | None = None,
+        snapshot_interval: float = 0.25,
+        snapshot_budget: float = 0.1,
+        progress_interval: float = 0.1,
+    ) -> list[EpochMetrics]:
+        """Trains until `config.epochs` epochs are complete or `control` stops it.
+
+        Snapshots come at most every `snapshot_interval` seconds, and further apart when
+        encoding the test points takes more than `snapshot_budget` of the time, so that
+        live views never cost training more than about that fraction.
+        """
+        control = control or TrainingControl()
+        interval = snapshot_interval
+        last_snap = last_progress = time.perf_counter()
+        rate_t, rate_n, rate = last_snap, 0, 0.0
+        while self.epoch < self.config.epochs and control.wait_for_work():
+            stepping = control.paused  # a single requested step: show its result at once
+            epochs_before = len(self.history)
+            self.train_step()
+            rate_n += self.last_batch_size
+            now = time.perf_counter()
+            if now - rate_t >= 0.5 or not rate:
+                rate = rate_n / max(now - rate_t, 1e-9)
+                if now - rate_t >= 0.5:
+                    rate_t, rate_n = now, 0
+            if len(self.history) > epochs_before and on_epoch:
+                on_epoch(self.history[-1])
+            if on_progress and (now - last_progress >= progress_interval or stepping
+                                or self._pos == 0):
+                on_progress(self.progress(rate))
+                last_progress = now
+            if on_snapshot and (now - last_snap >= interval or stepping):
+                t0 = time.perf_counter()
+                on_snapshot(self.snapshot())
+                cost = time.perf_counter() - t0
+                interval = max(snapshot_interval, cost / snapshot_budget)
+                last_snap = time.perf_counter()
+        if on_snapshot:
+            on_snapshot(self.snapshot())
+        if on_progress:
+            on_progress(self.progress(rate))
+        return list(self.history)
