@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from model.config import DEVICES, RECONSTRUCTION_LOSSES, ModelConfig, TrainConfig
+from model.config import (
+    DEVICES,
+    MAX_HIDDEN_LAYERS,
+    MAX_HIDDEN_UNITS,
+    MAX_IMAGE_SIDE,
+    MAX_LATENT_DIM,
+    MAX_SEED,
+    RECONSTRUCTION_LOSSES,
+    ModelConfig,
+    TrainConfig,
+)
 from model.data import BUILTIN_DATASETS
 from model.errors import VaeGuiError
 
@@ -17,14 +30,21 @@ CHECKPOINT_NAME = "checkpoint.safetensors"
 METRICS_NAME = "metrics.json"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+def _int_in(minimum: int, maximum: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, not {value}")
+        return value
+    return parse
+
+
+_positive_int = _int_in(1)
 
 
 def _number(minimum: float, inclusive: bool):
@@ -56,11 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=None,
                    help="where torchvision datasets are kept or downloaded "
                         "(default: a per-user cache folder)")
-    p.add_argument("--image-size", type=_positive_int, default=28,
+    p.add_argument("--image-size", type=_int_in(1, MAX_IMAGE_SIDE), default=28,
                    help="side length that folder images are resized to (default: 28)")
     p.add_argument("--epochs", type=_positive_int, default=d_train.epochs)
-    p.add_argument("--latent-dim", type=_positive_int, default=d_model.latent_dim)
-    p.add_argument("--hidden", type=_positive_int, nargs="+", default=list(d_model.hidden),
+    p.add_argument("--latent-dim", type=_int_in(1, MAX_LATENT_DIM), default=d_model.latent_dim)
+    p.add_argument("--hidden", type=_int_in(1, MAX_HIDDEN_UNITS), nargs="+",
+                   default=list(d_model.hidden),
                    help="hidden layer sizes of the encoder (the decoder mirrors them)")
     p.add_argument("--beta", type=_number(0.0, True), default=d_train.beta,
                    help="weight of the KL term; 1 gives the ELBO (default: 1)")
@@ -68,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=d_train.batch_size)
     p.add_argument("--loss", choices=RECONSTRUCTION_LOSSES, default=d_train.loss,
                    help="reconstruction loss (default: bce)")
-    p.add_argument("--seed", type=int, default=d_train.seed)
+    p.add_argument("--seed", type=_int_in(0, MAX_SEED), default=d_train.seed)
     p.add_argument("--device", choices=DEVICES, default=d_train.device)
     p.add_argument("--out", default="vae-gui-run",
                    help="folder for the checkpoint and metrics.json (default: ./vae-gui-run)")
@@ -87,12 +108,39 @@ def _check_out_dir(parser: argparse.ArgumentParser, out: Path) -> None:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Like save_checkpoint: a temporary file renamed over `path`, removed if anything fails."""
+    from model.checkpoint import new_file_mode
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), new_file_mode())
+            json.dump(data, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Holds Ctrl-C back until the block is done, so that the checkpoint and metrics.json
+    written for one epoch always agree; then raises it as usual."""
+    caught = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    except ValueError:  # not the main thread: signals cannot be handled here anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def format_epoch(m, epochs: int) -> str:
@@ -104,8 +152,19 @@ def format_epoch(m, epochs: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C before training started: nothing was written
+        print("Interrupted before the first epoch; no checkpoint was written.", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if len(args.hidden) > MAX_HIDDEN_LAYERS:
+        parser.error(f"--hidden: give at most {MAX_HIDDEN_LAYERS} layer sizes, "
+                     f"not {len(args.hidden)}")
     if args.dataset not in BUILTIN_DATASETS and not Path(args.dataset).expanduser().exists():
         parser.error(f"--dataset {args.dataset!r}: not one of {', '.join(BUILTIN_DATASETS)} "
                      "and no such file or folder")
@@ -133,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(data.test_images)} test images) on {trainer.device}: latent "
           f"{args.latent_dim}, hidden {args.hidden}, beta {args.beta:g}, {args.loss} loss.")
     checkpoint_path = out / CHECKPOINT_NAME
+    saved_epoch = 0
     bar = tqdm(total=args.epochs * trainer.steps_per_epoch, unit="step", dynamic_ncols=True,
                file=sys.stderr)
 
@@ -142,29 +202,37 @@ def main(argv: list[str] | None = None) -> int:
                             refresh=False)
 
     def on_epoch(m) -> None:
+        nonlocal saved_epoch
         bar.write(format_epoch(m, args.epochs))
         ckpt = Checkpoint(trainer.ae, trainer.vae, model_config, train_config, data.name,
                           data.class_names, trainer.epoch, trainer.step, tuple(trainer.history))
-        save_checkpoint(ckpt, checkpoint_path)
-        if args.save_every_epoch:
-            save_checkpoint(ckpt, out / f"epoch-{trainer.epoch:04d}.safetensors")
-        _write_json_atomic(out / METRICS_NAME, {
-            "dataset": data.name, "model": model_config.to_dict(),
-            "training": train_config.to_dict(), "device": str(trainer.device),
-            "epochs": [h.to_dict() for h in trainer.history],
-        })
+        with _interrupt_after():
+            save_checkpoint(ckpt, checkpoint_path)
+            if args.save_every_epoch:
+                save_checkpoint(ckpt, out / f"epoch-{trainer.epoch:04d}.safetensors")
+            _write_json_atomic(out / METRICS_NAME, {
+                "dataset": data.name, "model": model_config.to_dict(),
+                "training": train_config.to_dict(), "device": str(trainer.device),
+                "epochs": [h.to_dict() for h in trainer.history],
+            })
+            saved_epoch = trainer.epoch
 
     try:
         trainer.run(on_progress=on_progress, on_epoch=on_epoch)
     except KeyboardInterrupt:
         bar.close()
-        kept = (f"the checkpoint of epoch {trainer.history[-1].epoch} is in {checkpoint_path}"
-                if trainer.history else "no epoch had completed, so no checkpoint was written")
+        kept = (f"the checkpoint of epoch {saved_epoch} is in {checkpoint_path}" if saved_epoch
+                else "no epoch had completed, so no checkpoint was written")
         print(f"Interrupted; {kept}.", file=sys.stderr)
         return 130
     except VaeGuiError as exc:
         bar.close()
         print(f"vae-gui train: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # writing metrics.json: a full disk, a folder removed meanwhile
+        bar.close()
+        print(f"vae-gui train: could not write to {out}: {exc.strerror or exc}.",
+              file=sys.stderr)
         return 1
     bar.close()
     print(f"Saved {checkpoint_path} and {out / METRICS_NAME}. Open it with: "

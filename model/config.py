@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from numbers import Integral
 from typing import Any
 
 RECONSTRUCTION_LOSSES = ("bce", "mse")
@@ -13,6 +14,8 @@ MAX_LATENT_DIM = 512
 MAX_HIDDEN_UNITS = 8192
 MAX_HIDDEN_LAYERS = 8
 MAX_IMAGE_SIDE = 512
+MAX_CLASSES = 1000
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,10 @@ class TrainConfig:
         if self.loss not in RECONSTRUCTION_LOSSES:
             out.append(f"reconstruction loss must be one of {', '.join(RECONSTRUCTION_LOSSES)}, "
                        f"not {self.loss!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, Integral) or not (
+            0 <= self.seed <= MAX_SEED
+        ):
+            out.append(f"seed must be a whole number from 0 to {MAX_SEED}, not {self.seed!r}")
         if self.device not in DEVICES:
             out.append(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
         return out

@@ -11,12 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
+from model.config import MAX_CLASSES, MAX_IMAGE_SIDE
 from model.errors import DatasetError
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 EMBEDDED = RESOURCES / "mnist5k.npz"
 TORCHVISION_SETS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 BUILTIN_DATASETS = ("mnist5k", *TORCHVISION_SETS)
+IDX_FILES = ("train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+             "t10k-labels-idx1-ubyte")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm"}
 
 
@@ -46,12 +49,15 @@ def load_dataset(
     name: str, data_root: str | os.PathLike | None = None, image_size: int = 28
 ) -> DatasetBundle:
     """Load a dataset by name (see BUILTIN_DATASETS), or from a .npz file or a folder of images."""
+    if not 1 <= image_size <= MAX_IMAGE_SIDE:
+        raise DatasetError(f"Image size must be between 1 and {MAX_IMAGE_SIDE} pixels, "
+                           f"not {image_size}.")
     if name == "mnist5k":
         return _load_npz(EMBEDDED, "mnist5k")
     if name in TORCHVISION_SETS:
         return _load_torchvision(name, Path(data_root) if data_root else default_data_root())
     path = Path(name).expanduser()
-    if path.suffix == ".npz":
+    if path.suffix.lower() == ".npz":
         return _load_npz(path, path.stem, image_size)
     if path.is_dir():
         return _load_folder(path, image_size)
@@ -69,10 +75,15 @@ def _bundle(
 ) -> DatasetBundle:
     """Normalise dtypes and ranges, check consistency and freeze the arrays."""
     arrays = []
-    for images, labels in (train, test):
+    for split, (images, labels) in (("training", train), ("test", test)):
         images = np.asarray(images)
         labels = np.asarray(labels).astype(np.int64).reshape(-1)
-        if images.ndim != 3 or len(images) != len(labels) or len(images) == 0:
+        if images.ndim == 3 and len(images) == len(labels) == 0:
+            raise DatasetError(
+                f"Dataset {name!r} has no {split} images. A fifth of each class is held back "
+                "for testing, so give each class at least 3 images."
+            )
+        if images.ndim != 3 or len(images) != len(labels):
             raise DatasetError(
                 f"Dataset {name!r} is malformed: expected N images of shape (H, W) and N labels, "
                 f"got images {images.shape} and labels {labels.shape}."
@@ -128,6 +139,9 @@ def _load_npz(path: Path, name: str, image_size: int | None = None) -> DatasetBu
         images, labels = data["images"], np.asarray(data["labels"]).reshape(-1)
         if len(images) != len(labels) or len(images) < 2:
             raise DatasetError(f"{path}: 'images' and 'labels' must have the same length >= 2.")
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise DatasetError(f"{path}: labels must be whole class numbers 0, 1, 2, ..., "
+                               f"not {labels.dtype} values.")
         tr, te = stratified_split(labels)
         train, test, all_labels = (images[tr], labels[tr]), (images[te], labels[te]), labels
     else:
@@ -135,32 +149,48 @@ def _load_npz(path: Path, name: str, image_size: int | None = None) -> DatasetBu
             f"{path} must hold arrays 'images' (N, H, W) and 'labels' (N,), "
             f"but it holds {sorted(data)}."
         )
+    all_labels = np.asarray(all_labels)
+    if all_labels.size == 0 or not np.issubdtype(all_labels.dtype, np.integer):
+        raise DatasetError(f"{path}: labels must be whole class numbers 0, 1, 2, ..., "
+                           f"not {all_labels.dtype} values.")
+    if all_labels.min() < 0 or all_labels.max() >= MAX_CLASSES:
+        raise DatasetError(f"{path}: labels must be class numbers from 0 to {MAX_CLASSES - 1}, "
+                           f"but they run from {all_labels.min()} to {all_labels.max()}.")
     if "class_names" in data:
-        class_names = tuple(str(c) for c in data["class_names"])
+        class_names = tuple(str(c) for c in np.asarray(data["class_names"]).reshape(-1))
     else:
-        class_names = tuple(str(i) for i in range(int(np.max(all_labels)) + 1))
+        class_names = tuple(str(i) for i in range(int(all_labels.max()) + 1))
     return _bundle(name, train, test, class_names)
 
 
 def _load_folder(root: Path, image_size: int) -> DatasetBundle:
     """One sub-folder per class; every image converted to grayscale and resized."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise DatasetError(f"{root} has no sub-folders: put each class's images in its own folder.")
+    try:
+        classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if not classes:
+            raise DatasetError(f"{root} has no sub-folders: put each class's images in its own "
+                               "folder.")
+        if len(classes) > MAX_CLASSES:
+            raise DatasetError(f"{root} has {len(classes)} class folders; vae-gui handles at "
+                               f"most {MAX_CLASSES}.")
+        files = [(label, file) for label, folder in enumerate(classes)
+                 for file in sorted(folder.iterdir())
+                 if file.suffix.lower() in IMAGE_SUFFIXES and not file.name.startswith(".")]
+    except OSError as exc:
+        raise DatasetError(f"Could not list the images in {root}: {exc.strerror or exc}. "
+                           "Check that the folder is readable.") from exc
     images, labels = [], []
-    for label, folder in enumerate(classes):
-        for file in sorted(folder.iterdir()):
-            if file.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            try:
-                with Image.open(file) as im:
-                    im = im.convert("L").resize((image_size, image_size), Image.BILINEAR)
-                    images.append(np.asarray(im, dtype=np.uint8))
-            except (OSError, UnidentifiedImageError) as exc:
-                raise DatasetError(f"Could not read image {file}: {exc}") from exc
-            labels.append(label)
+    for label, file in files:
+        try:
+            with Image.open(file) as im:
+                im = im.convert("L").resize((image_size, image_size), Image.BILINEAR)
+                images.append(np.asarray(im, dtype=np.uint8))
+        except Exception as exc:  # noqa: BLE001 - PIL raises many types for a damaged file
+            raise DatasetError(f"Could not read image {file} ({exc}); remove or replace it."
+                               ) from exc
+        labels.append(label)
     if len(images) < 2:
         raise DatasetError(f"{root} holds fewer than two readable images in its class folders.")
     x, y = np.stack(images), np.asarray(labels)
@@ -181,20 +211,27 @@ def _load_torchvision(name: str, root: Path) -> DatasetBundle:
         except RuntimeError as exc:
             if "not found" not in str(exc).lower():
                 raise DatasetError(
-                    f"The {name} files in {raw} are damaged ({exc}); "
+                    f"The {name} files in {raw} are damaged ({exc or type(exc).__name__}); "
                     "delete them so they can be downloaded again."
                 ) from exc
             try:
                 ds = cls(str(root), train=train, download=True)
             except Exception as exc:  # noqa: BLE001 - network and disk errors alike
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise DatasetError(
-                    f"{name} is not in {root} and could not be downloaded ({exc}). Connect to "
-                    f"the internet once, or copy its IDX files into {raw}."
+                    f"{name} is not in {root} and could not be downloaded ({reason}). Connect "
+                    f"to the internet once, or copy its four unpacked IDX files ({IDX_FILES}) "
+                    f"into {raw}."
                 ) from exc
         except Exception as exc:  # noqa: BLE001 - a corrupt or truncated file
             raise DatasetError(
-                f"The {name} files in {raw} are damaged ({exc}); "
+                f"The {name} files in {raw} are damaged ({exc or type(exc).__name__}); "
                 "delete them so they can be downloaded again."
             ) from exc
+        if len(ds.data) != len(ds.targets):
+            raise DatasetError(
+                f"The {name} files in {raw} are damaged: {len(ds.data)} images but "
+                f"{len(ds.targets)} labels. Delete them so they can be downloaded again."
+            )
         splits.append((ds.data.numpy(), ds.targets.numpy()))
     return _bundle(name, splits[0], splits[1], tuple(str(c) for c in cls.classes))

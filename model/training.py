@@ -99,6 +99,7 @@ class Snapshot:
     labels: np.ndarray
     train_curve: np.ndarray
     history: tuple[EpochMetrics, ...]
+    steps_per_epoch: int = 0
 
 
 class TrainingControl:
@@ -122,13 +123,15 @@ class TrainingControl:
     def resume(self) -> None:
         with self._cond:
             self._paused = False
+            self._steps_requested = 0
             self._cond.notify_all()
 
     def request_step(self) -> None:
-        """While paused, train exactly one more batch."""
+        """While paused, train exactly one more batch; ignored while running."""
         with self._cond:
-            self._steps_requested += 1
-            self._cond.notify_all()
+            if self._paused:  # a request kept while running would train a batch after a pause
+                self._steps_requested += 1
+                self._cond.notify_all()
 
     @property
     def stopped(self) -> bool:
@@ -164,6 +167,55 @@ def _read_only(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def cloud_index(n: int, max_points: int | None) -> np.ndarray:
+    """Which test points the clouds show: all, or a fixed random subset of `max_points`."""
+    if max_points is None or n <= max_points:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, max_points, replace=False))
+
+
+@torch.no_grad()
+def encode_points(
+    ae: Autoencoder, vae: VariationalAutoencoder, x: torch.Tensor
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """AE codes and VAE means and log-variances of `x`, as read-only numpy arrays."""
+    modes = ae.training, vae.training
+    ae.eval()
+    vae.eval()
+    codes = torch.cat([ae.encode(b) for b in x.split(EVAL_BATCH)])
+    mus, logvars = zip(*(vae.encode(b) for b in x.split(EVAL_BATCH)), strict=True)
+    ae.train(modes[0])
+    vae.train(modes[1])
+    return tuple(_read_only(t.cpu().numpy()) for t in (codes, torch.cat(mus), torch.cat(logvars)))
+
+
+def snapshot_of(
+    ae: Autoencoder,
+    vae: VariationalAutoencoder,
+    data: DatasetBundle,
+    history: tuple[EpochMetrics, ...] = (),
+    step: int = 0,
+    max_points: int | None = None,
+) -> Snapshot:
+    """A snapshot of models that nobody is training (a loaded checkpoint, say)."""
+    index = cloud_index(len(data.test_images), max_points)
+    x = torch.as_tensor(np.asarray(data.test_images)[index]).flatten(1)
+    device = next(ae.parameters()).device
+    codes, mu, logvar = encode_points(ae, vae, x.to(device))
+    return Snapshot(
+        step=step,
+        epoch=float(history[-1].epoch) if history else 0.0,
+        ae=ae,
+        vae=vae,
+        ae_codes=codes,
+        vae_mu=mu,
+        vae_logvar=logvar,
+        labels=_read_only(np.asarray(data.test_labels)[index]),
+        train_curve=_read_only(np.zeros((0, 5))),
+        history=tuple(history),
+    )
+
+
 class Trainer:
     """Trains an AE and a VAE on the same shuffled batches with two Adam optimizers."""
 
@@ -187,10 +239,7 @@ class Trainer:
         self._make_optimizers()
         self.train_x = torch.tensor(data.train_images).flatten(1).to(self.device)
         self.test_x = torch.tensor(data.test_images).flatten(1).to(self.device)
-        n_test = len(data.test_images)
-        self.point_index = (np.arange(n_test) if max_points is None or n_test <= max_points
-                            else np.sort(np.random.default_rng(0).choice(n_test, max_points,
-                                                                         replace=False)))
+        self.point_index = cloud_index(len(data.test_images), max_points)
         self.cloud_x = self.test_x[torch.as_tensor(self.point_index, device=self.device)]
         self.cloud_labels = _read_only(np.asarray(data.test_labels)[self.point_index])
         self.shuffle_gen = torch.Generator().manual_seed(train_config.seed)
@@ -297,34 +346,37 @@ class Trainer:
         self.vae.train()
         return Losses(*map(float, sums / n)), tuple((kl_dims / n).tolist())
 
-    @torch.no_grad()
     def snapshot(self) -> Snapshot:
         """Encodes the test points and freezes copies of both models."""
-        self.ae.eval()
-        self.vae.eval()
-        codes = self.ae.encode(self.cloud_x)
-        mu, logvar = self.vae.encode(self.cloud_x)
-        self.ae.train()
-        self.vae.train()
         if self._curve_n:
             self._curve.append((self.step, *map(float, self._curve_sum / self._curve_n)))
             self._curve_sum[:] = 0
             self._curve_n = 0
         ae, vae = _frozen_copy(self.ae), _frozen_copy(self.vae)
-        if all(torch.isfinite(p).all() for p in (*ae.parameters(), *vae.parameters())):
-            self._good = (copy.deepcopy(ae.state_dict()), copy.deepcopy(vae.state_dict()))
-        curve = np.array(self._curve, dtype=np.float64).reshape(-1, 5)
+        codes, mu, logvar = encode_points(self.ae, self.vae, self.cloud_x)
+        # An optimizer step can make weights non-finite even after a finite loss: never
+        # publish such a snapshot; the views keep the last good one.
+        if not (all(torch.isfinite(p).all() for p in (*ae.parameters(), *vae.parameters()))
+                and all(np.isfinite(a).all() for a in (codes, mu, logvar))):
+            self._restore_last_good()
+            raise TrainingDiverged(
+                f"Training diverged at step {self.step}: the weights became NaN or infinite. "
+                f"The last good weights were kept; lower the learning rate "
+                f"(now {self.config.lr:g}) and train again."
+            )
+        self._good = (copy.deepcopy(ae.state_dict()), copy.deepcopy(vae.state_dict()))
         return Snapshot(
             step=self.step,
             epoch=self.epoch + self._pos / len(self.train_x),
             ae=ae,
             vae=vae,
-            ae_codes=_read_only(codes.cpu().numpy()),
-            vae_mu=_read_only(mu.cpu().numpy()),
-            vae_logvar=_read_only(logvar.cpu().numpy()),
+            ae_codes=codes,
+            vae_mu=mu,
+            vae_logvar=logvar,
             labels=self.cloud_labels,
-            train_curve=_read_only(curve),
+            train_curve=_read_only(np.array(self._curve, dtype=np.float64).reshape(-1, 5)),
             history=tuple(self.history),
+            steps_per_epoch=self.steps_per_epoch,
         )
 
     def progress(self, samples_per_second: float) -> Progress:

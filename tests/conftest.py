@@ -1,0 +1,119 @@
+"""Model-level fixtures: datasets, small models and checkpoints. No Qt is imported here."""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def mnist5k():
+    """The embedded dataset, loaded once (its arrays are read-only, so sharing is safe)."""
+    from model.data import load_dataset
+
+    return load_dataset("mnist5k")
+
+
+@pytest.fixture(scope="session")
+def tiny_data(mnist5k):
+    """400 train and 100 test digits of mnist5k: enough to train on for a few steps."""
+    from model.data import DatasetBundle
+
+    return DatasetBundle(
+        "tiny",
+        mnist5k.train_images[:400],
+        mnist5k.train_labels[:400],
+        mnist5k.test_images[:100],
+        mnist5k.test_labels[:100],
+        mnist5k.class_names,
+    )
+
+
+@pytest.fixture
+def small_config():
+    """A small network, so that building and saving it takes milliseconds."""
+    from model.config import ModelConfig
+
+    return ModelConfig(hidden=(32,), latent_dim=2)
+
+
+@pytest.fixture
+def make_checkpoint(small_config) -> Callable:
+    """Builds a Checkpoint of freshly initialised small models (seed chosen by the caller)."""
+    from model.checkpoint import Checkpoint
+    from model.config import TrainConfig
+    from model.networks import build_models
+    from model.training import EpochMetrics, Losses
+
+    def make(seed: int = 1, config=None, **kwargs) -> Checkpoint:
+        config = config or small_config
+        ae, vae = build_models(config, seed)
+        losses = Losses(100.0, 120.0, 110.0, 10.0)
+        history = (EpochMetrics(1, 0.5, losses, losses, (5.0,) * config.latent_dim),)
+        fields = dict(model_config=config, train_config=TrainConfig(epochs=3, seed=seed),
+                      dataset="mnist5k", class_names=tuple("0123456789"), epoch=1, step=32,
+                      history=history)
+        fields.update(kwargs)
+        return Checkpoint(ae, vae, **fields)
+
+    return make
+
+
+@pytest.fixture
+def saved_checkpoint(tmp_path, make_checkpoint) -> Path:
+    """A valid checkpoint file on disk."""
+    from model.checkpoint import save_checkpoint
+
+    return save_checkpoint(make_checkpoint(), tmp_path / "good.safetensors")
+
+
+def split_safetensors(blob: bytes) -> tuple[dict, bytes]:
+    """The JSON header and the tensor bytes of a safetensors file."""
+    (n,) = struct.unpack("<Q", blob[:8])
+    return json.loads(blob[8:8 + n]), blob[8 + n:]
+
+
+def join_safetensors(header: dict, data: bytes) -> bytes:
+    """A safetensors file from a header and tensor bytes (header padded to 8 bytes)."""
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data
+
+
+@pytest.fixture
+def rewrite_checkpoint(saved_checkpoint, tmp_path) -> Callable:
+    """Writes a copy of the good checkpoint with its header or metadata changed.
+
+    `edit_meta(meta)` changes the decoded vae-gui metadata in place; `edit_header(header)`
+    changes the whole safetensors header (after edit_meta); `raw_meta` replaces the metadata
+    string as it is.
+    """
+
+    def rewrite(edit_meta=None, edit_header=None, raw_meta=None, name="bad.safetensors"):
+        header, data = split_safetensors(saved_checkpoint.read_bytes())
+        if raw_meta is not None:
+            header["__metadata__"]["vae_gui"] = raw_meta
+        if edit_meta is not None:
+            meta = json.loads(header["__metadata__"]["vae_gui"])
+            edit_meta(meta)
+            header["__metadata__"]["vae_gui"] = json.dumps(meta)
+        if edit_header is not None:
+            edit_header(header)
+        path = tmp_path / name
+        path.write_bytes(join_safetensors(header, data))
+        return path
+
+    return rewrite
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """An uncompressed IDX file (big-endian), as MNIST ships them: magic 0x0803 or 0x0801."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    magic = 0x0800 + array.ndim  # 0x08: unsigned byte, then the number of dimensions
+    head = struct.pack(">I", magic) + b"".join(struct.pack(">I", s) for s in array.shape)
+    path.write_bytes(head + array.tobytes())

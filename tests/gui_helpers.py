@@ -1,0 +1,77 @@
+"""Helpers for GUI tests: a window on the pretrained models, and real mouse drags."""
+
+from __future__ import annotations
+
+import gc
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
+
+LOAD_TIMEOUT_MS = 60000
+
+
+def make_window(qtbot, tmp_path, load: bool = True):
+    """A MainWindow with its own settings file, showing the pretrained models."""
+    from vae_gui.main_window import MainWindow
+
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    window = MainWindow(settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    if load:
+        with qtbot.waitSignal(window.models_shown, timeout=LOAD_TIMEOUT_MS):
+            window.load_initial()
+    return window
+
+
+def view_to_widget(plot, x: float, y: float) -> QtCore.QPoint:
+    """Widget (viewport) pixel coordinates of the data point (x, y) on a pyqtgraph plot."""
+    scene_pos = plot.view_box.mapViewToScene(QtCore.QPointF(x, y))
+    return plot.mapFromScene(scene_pos)
+
+
+def _send(widget: QtWidgets.QWidget, kind, pos: QtCore.QPoint, button, buttons) -> None:
+    local = QtCore.QPointF(pos)
+    event = QtGui.QMouseEvent(kind, local, QtCore.QPointF(widget.mapToGlobal(pos)), button,
+                              buttons, QtCore.Qt.KeyboardModifier.NoModifier)
+    QtWidgets.QApplication.sendEvent(widget, event)
+
+
+def drag(qtbot, plot, start: QtCore.QPoint, end: QtCore.QPoint, steps: int = 12) -> None:
+    """A real left-button drag on a plot's viewport, with pauses longer than the move limit."""
+    left, none = QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.MouseButton.NoButton
+    viewport = plot.viewport()
+    _send(viewport, QtCore.QEvent.Type.MouseMove, start, none, none)
+    _send(viewport, QtCore.QEvent.Type.MouseButtonPress, start, left, left)
+    for i in range(1, steps + 1):
+        qtbot.wait(12)  # pyqtgraph drops moves closer than 10 ms apart
+        p = start + (end - start) * (i / steps)
+        _send(viewport, QtCore.QEvent.Type.MouseMove, p, none, left)
+    _send(viewport, QtCore.QEvent.Type.MouseButtonRelease, end, left, none)
+
+
+def click(qtbot, plot, pos: QtCore.QPoint) -> None:
+    left, none = QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.MouseButton.NoButton
+    viewport = plot.viewport()
+    _send(viewport, QtCore.QEvent.Type.MouseMove, pos, none, none)
+    _send(viewport, QtCore.QEvent.Type.MouseButtonPress, pos, left, left)
+    _send(viewport, QtCore.QEvent.Type.MouseButtonRelease, pos, left, none)
+    qtbot.wait(5)
+
+
+def toolbar_button(window, action) -> QtWidgets.QToolButton:
+    """The toolbar button a user presses for `action`."""
+    toolbar = window.findChild(QtWidgets.QToolBar, "main-toolbar")
+    return toolbar.widgetForAction(action)
+
+
+@pytest.fixture(autouse=True)
+def collect_windows_after_test():
+    """Collects each test's closed windows at once, so no test inherits another's leftovers."""
+    yield
+    gc.collect()

@@ -1,0 +1,217 @@
+"""`vae-gui train`: a real run, usage errors with exit status 2, and Ctrl-C (issue 6, item 6)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from model.checkpoint import load_checkpoint
+from model.cli import main
+
+TRAIN = [sys.executable, "-m", "vae_gui.app", "train"]
+
+
+def _env() -> dict[str, str]:
+    # One thread: the test process and other work share the cores, and an oversubscribed
+    # OpenMP pool slows training several times over.
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    env.pop("PYTHONWARNINGS", None)
+    return env
+
+
+def test_a_real_run_writes_a_checkpoint_and_metrics(tmp_path):
+    out = tmp_path / "run"
+    result = subprocess.run(
+        [*TRAIN, "--epochs", "1", "--hidden", "64", "--out", str(out), "--save-every-epoch",
+         "--device", "cpu"],
+        capture_output=True, text=True, timeout=120, env=_env())
+    assert result.returncode == 0, result.stderr
+    assert "epoch   1/1  test: AE recon" in result.stdout + result.stderr
+    assert "Saved" in result.stdout
+    checkpoint = load_checkpoint(out / "checkpoint.safetensors")
+    assert (checkpoint.epoch, checkpoint.dataset, checkpoint.step) == (1, "mnist5k", 32)
+    assert checkpoint.model_config.hidden == (64,) and len(checkpoint.history) == 1
+    per_epoch = load_checkpoint(out / "epoch-0001.safetensors")
+    assert per_epoch.metadata() == checkpoint.metadata()
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["dataset"] == "mnist5k" and metrics["model"]["hidden"] == [64]
+    assert metrics["device"] == "cpu" and metrics["training"]["epochs"] == 1
+    (epoch,) = metrics["epochs"]
+    assert epoch["epoch"] == 1 and epoch["seconds"] > 0
+    for split in ("train", "test"):
+        assert set(epoch[split]) == {"ae_recon", "vae_loss", "vae_recon", "vae_kl"}
+        assert all(50 < epoch[split][k] < 600 for k in ("ae_recon", "vae_loss", "vae_recon"))
+    assert epoch["test"]["vae_loss"] == pytest.approx(checkpoint.history[0].test.vae_loss)
+    # Written through temporary files, none of which is left; readable like any other file.
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.safetensors",
+                                                     "epoch-0001.safetensors", "metrics.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in out.iterdir():
+        assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~umask
+
+
+def _usage_error(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: vae-gui train") and "error:" in err
+    return err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--epochs", "0"], "--epochs: must be at least 1, not 0"),
+    (["--epochs", "ten"], "--epochs: 'ten' is not a whole number"),
+    (["--beta", "-1"], "--beta: must be a finite number >= 0"),
+    (["--beta", "inf"], "--beta: must be a finite number >= 0"),
+    (["--latent-dim", "0"], "--latent-dim: must be at least 1"),
+    (["--latent-dim", "100000"], "--latent-dim: must be at most 512"),
+    (["--hidden", "0"], "--hidden: must be at least 1"),
+    (["--hidden", "10000000"], "--hidden: must be at most 8192"),
+    (["--hidden", *["8"] * 9], "--hidden: give at most 8 layer sizes"),
+    (["--lr", "0"], "--lr: must be a finite number > 0"),
+    (["--lr", "nan"], "--lr: must be a finite number > 0"),
+    (["--batch-size", "0"], "--batch-size: must be at least 1"),
+    (["--seed", "-1"], "--seed: must be at least 0"),
+    (["--seed", str(10**30)], "--seed: must be at most 4294967295"),
+    (["--image-size", "100000"], "--image-size: must be at most 512"),
+    (["--loss", "l1"], "--loss: invalid choice"),
+    (["--device", "tpu"], "--device: invalid choice"),
+    (["--dataset", "nosuch"], "--dataset 'nosuch': not one of mnist5k"),
+    (["--frobnicate"], "unrecognized arguments"),
+])
+def test_invalid_values_give_a_usage_error(capsys, tmp_path, argv, fragment):
+    out = tmp_path / "out"
+    err = _usage_error(capsys, [*argv, "--out", str(out)])
+    assert fragment in err
+    assert not out.exists()  # nothing was written for a run that never started
+
+
+def test_an_unwritable_out_gives_a_usage_error(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a regular file, so nothing can be created under it")
+    err = _usage_error(capsys, ["--out", str(blocker / "run")])
+    assert f"--out {blocker / 'run'}: cannot write there" in err
+
+
+def test_usage_errors_exit_2_from_the_real_command(tmp_path):
+    started = time.perf_counter()
+    result = subprocess.run([*TRAIN, "--epochs", "0", "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True, timeout=60, env=_env())
+    assert result.returncode == 2
+    assert "usage: vae-gui train" in result.stderr and "--epochs" in result.stderr
+    assert "Traceback" not in result.stderr
+    # Usage errors answer before torch is imported.
+    assert time.perf_counter() - started < 10
+
+
+def test_a_dataset_problem_exits_1_with_the_reason(capsys, tmp_path):
+    empty = tmp_path / "empty-folder"
+    empty.mkdir()
+    assert main(["--dataset", str(empty), "--out", str(tmp_path / "o")]) == 1
+    assert "no sub-folders" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="CUDA is available here")
+def test_an_absent_device_exits_1_with_the_reason(capsys, tmp_path):
+    assert main(["--device", "cuda", "--out", str(tmp_path / "o")]) == 1
+    assert "use --device cpu" in capsys.readouterr().err
+
+
+def test_a_diverging_run_exits_1_and_says_what_to_do(capsys, tmp_path):
+    out = tmp_path / "o"
+    assert main(["--lr", "1e6", "--epochs", "2", "--hidden", "16", "--out", str(out),
+                 "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert "Training diverged" in err and "lower the learning rate (now 1e+06)" in err
+    assert not (out / "checkpoint.safetensors").exists()  # it diverged in the first epoch
+
+
+def test_a_full_disk_during_a_save_exits_1_and_keeps_nothing_half_written(
+        capsys, tmp_path, monkeypatch):
+    import errno
+
+    import model.checkpoint
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(model.checkpoint.os, "replace", no_space)
+    out = tmp_path / "o"
+    assert main(["--epochs", "1", "--hidden", "16", "--out", str(out), "--device", "cpu"]) == 1
+    monkeypatch.undo()
+    assert "No space left on device" in capsys.readouterr().err
+    assert list(out.iterdir()) == []  # no checkpoint, no temporary file
+
+
+def test_ctrl_c_keeps_the_last_completed_epoch(tmp_path):
+    out = tmp_path / "run"
+    checkpoint = out / "checkpoint.safetensors"
+    child = subprocess.Popen([*TRAIN, "--epochs", "1000", "--hidden", "64", "--out", str(out),
+                              "--device", "cpu"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=_env())
+    try:
+        deadline = time.monotonic() + 90
+        while not checkpoint.exists() and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        assert checkpoint.exists(), "no epoch completed in time"
+        time.sleep(0.2)
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    saved = load_checkpoint(checkpoint)
+    assert saved.epoch >= 1 and len(saved.history) == saved.epoch
+    assert f"Interrupted; the checkpoint of epoch {saved.epoch} is in {checkpoint}" in stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["epochs"]) == saved.epoch
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_ctrl_c_during_an_epoch_save_waits_for_the_save_to_finish():
+    # The checkpoint and metrics.json of one epoch are written as a unit: a Ctrl-C that lands
+    # while they are written is raised only afterwards, so they always agree.
+    from model.cli import _interrupt_after
+
+    finished = []
+    with pytest.raises(KeyboardInterrupt), _interrupt_after():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the signal has been delivered by now, and held back
+        finished.append(True)
+    assert finished == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_help_lists_every_documented_option(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--dataset", "--data-root", "--epochs", "--latent-dim", "--hidden", "--beta",
+                   "--lr", "--batch-size", "--loss", "--seed", "--device", "--out",
+                   "--save-every-epoch"):
+        assert option in text
+
+
+def test_the_entry_point_routes_train_to_the_cli(tmp_path, capsys):
+    from vae_gui.app import main as app_main
+
+    with pytest.raises(SystemExit) as info:
+        app_main(["train", "--epochs", "0", "--out", str(tmp_path / "o")])
+    assert info.value.code == 2
+    assert Path(tmp_path / "o").exists() is False

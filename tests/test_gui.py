@@ -1,0 +1,233 @@
+"""The live explorer, driven as a user would: drag, click, press Train, open and save files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
+    click,
+    collect_windows_after_test,
+    drag,
+    make_window,
+    toolbar_button,
+    view_to_widget,
+)
+from PySide6 import QtCore, QtWidgets
+
+from model.checkpoint import load_checkpoint
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def press(qtbot, window, action) -> None:
+    qtbot.mouseClick(toolbar_button(window, action), QtCore.Qt.MouseButton.LeftButton)
+
+
+def images(window) -> dict[str, np.ndarray]:
+    return {k: c.decoded.current_image() for k, c in window.columns.items()}
+
+
+def test_window_opens_with_the_pretrained_models_drawn(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    n_test = len(window.snapshot.labels)
+    assert n_test == 1000
+    for column in window.columns.values():
+        assert column.latent_plot.point_count() == n_test
+        image = column.decoded.current_image()
+        assert image.shape == (28, 28) and image.min() >= 0.0 and image.max() <= 1.0
+        assert column.loss_curves.point_count() > 0  # the pretrained run's history
+    assert "pretrained" in window.source_label.text()
+    assert window.train_action.isEnabled() and not window.stop_action.isEnabled()
+
+
+def test_dragging_the_vae_cursor_decodes_both_models_at_the_same_z(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    ae_plot, vae_plot = window.columns["ae"].latent_plot, window.columns["vae"].latent_plot
+    before = images(window)
+    start = view_to_widget(vae_plot, *vae_plot.cursor_position())
+    drag(qtbot, vae_plot, start, start + QtCore.QPoint(60, -45))
+
+    vx, vy = vae_plot.cursor_position()
+    assert abs(vx) + abs(vy) > 0.1, "the VAE cursor did not follow the drag"
+    assert ae_plot.cursor_position() == pytest.approx((vx, vy), abs=1e-5)
+    after = images(window)
+    for k in ("ae", "vae"):
+        assert not np.allclose(before[k], after[k]), f"the {k} image did not change"
+    z = np.array([[vx, vy]], dtype=np.float32)
+    from model.latent import decode_images
+    expected = decode_images(window.snapshot.vae, z, (28, 28))[0]
+    np.testing.assert_allclose(after["vae"], expected, atol=1e-6)
+
+
+def test_unlinked_cursors_move_independently(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    window.link_action.trigger()
+    assert not window.link_action.isChecked()
+    ae_plot, vae_plot = window.columns["ae"].latent_plot, window.columns["vae"].latent_plot
+    ae_before, ae_image = ae_plot.cursor_position(), images(window)["ae"]
+    start = view_to_widget(vae_plot, *vae_plot.cursor_position())
+    drag(qtbot, vae_plot, start, start + QtCore.QPoint(-50, 40))
+    assert vae_plot.cursor_position() != pytest.approx(ae_before)
+    assert ae_plot.cursor_position() == ae_before
+    np.testing.assert_array_equal(images(window)["ae"], ae_image)
+
+
+def test_click_on_empty_space_and_arrow_keys_move_the_cursor(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    plot = window.columns["ae"].latent_plot
+    (x0, x1), (y0, y1) = plot.view_box.viewRange()
+    target = (x0 + 0.8 * (x1 - x0), y0 + 0.2 * (y1 - y0))
+    click(qtbot, plot, view_to_widget(plot, *target))
+    assert plot.cursor_position() == pytest.approx(target, rel=0.05, abs=0.05 * (x1 - x0))
+    assert window.columns["vae"].latent_plot.cursor_position() == pytest.approx(
+        plot.cursor_position())
+    x, y = plot.cursor_position()
+    qtbot.keyClick(plot, QtCore.Qt.Key.Key_Right)
+    qtbot.keyClick(plot, QtCore.Qt.Key.Key_Up)
+    nx, ny = plot.cursor_position()
+    assert nx > x and ny > y
+
+
+def test_train_updates_the_views_live_and_stop_ends_the_thread(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    pretrained = window.snapshot
+    pretrained_points = window.columns["vae"].latent_plot.plotted_points().copy()
+    press(qtbot, window, window.train_action)
+    assert window.session.running
+    qtbot.waitUntil(lambda: window.snapshot is not pretrained and window.snapshot.step >= 300,
+                    timeout=60000)
+    assert window.stop_action.isEnabled() and not window.train_action.isEnabled()
+    points = window.columns["vae"].latent_plot.plotted_points()
+    assert points.shape == pretrained_points.shape
+    assert not np.allclose(points, pretrained_points)
+    assert len(window.snapshot.train_curve) > 1
+    assert window.columns["vae"].loss_curves.point_count() > 1
+    assert "samples/s" in window.progress_label.text()
+
+    # The cursor still decodes while training runs.
+    plot = window.columns["vae"].latent_plot
+    before = images(window)["vae"]
+    start = view_to_widget(plot, *plot.cursor_position())
+    drag(qtbot, plot, start, start + QtCore.QPoint(40, 40))
+    assert not np.allclose(before, images(window)["vae"])
+
+    press(qtbot, window, window.stop_action)
+    qtbot.waitUntil(lambda: not window.session.running, timeout=5000)
+    assert window.train_action.text().endswith("Continue")
+    step = window.snapshot.step
+    qtbot.wait(300)
+    assert window.snapshot.step == step  # nothing trains after Stop
+
+
+def test_pause_resume_and_reset(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    press(qtbot, window, window.reset_action)
+    pretrained = window.snapshot
+    qtbot.waitUntil(lambda: window.snapshot is not pretrained, timeout=30000)
+    assert window.snapshot.step == 0
+    assert window.session.running and window.session.paused
+    qtbot.wait(300)
+    assert window.snapshot.step == 0  # reset shows the untrained models and waits
+    press(qtbot, window, window.train_action)
+    qtbot.waitUntil(lambda: window.snapshot.step > 20, timeout=30000)
+    press(qtbot, window, window.pause_action)
+    qtbot.wait(400)  # let the last snapshot before the pause arrive
+    step = window.snapshot.step
+    qtbot.wait(400)
+    assert window.snapshot.step == step
+    press(qtbot, window, window.pause_action)  # now reads Resume
+    qtbot.waitUntil(lambda: window.snapshot.step > step, timeout=30000)
+    window.close()
+    assert not window.session.running
+
+
+def test_closing_the_window_mid_training_stops_the_thread(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    press(qtbot, window, window.train_action)
+    pretrained = window.snapshot
+    qtbot.waitUntil(lambda: window.snapshot is not pretrained and window.snapshot.step > 10,
+                    timeout=30000)
+    thread = window.session._thread
+    window.close()
+    assert not window.session.running
+    assert thread.isFinished()
+
+
+def test_opening_a_corrupt_file_shows_the_reason_and_keeps_the_models(qtbot, tmp_path,
+                                                                     monkeypatch):
+    window = make_window(qtbot, tmp_path)
+    shown = window.snapshot
+    bad = tmp_path / "corrupt.safetensors"
+    bad.write_bytes(os.urandom(4096))
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName",
+                        lambda *a, **k: (str(bad), ""))
+    with qtbot.waitSignal(window.load_failed, timeout=30000):
+        window.open_action.trigger()
+    assert window.error_box is not None and window.error_box.isVisible()
+    assert "corrupt.safetensors" in window.error_box.text()
+    assert "kept" in window.error_box.text()
+    assert window.snapshot is shown
+    assert window.columns["vae"].latent_plot.point_count() == 1000
+
+
+def test_save_then_open_restores_the_same_models(qtbot, tmp_path, monkeypatch):
+    window = make_window(qtbot, tmp_path)
+    target = tmp_path / "mine.safetensors"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(tmp_path / "mine"), ""))
+    window.save_action.trigger()
+    qtbot.waitUntil(target.exists, timeout=10000)
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=10000)
+    saved = load_checkpoint(target)
+    import torch
+    z = torch.randn(4, 2)
+    assert torch.equal(saved.vae.decode(z), window.snapshot.vae.decode(z))
+    assert window.recent_files()[0] == str(target.resolve())
+    assert not window.session.running
+
+
+def test_export_png_writes_an_image(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    path = tmp_path / "window.png"
+    assert window.export_png(str(path))
+    assert path.stat().st_size > 10000
+
+
+def run_app(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    return subprocess.run([sys.executable, "-m", "vae_gui.app", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_screenshot_mode_writes_a_png_and_exits_0(tmp_path):
+    path = tmp_path / "shot.png"
+    result = run_app(["--screenshot", str(path)])
+    assert result.returncode == 0, result.stderr
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Traceback" not in result.stderr
+
+
+def test_interrupting_the_real_app_while_training_exits_cleanly(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.Popen([sys.executable, "-m", "vae_gui.app", "--train"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        import time
+        time.sleep(8)  # start-up, loading and a few seconds of training
+        assert proc.poll() is None, proc.stderr.read()
+        t0 = time.perf_counter()
+        proc.send_signal(2)  # SIGINT, as Ctrl-C in a terminal
+        _, stderr = proc.communicate(timeout=10)
+        elapsed = time.perf_counter() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert elapsed < 3.0
+    for bad in ("QThread: Destroyed", "deallocating", "Traceback", "Fatal"):
+        assert bad not in stderr

@@ -1,0 +1,57 @@
+"""Marginal histograms of each latent dimension of the encoded test set, against N(0, 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from model.latent import standard_normal_pdf
+from vae_gui.palette import PRIOR_COLOR
+
+MAX_PANELS = 8
+BINS = 40
+
+
+class MarginalHistograms(pg.GraphicsLayoutWidget):
+    """One small plot per latent dimension (up to MAX_PANELS): a density histogram and N(0, 1)."""
+
+    def __init__(self, color: str, parent=None) -> None:
+        super().__init__(parent=parent)
+        self.setBackground("w")
+        self.setMinimumHeight(110)
+        self._color = color
+        self._plots: list[tuple[pg.PlotItem, pg.PlotDataItem, pg.PlotDataItem]] = []
+
+    def _ensure_panels(self, n: int) -> None:
+        if len(self._plots) == n:
+            return
+        self.clear()
+        self._plots = []
+        columns = min(n, 4)
+        for i in range(n):
+            plot = self.addPlot(row=i // columns, col=i % columns)
+            plot.setTitle(f"z{i + 1}", size="8pt")
+            plot.hideAxis("left")
+            plot.setMenuEnabled(False)
+            plot.setMouseEnabled(False, False)
+            plot.hideButtons()
+            hist = plot.plot(stepMode="center", fillLevel=0, fillOutline=True,
+                             brush=pg.mkBrush(self._color + "80"), pen=pg.mkPen(self._color))
+            prior = plot.plot(pen=pg.mkPen(PRIOR_COLOR, width=1.5, style=pg.QtCore.Qt.DashLine))
+            self._plots.append((plot, hist, prior))
+
+    def set_codes(self, codes: np.ndarray) -> None:
+        """Redraws the histograms of `codes` (N, d): one panel per dimension."""
+        n = min(codes.shape[1], MAX_PANELS)
+        self._ensure_panels(n)
+        finite = codes[np.isfinite(codes).all(axis=1)]
+        for i, (plot, hist, prior) in enumerate(self._plots):
+            column = finite[:, i]
+            # Symmetric range that always shows N(0, 1)'s bulk and most of the codes.
+            half = max(4.0, float(np.percentile(np.abs(column), 99.5))) if len(column) else 4.0
+            counts, edges = np.histogram(column, bins=BINS, range=(-half, half), density=True)
+            hist.setData(edges, counts)
+            x = np.linspace(-half, half, 121)
+            prior.setData(x, standard_normal_pdf(x))
+            plot.setXRange(-half, half, padding=0)
+            plot.setYRange(0, max(0.45, float(counts.max(initial=0)) * 1.05), padding=0)

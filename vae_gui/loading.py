@@ -1,0 +1,66 @@
+"""What the window loads off the GUI thread: torch, a checkpoint, its dataset, the encodings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from model.data import RESOURCES
+
+if TYPE_CHECKING:
+    from model.checkpoint import Checkpoint
+    from model.data import DatasetBundle
+    from model.training import Snapshot
+
+PRETRAINED = RESOURCES / "pretrained" / "checkpoint.safetensors"
+MAX_POINTS = 20000  # points per cloud; a fixed random subset of larger test sets
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModels:
+    """A checkpoint ready to show: its models, its dataset and the encoded test set."""
+
+    path: Path
+    checkpoint: Checkpoint
+    data: DatasetBundle
+    snapshot: Snapshot
+
+
+def cloud_images_of(data: DatasetBundle) -> np.ndarray:
+    """The test images behind the plotted points, in the order the snapshots list them."""
+    from model.training import cloud_index
+
+    return data.test_images[cloud_index(len(data.test_images), MAX_POINTS)]
+
+
+def prepare_torch() -> None:
+    """Imports torch and leaves one core to the GUI thread (see DESIGN.md's hazards)."""
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+
+
+def load_for_display(path: str | os.PathLike, data_root: str | None = None) -> LoadedModels:
+    """Runs in a background thread; raises CheckpointError or DatasetError with the reason."""
+    prepare_torch()
+    from model.checkpoint import load_checkpoint
+    from model.data import load_dataset
+    from model.errors import DatasetError
+    from model.training import snapshot_of
+
+    checkpoint = load_checkpoint(path)
+    try:
+        data = load_dataset(checkpoint.dataset, data_root, checkpoint.model_config.image_shape[0])
+    except DatasetError as exc:
+        raise DatasetError(f"The models in {path} were trained on {checkpoint.dataset!r}, which "
+                           f"cannot be loaded: {exc}") from exc
+    if data.image_shape != tuple(checkpoint.model_config.image_shape):
+        raise DatasetError(f"The models in {path} expect {checkpoint.model_config.image_shape} "
+                           f"images but {checkpoint.dataset} has {data.image_shape}.")
+    snapshot = snapshot_of(checkpoint.ae, checkpoint.vae, data, checkpoint.history,
+                           checkpoint.step, max_points=MAX_POINTS)
+    return LoadedModels(Path(path), checkpoint, data, snapshot)

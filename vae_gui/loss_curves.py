@@ -1,0 +1,60 @@
+"""Loss curves in nats per image: train (thin, per snapshot) and test (thick, per epoch)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyqtgraph as pg
+
+if TYPE_CHECKING:
+    from model.training import Snapshot
+
+# Columns of Snapshot.train_curve after the step, and the Losses field of each series.
+SERIES = {
+    "ae": (("reconstruction", 1, "ae_recon", "#d62728"),),
+    "vae": (("loss = recon + \u03b2\u00b7KL", 2, "vae_loss", "#1f77b4"),
+            ("reconstruction", 3, "vae_recon", "#17becf"),
+            ("KL", 4, "vae_kl", "#9467bd")),
+}
+
+
+class LossCurves(pg.PlotWidget):
+    """The loss terms of one model against epochs, on a log scale so KL and recon both show."""
+
+    def __init__(self, which: str, parent=None) -> None:
+        super().__init__(parent=parent, background="w")
+        self.which = which
+        item = self.getPlotItem()
+        names = " ".join(f"<span style='color:{color}'>\u25a0 {name}</span>"
+                         for name, _, _, color in SERIES[which])
+        item.setTitle(f"{'AE' if which == 'ae' else 'VAE'} loss: {names} "
+                      "<span style='color:#555'>(thin: train, thick: test)</span>", size="9pt")
+        item.setLabel("bottom", "epoch")
+        item.setLabel("left", "nats / image")
+        item.setLogMode(y=True)
+        item.showGrid(x=True, y=True, alpha=0.15)
+        self._curves = []
+        for _name, column, field, color in SERIES[which]:
+            train = item.plot(pen=pg.mkPen(color, width=1))
+            test = item.plot(pen=pg.mkPen(color, width=2.5), symbol="o", symbolSize=4,
+                             symbolBrush=color, symbolPen=None)
+            self._curves.append((column, field, train, test))
+        self.setMinimumHeight(120)
+
+    def set_snapshot(self, snapshot: Snapshot, steps_per_epoch: int) -> None:
+        curve, history = snapshot.train_curve, snapshot.history
+        epochs = np.array([m.epoch for m in history], dtype=float)
+        for column, field, train, test in self._curves:
+            if len(curve) and steps_per_epoch:
+                x = curve[:, 0] / steps_per_epoch
+                y = np.maximum(curve[:, column], 1e-3)  # log scale: keep KL = 0 plottable
+            else:  # a loaded checkpoint: per-epoch train means
+                x = epochs
+                y = np.maximum([getattr(m.train, field) for m in history], 1e-3)
+            train.setData(x, y)
+            test.setData(epochs, np.maximum([getattr(m.test, field) for m in history], 1e-3))
+
+    def point_count(self) -> int:
+        return sum(len(train.xData if train.xData is not None else ())
+                   for _, _, train, _ in self._curves)

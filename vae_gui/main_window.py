@@ -1,0 +1,902 @@
+"""The main window: two model columns, training controls, files, and start-up."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from model.latent import (
+    Projection,
+    decode_images,
+    ellipse,
+    even_grid,
+    mosaic,
+    pca_projection,
+    sample_posterior,
+)
+from vae_gui.background import BackgroundRunner
+from vae_gui.help_dialog import HelpDialog
+from vae_gui.loading import PRETRAINED, LoadedModels, cloud_images_of, load_for_display
+from vae_gui.model_column import ModelColumn
+from vae_gui.overlays import Overlays
+from vae_gui.palette import CURSOR_COLOR
+from vae_gui.run_follower import RunFollower
+from vae_gui.settings_panel import SettingsPanel
+from vae_gui.tools_panel import ToolContext, ToolsPanel
+from vae_gui.training_session import TrainingSession
+
+if TYPE_CHECKING:
+    from model.config import ModelConfig, TrainConfig
+    from model.training import Progress, Snapshot
+
+APP_NAME = "vae-gui"
+MAX_RECENT = 8
+SCREENSHOT_TIMEOUT_MS = 60000
+HINT = ("Drag the \u271b cursor through either latent space: both decoders turn that point into "
+        "an image. Dashed rings: 1, 2, 3\u03c3 of the prior N(0, I). Press <b>Train</b> to "
+        "watch both models learn from scratch.")
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """Shows an AE and a VAE side by side; never trains itself (TrainingSession does)."""
+
+    models_shown = QtCore.Signal()  # the first time models are drawn
+    load_failed = QtCore.Signal(str)
+
+    def __init__(self, settings: QtCore.QSettings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle(APP_NAME)
+        self.resize(1720, 980)
+        self.settings = settings or QtCore.QSettings(APP_NAME, APP_NAME)
+        self.snapshot: Snapshot | None = None
+        self.class_names: tuple[str, ...] = ()
+        self.image_shape: tuple[int, int] = (28, 28)
+        self.dataset_name = ""
+        self.model_config: ModelConfig | None = None
+        self.train_config: TrainConfig | None = None
+        self.source = ""
+        self.error_box: QtWidgets.QMessageBox | None = None
+        self._pending: Snapshot | None = None
+        self._shown_once = False
+        self.projections: dict[str, Projection] = {}
+        self.cloud_images = np.zeros((0, 28, 28), dtype=np.float32)
+        self.projection_dims: tuple[int, int] | None = None  # None: PCA when d > 2
+        self.inspected: int | None = None
+        self._syncing_views = False
+        self._manifold_timer = QtCore.QTimer(self, singleShot=True, interval=60)
+        self._manifold_timer.timeout.connect(self._draw_manifold_overlay)
+        self.follower = RunFollower(self)
+        self.follower.checkpoint_changed.connect(self._on_followed_checkpoint)
+
+        self.runner = BackgroundRunner(self)
+        self.session = TrainingSession(self)
+        self.session.ready.connect(self._on_training_ready)
+        self.session.snapshot.connect(self._on_snapshot)
+        self.session.progress.connect(self._on_progress)
+        self.session.failed.connect(self._on_training_failed)
+        self.session.running_changed.connect(self._update_controls)
+
+        self.columns = {"ae": ModelColumn("ae"), "vae": ModelColumn("vae")}
+        for which, column in self.columns.items():
+            column.latent_plot.cursor_moved.connect(
+                lambda x, y, w=which: self._on_cursor_moved(w, x, y))
+        self.settings_panel = SettingsPanel()
+        self.overlays = {k: Overlays(c.latent_plot.plot_item) for k, c in self.columns.items()}
+        self.manifold_items = {}
+        for which, column in self.columns.items():
+            column.latent_plot.scene().sigMouseClicked.connect(
+                lambda event, w=which: self._on_plot_clicked(w, event))
+            column.latent_plot.view_box.sigRangeChanged.connect(self._on_view_range_changed)
+        self.tools = ToolsPanel(self._visible_region, self._cursor_z, self._inspected_z)
+        self.tools.interpolate.path_changed.connect(self._draw_overlays)
+        self.tools.draw.encoded.connect(self._draw_overlays)
+        self._build_actions()
+        self._build_layout()
+        self._update_controls()
+        self.statusBar().showMessage("Loading the pretrained models\u2026")
+
+    # --- construction ---------------------------------------------------------------------
+    def _action(self, text: str, slot, shortcut: str | None = None, tip: str = "",
+                checkable: bool = False) -> QtGui.QAction:
+        action = QtGui.QAction(text, self)
+        if shortcut:
+            action.setShortcut(QtGui.QKeySequence(shortcut))
+        action.setToolTip(tip or text)
+        action.setStatusTip(tip)
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        self.open_action = self._action("&Open\u2026", self._on_open, "Ctrl+O",
+                                        "Open a checkpoint holding an AE and a VAE")
+        self.save_action = self._action("&Save\u2026", self._on_save, "Ctrl+S",
+                                        "Save both models shown to a checkpoint")
+        self.export_action = self._action("&Export window as PNG\u2026", self._on_export_window,
+                                          "Ctrl+E")
+        self.quit_action = self._action("&Quit", self.close, "Ctrl+Q")
+        self.train_action = self._action("\u25b6 Train", self._on_train, "Ctrl+T",
+                                         "Train both models in the background (from scratch, "
+                                         "unless a stopped run can continue)")
+        self.pause_action = self._action("Pause", self._on_pause, "Ctrl+P",
+                                         "Pause or resume training")
+        self.stop_action = self._action("Stop", self._on_stop, "Ctrl+.",
+                                        "Stop training; Train continues from here")
+        self.reset_action = self._action("\u21ba Reset", self._on_reset, "Ctrl+R",
+                                         "New random weights with the current settings")
+        self.step_action = self._action("Step", self._on_step, "Ctrl+J",
+                                        "Train exactly one batch, then pause")
+        self.sample_action = self._action("Sample", self._on_sample, "Ctrl+G",
+                                          "Decode new draws z ~ N(0, I) with both models")
+        self.help_action = self._action("How this works", self._on_help, "F1")
+        self.export_codes_action = self._action(
+            "Export encoded test set\u2026", self._on_export_codes, None,
+            "Codes, means, log-variances and labels as CSV or NPZ")
+        self.follow_action = self._action(
+            "&Follow a run folder\u2026", self._on_follow, None,
+            "Show each new checkpoint that 'vae-gui train' writes into a folder")
+        self.sampled_action = self._action(
+            "Cloud: one sample z ~ q(z|x) per point", self._on_cloud_mode, None,
+            "Plot one draw from each VAE posterior instead of its mean", checkable=True)
+        self.manifold_action = self._action(
+            "Manifold over the plots", self._on_manifold_toggled, "Ctrl+M",
+            "Decode a 20 x 20 grid over the visible region of each plot", checkable=True)
+        self.pca_action = self._action(
+            "Project by PCA (latent dimension > 2)", self._on_pca, None,
+            "Show the plane of the cloud's two main directions", checkable=True)
+        self.pca_action.setChecked(True)
+        self.dims_action = self._action(
+            "Choose two dimensions\u2026", self._on_choose_dims, None,
+            "Show two chosen latent dimensions; the others are held at 0")
+        self.link_action = self._action("Link cursors", self._on_link_toggled, "Ctrl+L",
+                                        "Keep both cursors at the same z", checkable=True)
+        self.link_action.setChecked(True)
+        self.same_scale_action = self._action(
+            "Same scale for both plots", self._on_same_scale_toggled, "Ctrl+K",
+            "Link the two latent plots' axes, so that the same z is the same place",
+            checkable=True)
+        self.same_scale_action.setChecked(True)
+        self._on_same_scale_toggled(True)
+        self.fit_action = self._action("Fit view", self._fit_views, "Ctrl+F",
+                                       "Zoom both latent plots to the clouds and the prior")
+
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self._rebuild_recent_menu()
+        file_menu.addAction(self.save_action)
+        file_menu.addAction(self.follow_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_action)
+        file_menu.addAction(self.export_codes_action)
+        export_menu = file_menu.addMenu("Export &plot as PNG")
+        for which, column in self.columns.items():
+            name = which.upper()
+            for label, widget in ((f"{name} latent plot", column.latent_plot),
+                                  (f"{name} decoded image", column.decoded),
+                                  (f"{name} histograms", column.histograms),
+                                  (f"{name} loss curves", column.loss_curves)):
+                export_menu.addAction(label, lambda w=widget, n=label: self._export_widget(w, n))
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        train_menu = menu.addMenu("&Training")
+        for a in (self.train_action, self.pause_action, self.step_action, self.stop_action,
+                  self.reset_action):
+            train_menu.addAction(a)
+        view_menu = menu.addMenu("&View")
+        view_menu.addAction(self.link_action)
+        view_menu.addAction(self.same_scale_action)
+        view_menu.addAction(self.fit_action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.sampled_action)
+        view_menu.addAction(self.manifold_action)
+        view_menu.addAction(self.pca_action)
+        view_menu.addAction(self.dims_action)
+        tools_menu = menu.addMenu("T&ools")
+        tools_menu.addAction(self.sample_action)
+        for index, name in enumerate(("Manifold", "Inspect", "Interpolate", "Draw"), start=1):
+            tools_menu.addAction(name, lambda i=index: self.tools.show_tab(self.tools.widget(i)))
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self.help_action)
+
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for a in (self.open_action, self.save_action):
+            toolbar.addAction(a)
+        toolbar.addSeparator()
+        for a in (self.train_action, self.pause_action, self.step_action, self.stop_action,
+                  self.reset_action):
+            toolbar.addAction(a)
+        toolbar.addSeparator()
+        toolbar.addAction(self.link_action)
+        toolbar.addAction(self.fit_action)
+        toolbar.addAction(self.manifold_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.sample_action)
+        toolbar.addAction(self.help_action)
+
+    def _build_layout(self) -> None:
+        hint = QtWidgets.QLabel(HINT)
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color:#333; padding:2px 6px")
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        splitter.addWidget(self.columns["ae"])
+        splitter.addWidget(self.columns["vae"])
+        central = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(central)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(hint)
+        layout.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+
+        dock = QtWidgets.QDockWidget("Settings", self)
+        dock.setObjectName("settings-dock")
+        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setWidget(self.settings_panel)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        tools_dock = QtWidgets.QDockWidget("Tools", self)
+        tools_dock.setObjectName("tools-dock")
+        tools_dock.setFeatures(dock.features())
+        tools_dock.setWidget(self.tools)
+        tools_dock.setMinimumWidth(420)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, tools_dock)
+        self.resizeDocks([dock, tools_dock], [460, 460], QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([dock, tools_dock], [300, 600], QtCore.Qt.Orientation.Vertical)
+
+        self.progress_bar = QtWidgets.QProgressBar()
+        self.progress_bar.setMaximumWidth(260)
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.hide()  # shown while training
+        self.progress_label = QtWidgets.QLabel("")
+        self.source_label = QtWidgets.QLabel("")
+        self.statusBar().addPermanentWidget(self.source_label)
+        self.statusBar().addPermanentWidget(self.progress_label)
+        self.statusBar().addPermanentWidget(self.progress_bar)
+
+    # --- loading and saving ---------------------------------------------------------------
+    def load_initial(self, path: str | None = None) -> None:
+        """Opens `path`, or the pretrained models that ship with vae-gui."""
+        self.open_checkpoint(path or str(PRETRAINED))
+
+    def open_checkpoint(self, path: str) -> None:
+        """Loads in the background; on failure a dialog explains and the models stay."""
+        self.statusBar().showMessage(f"Opening {path}\u2026")
+        QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.BusyCursor)
+        self.open_action.setEnabled(False)
+        self.runner.run(lambda: load_for_display(path), self._on_loaded,
+                        lambda message: self._on_load_failed(path, message))
+
+    def _on_loaded(self, loaded: LoadedModels) -> None:
+        QtWidgets.QApplication.restoreOverrideCursor()
+        self.open_action.setEnabled(True)
+        self.follower.stop()  # an explicit Open ends following a folder
+        self._show_loaded(loaded, remember=True)
+        self.statusBar().showMessage(f"Opened {loaded.path}", 5000)
+
+    def _show_loaded(self, loaded: LoadedModels, remember: bool) -> None:
+        """Replaces what is on screen (and whatever was training) with loaded models."""
+        self.session.reset()
+        ckpt = loaded.checkpoint
+        self.class_names, self.image_shape = ckpt.class_names, tuple(ckpt.model_config.image_shape)
+        self.dataset_name = ckpt.dataset
+        self.model_config, self.train_config = ckpt.model_config, ckpt.train_config
+        self.cloud_images = cloud_images_of(loaded.data)
+        self.source = str(loaded.path)
+        self.settings_panel.show_configs(ckpt.dataset, ckpt.model_config, ckpt.train_config)
+        pretrained = loaded.path.resolve() == PRETRAINED.resolve()
+        if remember and not pretrained:
+            self._remember_recent(str(loaded.path))
+        label = "pretrained models" if pretrained else loaded.path.name
+        self.source_label.setText(f"Showing {label}: {ckpt.dataset}, epoch {ckpt.epoch}")
+        self._render(loaded.snapshot, refit=not self._shown_once or remember)
+        self._update_controls()
+
+    def _on_load_failed(self, path: str, message: str) -> None:
+        QtWidgets.QApplication.restoreOverrideCursor()
+        self.open_action.setEnabled(True)
+        self.statusBar().showMessage(f"Could not open {path}", 5000)
+        self.show_error("Could not open the checkpoint",
+                        f"{message}\n\nThe models on screen were kept.")
+        self.load_failed.emit(message)
+
+    def save_checkpoint(self, path: str) -> None:
+        """Saves the models on screen (a frozen snapshot) atomically, in the background."""
+        if self.snapshot is None or self.model_config is None:
+            self.show_error("Nothing to save", "No models are shown yet.")
+            return
+        from model.checkpoint import Checkpoint, save_checkpoint
+
+        s = self.snapshot
+        checkpoint = Checkpoint(s.ae, s.vae, self.model_config, self.train_config,
+                                self.dataset_name, self.class_names, len(s.history), s.step,
+                                s.history)
+        self.statusBar().showMessage(f"Saving {path}\u2026")
+        self.runner.run(lambda: save_checkpoint(checkpoint, path), self._on_saved,
+                        lambda message: self.show_error("Could not save the checkpoint",
+                                                        f"{message}\n\nNothing was overwritten."))
+
+    def _on_saved(self, path: Path) -> None:
+        self._remember_recent(str(path))
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+
+    def _on_open(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open checkpoint", self._last_folder(), "vae-gui checkpoints (*.safetensors);;"
+            "All files (*)")
+        if path:
+            self.open_checkpoint(path)
+
+    def _on_save(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save checkpoint", str(Path(self._last_folder()) / "vae-gui.safetensors"),
+            "vae-gui checkpoints (*.safetensors)")
+        if path:
+            if not path.endswith(".safetensors"):
+                path += ".safetensors"
+            self.save_checkpoint(path)
+
+    def _last_folder(self) -> str:
+        recent = self.recent_files()
+        return str(Path(recent[0]).parent) if recent else str(Path.cwd())
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def _remember_recent(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        files = [path] + [p for p in self.recent_files() if p != path]
+        self.settings.setValue("recent_files", files[:MAX_RECENT])
+        self._rebuild_recent_menu()
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        for path in files:
+            self.recent_menu.addAction(path, lambda p=path: self.open_checkpoint(p))
+        self.recent_menu.setEnabled(bool(files))
+
+    def export_png(self, path: str, widget: QtWidgets.QWidget | None = None) -> bool:
+        """Saves the window (or one panel) as a PNG; False and a dialog when it fails."""
+        ok = (widget or self).grab().save(path, "PNG")
+        if not ok:
+            self.show_error("Could not export", f"{path} could not be written.")
+        else:
+            self.statusBar().showMessage(f"Exported {path}", 5000)
+        return ok
+
+    def _on_export_window(self) -> None:
+        self._export_widget(None, "vae-gui window")
+
+    def _export_widget(self, widget: QtWidgets.QWidget | None, name: str) -> None:
+        default = str(Path(self._last_folder()) / (name.replace(" ", "-") + ".png"))
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, f"Export {name}", default,
+                                                        "PNG images (*.png)")
+        if path:
+            self.export_png(path, widget)
+
+    def show_error(self, title: str, text: str) -> None:
+        """A window-modal message that does not block the event loop (training goes on)."""
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, title, text,
+                                    QtWidgets.QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.error_box = box
+        box.open()
+
+    # --- training -------------------------------------------------------------------------
+    def _spec(self):
+        try:
+            return self.settings_panel.spec()
+        except ValueError as exc:
+            self.show_error("Invalid settings", str(exc))
+            return None
+
+    def _on_train(self) -> None:
+        if self.session.running:
+            self.session.resume()
+        elif (spec := self._spec()) is not None:
+            fresh = not self.session.can_continue
+            if fresh:
+                self.statusBar().showMessage("Training from scratch: new random weights", 5000)
+            self.session.start(spec, fresh=fresh)
+        self._update_controls()
+
+    def _on_pause(self) -> None:
+        if self.session.paused:
+            self.session.resume()
+        else:
+            self.session.pause()
+        self._update_controls()
+
+    def _on_stop(self) -> None:
+        self.session.stop()
+
+    def _on_reset(self) -> None:
+        """New random weights with the current settings, shown untrained and paused."""
+        if (spec := self._spec()) is None:
+            return
+        self.session.reset()
+        self.session.start(spec, fresh=True, paused=True)
+        self.statusBar().showMessage("Reset: new random weights. Press Train to start.", 5000)
+        self._update_controls()
+
+    def _on_training_ready(self, trainer, data) -> None:
+        self.follower.stop()
+        self.class_names, self.image_shape = data.class_names, data.image_shape
+        self.cloud_images = cloud_images_of(data)
+        self.dataset_name = data.name
+        self.model_config, self.train_config = trainer.model_config, trainer.config
+        self.source = "training"
+        self.source_label.setText(f"Training on {data.name} ({trainer.device})")
+        self._refit_next = True
+
+    def _on_snapshot(self, snapshot: Snapshot) -> None:
+        """Keeps only the newest snapshot; a late GUI skips stale ones instead of queueing."""
+        first = self._pending is None
+        self._pending = snapshot
+        if first:
+            QtCore.QTimer.singleShot(0, self._render_pending)
+
+    def _render_pending(self) -> None:
+        snapshot, self._pending = self._pending, None
+        if snapshot is not None:
+            self._render(snapshot, refit=getattr(self, "_refit_next", False))
+            self._refit_next = False
+
+    def _on_progress(self, p: Progress) -> None:
+        total = p.epochs * p.steps_per_epoch
+        done = min(p.step, total) if total else 0
+        self.progress_bar.setMaximum(max(total, 1))
+        self.progress_bar.setValue(done)
+        self.progress_label.setText(
+            f"epoch {p.epoch}/{p.epochs} \u00b7 step {p.step_in_epoch}/{p.steps_per_epoch} "
+            f"\u00b7 {p.samples_per_second:,.0f} samples/s")
+
+    def _on_training_failed(self, message: str) -> None:
+        self.show_error("Training stopped", f"{message}\n\nThe last good models stay on screen.")
+
+    def _update_controls(self, *_args) -> None:
+        running, paused = self.session.running, self.session.paused
+        self.progress_bar.setVisible(running)
+        self.train_action.setEnabled(not running or paused)
+        self.train_action.setText("\u25b6 Resume" if running and paused else
+                                  "\u25b6 Continue" if self.session.can_continue and not running
+                                  else "\u25b6 Train")
+        self.pause_action.setEnabled(running)
+        self.pause_action.setText("Resume" if paused else "Pause")
+        self.stop_action.setEnabled(running)
+        self.save_action.setEnabled(self.snapshot is not None)
+
+    # --- drawing --------------------------------------------------------------------------
+    def _projection_for(self, codes: np.ndarray) -> Projection:
+        d = codes.shape[1]
+        if d <= 2:
+            return Projection.axes(d)
+        if self.projection_dims is not None and max(self.projection_dims) < d:
+            return Projection.axes(d, *self.projection_dims)
+        return pca_projection(codes)
+
+    def _render(self, snapshot: Snapshot, refit: bool = False) -> None:
+        """Redraws every view from `snapshot`; the GUI's whole per-snapshot work."""
+        old = self.projections.get("ae")
+        self.snapshot = snapshot
+        self.projections = {"ae": self._projection_for(snapshot.ae_codes),
+                            "vae": self._projection_for(snapshot.vae_mu)}
+        if old is None or old.latent_dim != self.projections["ae"].latent_dim:
+            refit = True
+        shown = snapshot
+        if self.sampled_action.isChecked():
+            shown = _with_vae_codes(snapshot, sample_posterior(snapshot.vae_mu,
+                                                               snapshot.vae_logvar))
+        for which, column in self.columns.items():
+            column.show_snapshot(shown, self.projections[which], self.class_names,
+                                 self.image_shape)
+            column.latent_plot.set_axis_labels(*_axis_names(self.projections[which]))
+        if refit or self.columns["ae"].latent_plot.follows_data:
+            self._fit_views()
+        self._decode_cursors()
+        self.tools.set_context(ToolContext(snapshot, self.image_shape, self.cloud_images,
+                                           self.class_names, self.projections))
+        self._draw_overlays()
+        if self.manifold_action.isChecked():
+            self._draw_manifold_overlay()
+        self.save_action.setEnabled(True)
+        if not self._shown_once:
+            self._shown_once = True
+            self.models_shown.emit()
+
+    def _fit_views(self) -> None:
+        """Fits each plot to its cloud (1st to 99th percentile) and the prior's 3 sigma ring;
+        with the same scale, both plots get the union."""
+        if self.snapshot is None or not self.projections:
+            return
+        bounds = {}
+        for which, column in self.columns.items():
+            center = self.projections[which].prior_center()
+            lo, hi = center - 3.2, center + 3.2
+            xy = column.projection.to_plane(column.codes) if len(column.codes) else np.zeros(
+                (0, 2))
+            xy = xy[np.isfinite(xy).all(axis=1)]
+            if len(xy):
+                lo = np.minimum(lo, np.percentile(xy, 1, axis=0))
+                hi = np.maximum(hi, np.percentile(xy, 99, axis=0))
+            bounds[which] = (lo, hi)
+        if self.same_scale_action.isChecked():
+            union = (np.minimum(bounds["ae"][0], bounds["vae"][0]),
+                     np.maximum(bounds["ae"][1], bounds["vae"][1]))
+            bounds = {"ae": union, "vae": union}
+        for which, (lo, hi) in bounds.items():
+            self.columns[which].latent_plot.fit(lo, hi)
+
+    def _on_cursor_moved(self, which: str, x: float, y: float) -> None:
+        source = self.columns[which]
+        if source.projection is None:
+            return
+        z = source.projection.from_plane(np.array([x, y]))
+        source.decode_at(z)
+        if self.link_action.isChecked():
+            other = self.columns["vae" if which == "ae" else "ae"]
+            other.latent_plot.set_cursor(*other.projection.to_plane(z))
+            other.decode_at(z)
+
+    def _decode_cursors(self) -> None:
+        """Re-decodes both cursors with the newest models (the images change while training)."""
+        for column in self.columns.values():
+            x, y = column.latent_plot.cursor_position()
+            column.decode_at(column.projection.from_plane(np.array([x, y])))
+
+    def _cursor_z(self) -> np.ndarray | None:
+        column = self.columns["vae"]
+        if column.projection is None:
+            return None
+        return column.projection.from_plane(np.array(column.latent_plot.cursor_position()))
+
+    def _inspected_z(self) -> np.ndarray | None:
+        if self.inspected is None or self.snapshot is None:
+            return None
+        return np.array(self.snapshot.vae_mu[self.inspected])
+
+    def _visible_region(self, which: str) -> tuple[tuple[float, float], tuple[float, float]]:
+        (x0, x1), (y0, y1) = self.columns[which].latent_plot.view_box.viewRange()
+        return (x0, y0), (x1, y1)
+
+    def _on_link_toggled(self, checked: bool) -> None:
+        if checked:
+            x, y = self.columns["vae"].latent_plot.cursor_position()
+            self._on_cursor_moved("vae", x, y)
+
+    def _on_same_scale_toggled(self, _checked: bool) -> None:
+        self._fit_views()
+
+    def _on_view_range_changed(self, view_box, *_args) -> None:
+        """Same scale: a pan or zoom in one plot is copied to the other. (Qt's axis links
+        fight the locked aspect ratio when the two plots differ in size by a pixel.)"""
+        if self.manifold_action.isChecked():
+            self._manifold_timer.start()  # coalesces the many range changes of a pan
+        if self._syncing_views or not self.same_scale_action.isChecked():
+            return
+        self._syncing_views = True
+        try:
+            (x0, x1), (y0, y1) = view_box.viewRange()
+            for column in self.columns.values():
+                if column.latent_plot.view_box is not view_box:
+                    column.latent_plot.view_box.setRange(xRange=(x0, x1), yRange=(y0, y1),
+                                                         padding=0)
+        finally:
+            self._syncing_views = False
+
+    # --- tools ----------------------------------------------------------------------------
+    def _on_plot_clicked(self, which: str, event) -> None:
+        """A click within a few pixels of a test point inspects it."""
+        column = self.columns[which]
+        if self.snapshot is None or column.projection is None:
+            return
+        if event.button() != QtCore.Qt.MouseButton.LeftButton:
+            return
+        vb = column.latent_plot.view_box
+        if not vb.sceneBoundingRect().contains(event.scenePos()):
+            return
+        xy = column.projection.to_plane(column.codes)
+        scene = np.array([[p.x(), p.y()] for p in (
+            vb.mapViewToScene(QtCore.QPointF(float(a), float(b))) for a, b in xy)]) \
+            if len(xy) <= 2000 else None
+        if scene is None:  # many points: compare in view units scaled to pixels
+            px = vb.viewPixelSize()
+            d = np.hypot((xy[:, 0] - vb.mapSceneToView(event.scenePos()).x()) / px[0],
+                         (xy[:, 1] - vb.mapSceneToView(event.scenePos()).y()) / px[1])
+        else:
+            d = np.hypot(scene[:, 0] - event.scenePos().x(), scene[:, 1] - event.scenePos().y())
+        i = int(np.argmin(d))
+        if d[i] <= 6:
+            self.inspect_point(i)
+
+    def inspect_point(self, index: int) -> None:
+        """Shows test point `index` beside both reconstructions, and its posterior ellipse."""
+        self.inspected = index
+        self.tools.inspect.index = index
+        self.tools.show_tab(self.tools.inspect)
+        self._draw_overlays()
+
+    def _draw_overlays(self) -> None:
+        """The inspected point, the interpolation path and the drawn digit on both plots."""
+        s = self.snapshot
+        if s is None or not self.projections:
+            return
+        for which, overlays in self.overlays.items():
+            projection = self.projections[which]
+            codes = s.ae_codes if which == "ae" else s.vae_mu
+            if self.inspected is not None and self.inspected < len(codes):
+                point = projection.to_plane(codes[self.inspected][None])
+                overlays.markers("inspected", point, "#ffffff", symbol="o", size=14)
+                if which == "vae":
+                    sigma = np.exp(0.5 * s.vae_logvar[self.inspected])
+                    overlays.line("inspected-ellipse", self._ellipse(
+                        projection, s.vae_mu[self.inspected], sigma), "k", width=2)
+            path = self.tools.interpolate.path()
+            if path is not None and path.shape[1] == codes.shape[1]:
+                xy = projection.to_plane(path)
+                overlays.line("path", xy, "#111111", width=2, dashed=True)
+                overlays.markers("path-a", xy[:1], "#ffffff", symbol="o", size=12)
+                overlays.markers("path-b", xy[-1:], "#ffffff", symbol="s", size=12)
+            draw = self.tools.draw
+            code = draw.codes.get(which)
+            if code is not None and len(code) == codes.shape[1]:
+                overlays.markers("drawn", projection.to_plane(code[None]), CURSOR_COLOR)
+                if which == "vae" and draw.vae_logvar is not None:
+                    overlays.line("drawn-ellipse", self._ellipse(
+                        projection, code, np.exp(0.5 * draw.vae_logvar)), CURSOR_COLOR)
+            else:
+                overlays.markers("drawn", None, CURSOR_COLOR)
+                overlays.line("drawn-ellipse", None, CURSOR_COLOR)
+
+    @staticmethod
+    def _ellipse(projection: Projection, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+        """mu +/- 2 sigma in the plane: exact for axis projections, the spread along each
+        plotted direction for PCA (the posterior is axis-aligned in z)."""
+        center = projection.to_plane(mu[None])[0]
+        radii = 2 * np.sqrt((projection.basis ** 2 * (sigma ** 2)[:, None]).sum(axis=0))
+        return ellipse(center, radii)
+
+    def _on_manifold_toggled(self, checked: bool) -> None:
+        if checked:
+            self._draw_manifold_overlay()
+        for which, column in self.columns.items():
+            item = self.manifold_items.get(which)
+            if item is not None:
+                item.setVisible(checked)
+            for scatter in column.latent_plot._scatters:
+                scatter.setOpacity(0.25 if checked else 1.0)
+
+    def _draw_manifold_overlay(self) -> None:
+        """Decodes a 20 x 20 grid over each plot's visible region as one mosaic under the
+        points, as in Kingma and Welling's figure; it follows pans, zooms and training."""
+        if self.snapshot is None or not self.manifold_action.isChecked():
+            return
+        import pyqtgraph as pg
+
+        n = 20
+        for which, column in self.columns.items():
+            (x0, y0), (x1, y1) = self._visible_region(which)
+            z = column.projection.from_plane(even_grid((x0, y0), (x1, y1), n))
+            model = self.snapshot.ae if which == "ae" else self.snapshot.vae
+            tiles = mosaic(decode_images(model, z, self.image_shape), n, n)
+            item = self.manifold_items.get(which)
+            if item is None:
+                item = pg.ImageItem(axisOrder="row-major", levels=(0, 1))
+                item.setZValue(-10)
+                item.setOpacity(0.85)
+                column.latent_plot.plot_item.addItem(item, ignoreBounds=True)
+                self.manifold_items[which] = item
+            # Row 0 of the mosaic is the top of the view; ImageItem puts row 0 at y0.
+            item.setImage(tiles[::-1], levels=(0, 1), autoLevels=False)
+            item.setRect(QtCore.QRectF(x0, y0, x1 - x0, y1 - y0))
+            item.setVisible(True)
+
+    def _on_cloud_mode(self, _checked: bool) -> None:
+        if self.snapshot is not None:
+            self._render(self.snapshot)
+
+    def _on_pca(self, checked: bool) -> None:
+        self.projection_dims = None if checked else (0, 1)
+        if self.snapshot is not None:
+            self._render(self.snapshot, refit=True)
+
+    def _on_choose_dims(self) -> None:
+        d = self.snapshot.ae_codes.shape[1] if self.snapshot is not None else 2
+        if d < 2:
+            self.show_error("Nothing to choose", "The latent space has one dimension.")
+            return
+        dialog = QtWidgets.QDialog(self)
+        dialog.setWindowTitle("Dimensions to show")
+        i = QtWidgets.QSpinBox(minimum=1, maximum=d, value=1)
+        j = QtWidgets.QSpinBox(minimum=1, maximum=d, value=2)
+        form = QtWidgets.QFormLayout(dialog)
+        form.addRow("horizontal: z", i)
+        form.addRow("vertical: z", j)
+        form.addRow(QtWidgets.QLabel("The other dimensions are held at 0, the prior's mean."))
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
+                                             | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        form.addRow(buttons)
+        if dialog.exec() and i.value() != j.value():
+            self.show_dimensions(i.value() - 1, j.value() - 1)
+
+    def show_dimensions(self, i: int, j: int) -> None:
+        """Plots latent dimensions i and j (from 0); the others are held at 0."""
+        self.projection_dims = (i, j)
+        self.pca_action.setChecked(False)
+        if self.snapshot is not None:
+            self._render(self.snapshot, refit=True)
+
+    def _on_sample(self) -> None:
+        self.tools.samples.new_samples()
+        self.tools.show_tab(self.tools.samples)
+
+    def _on_help(self) -> None:
+        HelpDialog(self).show()
+
+    def export_codes(self, path: str) -> None:
+        """The encoded test set as CSV or NPZ (by the file's suffix)."""
+        from model.export import export_encodings
+
+        s = self.snapshot
+        try:
+            export_encodings(path, s.ae_codes, s.vae_mu, s.vae_logvar, s.labels,
+                             self.class_names)
+        except OSError as exc:
+            self.show_error("Could not export", f"{path} could not be written: {exc}")
+            return
+        self.statusBar().showMessage(f"Exported {path}", 5000)
+
+    def _on_export_codes(self) -> None:
+        if self.snapshot is None:
+            return
+        path, chosen = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Export encoded test set",
+            str(Path(self._last_folder()) / "encoded-test-set.csv"),
+            "CSV (*.csv);;NumPy archive (*.npz)")
+        if path:
+            if not path.endswith((".csv", ".npz")):
+                path += ".npz" if "npz" in chosen else ".csv"
+            self.export_codes(path)
+
+    def _on_step(self) -> None:
+        """One batch: starts a paused run first when none is there."""
+        if not self.session.running:
+            if (spec := self._spec()) is None:
+                return
+            self.session.start(spec, fresh=not self.session.can_continue, paused=True)
+        self.session.step()
+        self._update_controls()
+
+    # --- following a run ------------------------------------------------------------------
+    def follow(self, folder: str) -> None:
+        """Shows the newest checkpoint in `folder` and every one that lands there later."""
+        self.follower.follow(folder)
+        self.statusBar().showMessage(f"Following {folder}: new checkpoints appear as they land")
+
+    def _on_follow(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Follow a run folder",
+                                                            self._last_folder())
+        if folder:
+            self.follow(folder)
+
+    def _on_followed_checkpoint(self, path: str) -> None:
+        if self.runner.busy:  # a load is under way: look again shortly
+            QtCore.QTimer.singleShot(300, lambda: self._on_followed_checkpoint(path))
+            return
+        self.runner.run(lambda: load_for_display(path), self._on_followed_loaded,
+                        lambda message: self.statusBar().showMessage(
+                            f"Skipped {path}: {message}", 5000))
+
+    def _on_followed_loaded(self, loaded: LoadedModels) -> None:
+        keep_view = self.snapshot is not None
+        self._show_loaded(loaded, remember=False)
+        self.source_label.setText(f"Following {loaded.path.parent.name}: epoch "
+                                  f"{loaded.checkpoint.epoch}")
+        if keep_view:
+            self._decode_cursors()
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        """Stops training and waits a bounded time, so that the process exits cleanly."""
+        self.session.shutdown(3000)
+        self.runner.wait(3000)
+        super().closeEvent(event)
+
+
+def _with_vae_codes(snapshot: Snapshot, codes: np.ndarray) -> Snapshot:
+    """The snapshot with other points in place of the VAE means (for the sampled cloud)."""
+    import dataclasses
+
+    return dataclasses.replace(snapshot, vae_mu=codes)
+
+
+def _axis_names(projection: Projection) -> tuple[str, str]:
+    if projection.description.startswith("PCA"):
+        return "PCA 1", "PCA 2"
+    i = int(np.argmax(projection.basis[:, 0]))
+    j = int(np.argmax(projection.basis[:, 1])) if projection.latent_dim > 1 else i
+    return f"z{i + 1}", (f"z{j + 1}" if projection.latent_dim > 1 else "")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="vae-gui",
+        description="Explore an autoencoder and a variational autoencoder side by side. "
+                    "'vae-gui train --help' trains headless.")
+    p.add_argument("checkpoint", nargs="?", help="a checkpoint to open instead of the "
+                   "pretrained models")
+    p.add_argument("--screenshot", metavar="PATH",
+                   help="open the window, save it as a PNG once the models are drawn, and exit")
+    p.add_argument("--train", action="store_true",
+                   help="start training from scratch as soon as the window is up")
+    p.add_argument("--follow", metavar="DIR",
+                   help="show each checkpoint that 'vae-gui train --out DIR' writes, as it lands")
+    return p.parse_args(argv)
+
+
+def _close_on_signals(window: MainWindow) -> QtCore.QTimer:
+    """Ctrl-C or SIGTERM closes the window cleanly (stopping training) instead of killing it."""
+    def close(*_args) -> None:
+        QtCore.QTimer.singleShot(0, window.close)
+
+    signal.signal(signal.SIGINT, close)
+    signal.signal(signal.SIGTERM, close)
+    # Python runs signal handlers only between bytecodes; a timer lets it in while Qt waits.
+    timer = QtCore.QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(200)
+    return timer
+
+
+def run_gui(argv: list[str]) -> int:
+    """Shows the window first, then loads torch and the models in the background."""
+    args = parse_args(argv)
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(antialias=False, foreground="k")
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    window = MainWindow()
+    window.show()
+    _close_on_signals(window)
+    exit_code = {"value": 0}
+    if args.train:
+        window.models_shown.connect(window.train_action.trigger)
+    if args.follow:
+        window.models_shown.connect(lambda: window.follow(args.follow))
+    if args.screenshot:
+        def save_and_quit() -> None:
+            QtWidgets.QApplication.processEvents()
+            ok = window.export_png(args.screenshot)
+            exit_code["value"] = 0 if ok else 1
+            window.close()
+
+        def fail(message: str) -> None:
+            print(f"vae-gui: {message}", file=sys.stderr)
+            exit_code["value"] = 1
+            window.close()
+
+        window.models_shown.connect(lambda: QtCore.QTimer.singleShot(300, save_and_quit))
+        window.load_failed.connect(fail)
+        # Never hang a script: give up when the models have not been drawn in time.
+        QtCore.QTimer.singleShot(SCREENSHOT_TIMEOUT_MS,
+                                 lambda: None if window._shown_once else fail(
+                                     "the models were not drawn in time; no screenshot saved"))
+    QtCore.QTimer.singleShot(0, lambda: window.load_initial(args.checkpoint))
+    app.exec()
+    return exit_code["value"]

@@ -1,0 +1,30 @@
+"""Colours shared by every view, so that a class has one colour everywhere."""
+
+from __future__ import annotations
+
+import colorsys
+
+# Tableau 10: distinct, readable on white and colour-blind tolerant.
+TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+AE_COLOR = "#d62728"
+VAE_COLOR = "#1f77b4"
+PRIOR_COLOR = "#404040"
+CURSOR_COLOR = "#ff7f0e"
+TRAIN_STYLE = {"width": 1.5}
+TEST_STYLE = {"width": 2.5}
+
+
+def class_color(index: int, n_classes: int) -> str:
+    """Tableau 10 for up to ten classes, evenly spaced hues beyond that."""
+    if n_classes <= len(TAB10):
+        return TAB10[index]
+    r, g, b = colorsys.hsv_to_rgb(index / n_classes, 0.75, 0.85)
+    return f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
+
+
+def legend_html(class_names: tuple[str, ...]) -> str:
+    """A one-line legend of class colours, for a QLabel."""
+    n = len(class_names)
+    return " ".join(f"<span style='color:{class_color(i, n)}; font-size:14pt'>\u25cf</span>"
+                    f"{name}" for i, name in enumerate(class_names))
