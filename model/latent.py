@@ -55,7 +55,9 @@ def decode_images(
     import torch
 
     with torch.inference_mode():
-        logits = model.decode(torch.as_tensor(np.atleast_2d(z), dtype=torch.float32))
+        # from_numpy of a copy: snapshot arrays are read-only, which torch warns about.
+        z = np.array(np.atleast_2d(z), dtype=np.float32)
+        logits = model.decode(torch.from_numpy(z))
         return torch.sigmoid(logits).reshape(-1, *image_shape).numpy()
 
 

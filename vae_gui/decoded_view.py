@@ -26,6 +26,14 @@ class DecodedImage(pg.GraphicsLayoutWidget):
             self._shape = image.shape
             self.view.autoRange(padding=0)
 
+    def clear_image(self) -> None:
+        self.image.clear()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if getattr(self, "_shape", ()):  # resize events also come during construction
+            self.view.autoRange(padding=0)  # keep the whole image in view at any size
+
     def set_caption(self, text: str) -> None:
         self.label.setText(text, size="9pt")
 

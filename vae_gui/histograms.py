@@ -35,6 +35,8 @@ class MarginalHistograms(pg.GraphicsLayoutWidget):
             plot.setMenuEnabled(False)
             plot.setMouseEnabled(False, False)
             plot.hideButtons()
+            if n > 4:  # small multiples: the bars need the room more than the tick labels
+                plot.hideAxis("bottom")
             hist = plot.plot(stepMode="center", fillLevel=0, fillOutline=True,
                              brush=pg.mkBrush(self._color + "80"), pen=pg.mkPen(self._color))
             prior = plot.plot(pen=pg.mkPen(PRIOR_COLOR, width=1.5, style=pg.QtCore.Qt.DashLine))

@@ -81,6 +81,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.progress.connect(self._on_progress)
         self.session.failed.connect(self._on_training_failed)
         self.session.running_changed.connect(self._update_controls)
+        self.session.running_changed.connect(self._on_running_changed)
 
         self.columns = {"ae": ModelColumn("ae"), "vae": ModelColumn("vae")}
         for which, column in self.columns.items():
@@ -466,6 +467,12 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_training_failed(self, message: str) -> None:
         self.show_error("Training stopped", f"{message}\n\nThe last good models stay on screen.")
+
+    def _on_running_changed(self, running: bool) -> None:
+        if not running and self.source == "training" and self.snapshot is not None:
+            epochs = len(self.snapshot.history)
+            self.source_label.setText(f"Trained on {self.dataset_name}: {epochs} epoch"
+                                      f"{'' if epochs == 1 else 's'}, step {self.snapshot.step}")
 
     def _update_controls(self, *_args) -> None:
         running, paused = self.session.running, self.session.paused

@@ -135,7 +135,7 @@ class ModelColumn(QtWidgets.QWidget):
         if self.model is None:
             return
         self.decoded.set_image(decode_images(self.model, z, self.image_shape)[0])
-        shown = ", ".join(f"{v:+.2f}" for v in z[:4]) + (", \u2026" if len(z) > 4 else "")
+        shown = ", ".join(f"{v:+.2f}" for v in z[:2]) + (", \u2026" if len(z) > 2 else "")
         self.decoded.set_caption(f"decoded at<br>z = ({shown})")
         xy = self.projection.to_plane(z) - self.projection.prior_center()
         self.prior.set_marker(float(xy[0]), float(xy[1]))

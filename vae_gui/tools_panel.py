@@ -285,6 +285,8 @@ class DrawTab(QtWidgets.QWidget):
         self.canvas.set_shape(ctx.image_shape)
         if self.canvas.is_empty():
             self.codes, self.vae_logvar = {}, None
+            for view in self.views.values():
+                view.clear_image()
             return
         x = self.canvas.image[None]
         for which in MODELS:

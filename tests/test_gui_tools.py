@@ -1,0 +1,241 @@
+"""The exploration tools, driven as a user would: higher latent dimensions, the sampled
+cloud, the manifold, interpolation, inspecting a point, prior samples, drawing, stepping,
+exports, following a run and the help panel."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
+    click,
+    collect_windows_after_test,
+    drag,
+    make_window,
+    toolbar_button,
+    view_to_widget,
+)
+from PySide6 import QtCore, QtWidgets
+
+from model.checkpoint import Checkpoint, save_checkpoint
+from model.config import ModelConfig, TrainConfig
+from model.data import load_dataset
+from model.training import Trainer
+
+
+def trained_checkpoint(path, latent_dim: int = 4, epochs: int = 1, dataset: str = "mnist5k"):
+    data = load_dataset(dataset)
+    mc = ModelConfig(data.image_shape, (64,), latent_dim)
+    tc = TrainConfig(epochs=epochs, batch_size=256)
+    trainer = Trainer(data, mc, tc)
+    trainer.run()
+    save_checkpoint(Checkpoint(trainer.ae, trainer.vae, mc, tc, dataset, data.class_names,
+                               trainer.epoch, trainer.step, tuple(trainer.history)), path)
+    return path
+
+
+def open_and_wait(qtbot, window, path) -> None:
+    before = window.snapshot
+    window.open_checkpoint(str(path))
+    qtbot.waitUntil(lambda: window.snapshot is not before, timeout=30000)
+
+
+def test_four_latent_dimensions_are_shown_by_pca_or_chosen_axes(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, window, trained_checkpoint(tmp_path / "d4.safetensors"))
+    vae = window.columns["vae"]
+    assert window.snapshot.vae_mu.shape[1] == 4
+    assert vae.latent_plot.plot_item.getAxis("bottom").labelText == "PCA 1"
+    assert len(vae.histograms._plots) == 4
+    assert len(vae.kl_bars.bars.opts["height"]) == 4
+    before = vae.decoded.current_image()
+    start = view_to_widget(vae.latent_plot, *vae.latent_plot.cursor_position())
+    drag(qtbot, vae.latent_plot, start, start + QtCore.QPoint(50, -30))
+    z = window._cursor_z()
+    assert z.shape == (4,)
+    assert not np.allclose(before, vae.decoded.current_image())
+
+    window.show_dimensions(2, 3)
+    assert vae.latent_plot.plot_item.getAxis("bottom").labelText == "z3"
+    assert vae.latent_plot.plot_item.getAxis("left").labelText == "z4"
+    np.testing.assert_allclose(np.sort(vae.latent_plot.plotted_points()[:, 0]),
+                               np.sort(window.snapshot.vae_mu[:, 2]), rtol=1e-6)
+
+
+def test_sampled_cloud_replaces_the_means_with_draws(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    means = window.columns["vae"].latent_plot.plotted_points().copy()
+    ae_points = window.columns["ae"].latent_plot.plotted_points().copy()
+    window.sampled_action.trigger()
+    sampled = window.columns["vae"].latent_plot.plotted_points()
+    assert sampled.shape == means.shape and not np.allclose(sampled, means)
+    np.testing.assert_array_equal(window.columns["ae"].latent_plot.plotted_points(), ae_points)
+    window.sampled_action.trigger()
+    np.testing.assert_allclose(window.columns["vae"].latent_plot.plotted_points(), means)
+
+
+def test_manifold_overlay_follows_zoom(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    qtbot.mouseClick(toolbar_button(window, window.manifold_action),
+                     QtCore.Qt.MouseButton.LeftButton)
+    item = window.manifold_items["vae"]
+    assert item.isVisible() and item.image.shape == (20 * 28, 20 * 28)
+    rect = item.mapRectToParent(item.boundingRect())
+    window.columns["vae"].latent_plot.view_box.scaleBy((0.5, 0.5))
+    qtbot.waitUntil(lambda: item.mapRectToParent(item.boundingRect()).width()
+                    < 0.75 * rect.width(), timeout=5000)
+    window.manifold_action.trigger()
+    assert not item.isVisible()
+
+
+def test_interpolation_between_two_pinned_points(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    tab = window.tools.interpolate
+    window.tools.show_tab(tab)
+    plot = window.columns["vae"].latent_plot
+    plot.set_cursor(-1.5, -1.0, notify=True)
+    tab.pin(0, window._cursor_z())
+    plot.set_cursor(1.5, 1.0, notify=True)
+    tab.pin(1, window._cursor_z())
+    for which in ("ae", "vae"):
+        path = window.overlays[which].data("path")
+        assert path is not None and len(path) == 10
+        np.testing.assert_allclose(path[0], (-1.5, -1.0), atol=1e-5)
+        np.testing.assert_allclose(path[-1], (1.5, 1.0), atol=1e-5)
+        assert tab.strips[which].current_image().shape == (28, 10 * 29 - 1)
+    linear = window.overlays["vae"].data("path").copy()
+    tab.spherical.setChecked(True)
+    assert not np.allclose(window.overlays["vae"].data("path"), linear)
+
+
+def test_clicking_a_point_inspects_it(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    plot = window.columns["vae"].latent_plot
+    i = 17
+    target = tuple(window.snapshot.vae_mu[i])
+    click(qtbot, plot, view_to_widget(plot, *target))
+    assert window.inspected is not None
+    j = window.inspected
+    assert np.hypot(*(window.snapshot.vae_mu[j] - target)) < 0.2  # the nearest point
+    np.testing.assert_array_equal(window.tools.inspect.views["original"].current_image(),
+                                  window.cloud_images[j])
+    assert window.tools.inspect.views["vae"].current_image().shape == (28, 28)
+    ellipse = window.overlays["vae"].data("inspected-ellipse")
+    assert ellipse is not None
+    assert np.allclose(ellipse.mean(axis=0), window.snapshot.vae_mu[j], atol=0.05)
+    assert window.tools.currentWidget() is window.tools.inspect
+
+
+def test_prior_samples_differ_between_models_and_draws(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    qtbot.mouseClick(toolbar_button(window, window.sample_action),
+                     QtCore.Qt.MouseButton.LeftButton)
+    tab = window.tools.samples
+    ae, vae = (tab.views[k].current_image() for k in ("ae", "vae"))
+    assert ae.shape == vae.shape == (8 * 29 - 1, 8 * 29 - 1)
+    assert not np.allclose(ae, vae)
+    window.sample_action.trigger()
+    assert not np.allclose(vae, tab.views["vae"].current_image())
+
+
+def test_drawing_a_digit_encodes_it_in_both_spaces(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    tab = window.tools.draw
+    window.tools.show_tab(tab)
+    canvas = tab.canvas
+    qtbot.waitExposed(canvas)
+    # A vertical stroke, like a 1, drawn with the mouse.
+    start, end = QtCore.QPoint(112, 40), QtCore.QPoint(112, 190)
+    qtbot.mousePress(canvas, QtCore.Qt.MouseButton.LeftButton, pos=start)
+    for k in range(1, 11):
+        event_pos = start + (end - start) * (k / 10)
+        move = QtGui_mouse_move(canvas, event_pos)
+        QtWidgets.QApplication.sendEvent(canvas, move)
+    qtbot.mouseRelease(canvas, QtCore.Qt.MouseButton.LeftButton, pos=end)
+    assert canvas.image.sum() > 20
+    for which in ("ae", "vae"):
+        assert window.overlays[which].data("drawn") is not None
+        assert tab.views[which].current_image().shape == (28, 28)
+    assert window.overlays["vae"].data("drawn-ellipse") is not None
+    qtbot.mouseClick(tab.findChild(QtWidgets.QPushButton), QtCore.Qt.MouseButton.LeftButton)
+    assert canvas.is_empty() and window.overlays["vae"].data("drawn") is None
+    assert tab.views["vae"].current_image() is None
+
+
+def QtGui_mouse_move(widget, pos):
+    from PySide6 import QtGui
+
+    return QtGui.QMouseEvent(QtCore.QEvent.Type.MouseMove, QtCore.QPointF(pos),
+                             QtCore.QPointF(widget.mapToGlobal(pos)),
+                             QtCore.Qt.MouseButton.NoButton, QtCore.Qt.MouseButton.LeftButton,
+                             QtCore.Qt.KeyboardModifier.NoModifier)
+
+
+def test_step_trains_exactly_one_batch_per_press(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    pretrained = window.snapshot
+    qtbot.mouseClick(toolbar_button(window, window.step_action), QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.snapshot is not pretrained and window.snapshot.step == 1,
+                    timeout=30000)
+    assert window.session.paused
+    for expected in (2, 3):
+        window.step_action.trigger()
+        qtbot.waitUntil(lambda e=expected: window.snapshot.step == e, timeout=10000)
+    qtbot.wait(300)
+    assert window.snapshot.step == 3
+
+
+def test_export_encoded_test_set_as_csv_and_npz(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    window.export_codes(str(tmp_path / "codes.csv"))
+    window.export_codes(str(tmp_path / "codes.npz"))
+    with open(tmp_path / "codes.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 1000
+    assert float(rows[3]["vae_mu2"]) == pytest.approx(float(window.snapshot.vae_mu[3, 1]),
+                                                      rel=1e-5)
+    with np.load(tmp_path / "codes.npz") as npz:
+        np.testing.assert_array_equal(npz["ae_codes"], window.snapshot.ae_codes)
+        np.testing.assert_array_equal(npz["labels"], window.snapshot.labels)
+
+
+def test_following_a_run_shows_each_new_checkpoint(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    window.follow(str(run))
+    trained_checkpoint(run / "checkpoint.safetensors", latent_dim=2, epochs=1)
+    qtbot.waitUntil(lambda: window.source.endswith("checkpoint.safetensors")
+                    and len(window.snapshot.history) == 1, timeout=20000)
+    trained_checkpoint(run / "checkpoint.safetensors", latent_dim=2, epochs=2)
+    qtbot.waitUntil(lambda: len(window.snapshot.history) == 2, timeout=20000)
+    assert "Following" in window.source_label.text()
+
+
+def test_help_explains_the_model(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    window.help_action.trigger()
+    dialogs = [w for w in QtWidgets.QApplication.topLevelWidgets()
+               if w.windowTitle() == "How this works" and w.isVisible()]
+    assert dialogs
+    text = dialogs[0].text.toPlainText()
+    for phrase in ("p(z) = N(0, I)", "q(z|x)", "z = \u03bc + \u03c3", "KL", "Sample"):
+        assert phrase in text
+    dialogs[0].close()
+
+
+def test_training_on_your_own_npz_follows_its_image_size(qtbot, tmp_path):
+    rng = np.random.default_rng(0)
+    images = (rng.random((60, 16, 16)) > 0.7).astype(np.uint8) * 255
+    labels = np.repeat(np.arange(3), 20)
+    path = tmp_path / "mine.npz"
+    np.savez(path, images=images, labels=labels)
+    window = make_window(qtbot, tmp_path)
+    window.settings_panel.dataset.setCurrentText(str(path))
+    pretrained = window.snapshot
+    window.reset_action.trigger()
+    qtbot.waitUntil(lambda: window.snapshot is not pretrained, timeout=30000)
+    assert window.image_shape == (16, 16)
+    assert window.columns["vae"].decoded.current_image().shape == (16, 16)
+    assert window.class_names == ("0", "1", "2")
