@@ -239,3 +239,25 @@ def test_training_on_your_own_npz_follows_its_image_size(qtbot, tmp_path):
     assert window.image_shape == (16, 16)
     assert window.columns["vae"].decoded.current_image().shape == (16, 16)
     assert window.class_names == ("0", "1", "2")
+
+
+def test_training_on_a_folder_of_images_resized_to_the_chosen_size(qtbot, tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for name in ("circle", "square"):
+        (tmp_path / "shapes" / name).mkdir(parents=True)
+        for k in range(10):
+            pixels = (rng.random((20, 30, 3)) * 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "shapes" / name / f"{k}.png")
+    window = make_window(qtbot, tmp_path)
+    panel = window.settings_panel
+    panel.dataset.setCurrentText(str(tmp_path / "shapes"))
+    panel.image_size.setValue(12)
+    pretrained = window.snapshot
+    qtbot.mouseClick(toolbar_button(window, window.reset_action),
+                     QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.snapshot is not pretrained, timeout=30000)
+    assert window.image_shape == (12, 12)
+    assert window.class_names == ("circle", "square")
+    assert window.columns["ae"].decoded.current_image().shape == (12, 12)
