@@ -160,7 +160,10 @@ def _load_npz(path: Path, name: str, image_size: int | None = None) -> DatasetBu
         class_names = tuple(str(c) for c in np.asarray(data["class_names"]).reshape(-1))
     else:
         class_names = tuple(str(i) for i in range(int(all_labels.max()) + 1))
-    return _bundle(name, train, test, class_names)
+    try:
+        return _bundle(name, train, test, class_names)
+    except DatasetError as exc:
+        raise DatasetError(f"{path}: {exc} Fix the file or choose another dataset.") from exc
 
 
 def _load_folder(root: Path, image_size: int) -> DatasetBundle:
@@ -234,4 +237,8 @@ def _load_torchvision(name: str, root: Path) -> DatasetBundle:
                 f"{len(ds.targets)} labels. Delete them so they can be downloaded again."
             )
         splits.append((ds.data.numpy(), ds.targets.numpy()))
-    return _bundle(name, splits[0], splits[1], tuple(str(c) for c in cls.classes))
+    try:
+        return _bundle(name, splits[0], splits[1], tuple(str(c) for c in cls.classes))
+    except DatasetError as exc:
+        raise DatasetError(f"The {name} files in {root / cls.__name__ / 'raw'} are damaged "
+                           f"({exc}); delete them so they can be downloaded again.") from exc

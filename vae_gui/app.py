@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import signal
 import sys
 
 
@@ -11,9 +13,18 @@ def main(argv: list[str] | None = None) -> int:
         from model.cli import main as train_main
 
         return train_main(argv[1:])
+    # Until the window can close itself, Ctrl-C or SIGTERM is only noted: a signal that
+    # lands while Qt's libraries load would otherwise crash the process.
+    pending: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: pending.append(signum))
     from vae_gui.main_window import run_gui
 
-    return run_gui(argv)
+    code = run_gui(argv, pending)
+    # Python's own teardown walks every object torch created (about a second here);
+    # frozen objects are skipped, and the window is already closed and its threads joined.
+    gc.freeze()
+    return code
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -11,22 +12,44 @@ from PySide6 import QtCore
 from model.errors import VaeGuiError
 from vae_gui.mailbox import Mailbox
 
+_current = threading.local()  # the cancel flag of the job running on this thread, if any
+
+
+class Cancelled(Exception):
+    """Raised by `check_cancelled` in a job whose runner is closing; nothing is reported."""
+
+
+def check_cancelled() -> None:
+    """Long jobs call this between their stages, so that closing the window need not wait
+    for them to finish. Does nothing outside a BackgroundRunner job."""
+    flag = getattr(_current, "flag", None)
+    if flag is not None and flag.is_set():
+        raise Cancelled
+
 
 class _Task(QtCore.QRunnable):
-    def __init__(self, fn: Callable[[], Any], mailbox: Mailbox, key: int) -> None:
+    def __init__(self, fn: Callable[[], Any], mailbox: Mailbox, key: int,
+                 cancelled: threading.Event) -> None:
         super().__init__()
         self.fn = fn
         self.mailbox = mailbox
         self.key = key
+        self.cancelled = cancelled
 
     def run(self) -> None:
+        _current.flag = self.cancelled
         try:
+            check_cancelled()  # queued behind a job and the window closed meanwhile
             result = ("done", self.fn())
+        except Cancelled:
+            result = ("cancelled", None)
         except VaeGuiError as exc:
             result = ("failed", str(exc))
         except Exception as exc:  # noqa: BLE001 - reported to the user instead of lost
             traceback.print_exc()
             result = ("failed", f"Unexpected error: {type(exc).__name__}: {exc}")
+        finally:
+            _current.flag = None
         self.mailbox.post(*result[:1], (self.key, result[1]))
 
 
@@ -40,6 +63,7 @@ class BackgroundRunner(QtCore.QObject):
         self._mailbox = Mailbox(self._on_posted, self)
         self._handlers: dict[int, tuple[Callable, Callable]] = {}
         self._next_key = 0
+        self._cancelled = threading.Event()  # set for good when the window closes
 
     def run(
         self,
@@ -47,18 +71,26 @@ class BackgroundRunner(QtCore.QObject):
         on_done: Callable[[Any], None],
         on_failed: Callable[[str], None],
     ) -> None:
+        if self._cancelled.is_set():
+            return  # closing: nothing new starts
         self._next_key += 1
         self._handlers[self._next_key] = (on_done, on_failed)
-        self.pool.start(_Task(fn, self._mailbox, self._next_key))
+        self.pool.start(_Task(fn, self._mailbox, self._next_key, self._cancelled))
 
     def _on_posted(self, kind: str, value: tuple[int, Any]) -> None:
         key, result = value
         on_done, on_failed = self._handlers.pop(key)
+        if kind == "cancelled" or self._cancelled.is_set():
+            return  # the window has closed: a late result must not redraw or start anything
         (on_done if kind == "done" else on_failed)(result)
 
     @property
     def busy(self) -> bool:
         return bool(self._handlers)
 
-    def wait(self, msecs: int) -> bool:
+    def shutdown(self, msecs: int) -> bool:
+        """For closing: jobs that can stop early (loads) stop at their next stage, others
+        (saves) finish; waits at most `msecs`. Results that arrive later are dropped, and
+        nothing new starts. True when every job has ended."""
+        self._cancelled.set()
         return self.pool.waitForDone(msecs)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from model.data import RESOURCES
+from vae_gui.background import check_cancelled
 
 if TYPE_CHECKING:
     from model.checkpoint import Checkpoint
@@ -45,14 +46,20 @@ def prepare_torch() -> None:
 
 
 def load_for_display(path: str | os.PathLike, data_root: str | None = None) -> LoadedModels:
-    """Runs in a background thread; raises CheckpointError or DatasetError with the reason."""
+    """Runs in a background thread; raises CheckpointError or DatasetError with the reason.
+
+    Between its stages it lets a closing window cancel it (see check_cancelled), so that
+    closing during the load of a large checkpoint waits for one stage, not for all of them.
+    """
     prepare_torch()
+    check_cancelled()
     from model.checkpoint import load_checkpoint
     from model.data import load_dataset
     from model.errors import DatasetError
     from model.training import snapshot_of
 
     checkpoint = load_checkpoint(path)
+    check_cancelled()
     try:
         data = load_dataset(checkpoint.dataset, data_root, checkpoint.model_config.image_shape[0])
     except DatasetError as exc:
@@ -61,6 +68,14 @@ def load_for_display(path: str | os.PathLike, data_root: str | None = None) -> L
     if data.image_shape != tuple(checkpoint.model_config.image_shape):
         raise DatasetError(f"The models in {path} expect {checkpoint.model_config.image_shape} "
                            f"images but {checkpoint.dataset} has {data.image_shape}.")
+    check_cancelled()
     snapshot = snapshot_of(checkpoint.ae, checkpoint.vae, data, checkpoint.history,
                            checkpoint.step, max_points=MAX_POINTS)
     return LoadedModels(Path(path), checkpoint, data, snapshot)
+
+
+def warm_up_training() -> None:
+    """Builds one optimizer, which imports what the first training step needs."""
+    import torch
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=1e-3)

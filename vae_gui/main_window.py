@@ -22,7 +22,13 @@ from model.latent import (
 )
 from vae_gui.background import BackgroundRunner
 from vae_gui.help_dialog import HelpDialog
-from vae_gui.loading import PRETRAINED, LoadedModels, cloud_images_of, load_for_display
+from vae_gui.loading import (
+    PRETRAINED,
+    LoadedModels,
+    cloud_images_of,
+    load_for_display,
+    warm_up_training,
+)
 from vae_gui.model_column import ModelColumn
 from vae_gui.overlays import Overlays
 from vae_gui.palette import CURSOR_COLOR
@@ -393,6 +399,7 @@ class MainWindow(QtWidgets.QMainWindow):
         box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, title, text,
                                     QtWidgets.QMessageBox.StandardButton.Ok, self)
         box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _result: setattr(self, "error_box", None))
         self.error_box = box
         box.open()
 
@@ -523,6 +530,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self._shown_once:
             self._shown_once = True
             self.models_shown.emit()
+            # The first Adam imports torch._dynamo (about 2 s): do it now, off the GUI
+            # thread, rather than when the user first presses Train.
+            self.runner.run(warm_up_training, lambda _: None, lambda _: None)
 
     def _fit_views(self) -> None:
         """Fits each plot to its cloud (1st to 99th percentile) and the prior's 3 sigma ring;
@@ -545,7 +555,13 @@ class MainWindow(QtWidgets.QMainWindow):
                      np.maximum(bounds["ae"][1], bounds["vae"][1]))
             bounds = {"ae": union, "vae": union}
         for which, (lo, hi) in bounds.items():
-            self.columns[which].latent_plot.fit(lo, hi)
+            plot = self.columns[which].latent_plot
+            plot.fit(lo, hi)
+            # A cursor left outside the new view could not be dragged: bring it inside.
+            x, y = plot.cursor_position()
+            cx, cy = float(np.clip(x, lo[0], hi[0])), float(np.clip(y, lo[1], hi[1]))
+            if (cx, cy) != (x, y):
+                plot.set_cursor(cx, cy, notify=True)
 
     def _on_cursor_moved(self, which: str, x: float, y: float) -> None:
         source = self.columns[which]
@@ -821,7 +837,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         """Stops training and waits a bounded time, so that the process exits cleanly."""
         self.session.shutdown(3000)
-        self.runner.wait(3000)
+        self.runner.shutdown(3000)
         super().closeEvent(event)
 
 
@@ -870,8 +886,11 @@ def _close_on_signals(window: MainWindow) -> QtCore.QTimer:
     return timer
 
 
-def run_gui(argv: list[str]) -> int:
-    """Shows the window first, then loads torch and the models in the background."""
+def run_gui(argv: list[str], pending_signals: list[int] | None = None) -> int:
+    """Shows the window first, then loads torch and the models in the background.
+
+    `pending_signals` holds Ctrl-C or SIGTERM that arrived during start-up: they close the
+    window as soon as it exists."""
     args = parse_args(argv)
     import pyqtgraph as pg
 
@@ -881,6 +900,8 @@ def run_gui(argv: list[str]) -> int:
     window = MainWindow()
     window.show()
     _close_on_signals(window)
+    if pending_signals:
+        QtCore.QTimer.singleShot(0, window.close)
     exit_code = {"value": 0}
     if args.train:
         window.models_shown.connect(window.train_action.trigger)

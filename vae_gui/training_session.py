@@ -47,6 +47,8 @@ class TrainingThread(QtCore.QThread):
 
                 spec = self.spec
                 data = load_dataset(spec.dataset, spec.data_root, spec.model_config.image_shape[0])
+                if self.control.stopped:  # stopped or closed while the data loaded
+                    return
                 config = ModelConfig(data.image_shape, spec.model_config.hidden,
                                      spec.model_config.latent_dim)
                 self.trainer = Trainer(data, config, spec.train_config,
@@ -82,6 +84,7 @@ class TrainingSession(QtCore.QObject):
         self._thread: TrainingThread | None = None
         self._control = None
         self._mailbox = Mailbox(self._on_posted, self)
+        self._closed = False  # after shutdown nothing starts and nothing more is shown
 
     @property
     def running(self) -> bool:
@@ -97,7 +100,7 @@ class TrainingSession(QtCore.QObject):
 
     def start(self, spec: TrainingSpec, fresh: bool, paused: bool = False) -> None:
         """Trains in the background: a new trainer when `fresh`, else the current one."""
-        if self.running:
+        if self.running or self._closed:
             return
         from model.training import TrainingControl
 
@@ -111,11 +114,13 @@ class TrainingSession(QtCore.QObject):
         self.running_changed.emit(True)
 
     def _on_posted(self, kind: str, value) -> None:
-        if kind == "ready":
+        if kind == "finished":
+            self._on_thread_finished(value)
+        elif self._closed:
+            return  # the window has closed: no late snapshot, error dialog or new state
+        elif kind == "ready":
             self.trainer = value[0]
             self.ready.emit(*value)
-        elif kind == "finished":
-            self._on_thread_finished(value)
         else:
             getattr(self, kind).emit(value)  # snapshot, progress or failed
 
@@ -153,6 +158,8 @@ class TrainingSession(QtCore.QObject):
         return finished
 
     def shutdown(self, msecs: int = 3000) -> bool:
+        """For closing: stops training, waits at most `msecs`; nothing starts afterwards."""
+        self._closed = True
         self.stop()
         return self.wait(msecs)
 
