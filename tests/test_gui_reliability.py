@@ -655,11 +655,11 @@ DATA = {
         lambda tmp: str(_npz(tmp, "sizes.npz", train_images=np.zeros((4, 28, 28)),
                              train_labels=np.zeros(4, int), test_images=np.zeros((2, 9, 9)),
                              test_labels=np.zeros(2, int))),
-        "train", ["'sizes'", "differ in size"]),  # names the stem only: see reliability.md
+        "train", ["sizes.npz", "differ in size", "Fix the file"]),
     "colour-images": (
         lambda tmp: str(_npz(tmp, "colour.npz", images=np.zeros((6, 28, 28, 3)),
                              labels=np.arange(6) % 2)),
-        "reset", ["'colour'", "expected N images of shape"]),
+        "reset", ["colour.npz", "expected N images of shape", "Fix the file"]),
 }
 
 
@@ -749,8 +749,9 @@ def test_mnist_missing_or_damaged_in_the_data_root_says_what_to_do(qtbot, tmp_pa
         assert str(raw) in message and "train-images-idx3-ubyte" in message
     elif damage == "truncated-images":
         assert "damaged" in message and "delete them" in message and str(raw) in message
-    else:  # names neither the folder nor a remedy: see docs/reliability.md
+    else:
         assert "'mnist' has labels outside 0..9" in message
+        assert "damaged" in message and "delete them" in message and str(raw) in message
     assert message in error_text(window)
     assert_still_shown(window, before)
     dismiss_error(qtbot, window)
