@@ -106,7 +106,8 @@ def test_train_updates_the_views_live_and_stop_ends_the_thread(qtbot, tmp_path):
     assert points.shape == pretrained_points.shape
     assert not np.allclose(points, pretrained_points)
     assert len(window.snapshot.train_curve) > 1
-    assert window.columns["vae"].loss_curves.point_count() > 1
+    # Curves are redrawn at most once a second while training.
+    qtbot.waitUntil(lambda: window.columns["vae"].loss_curves.point_count() > 1, timeout=5000)
     assert "samples/s" in window.progress_label.text()
 
     # The cursor still decodes while training runs.
@@ -136,9 +137,9 @@ def test_pause_resume_and_reset(qtbot, tmp_path):
     press(qtbot, window, window.train_action)
     qtbot.waitUntil(lambda: window.snapshot.step > 20, timeout=30000)
     press(qtbot, window, window.pause_action)
-    qtbot.wait(400)  # let the last snapshot before the pause arrive
+    qtbot.wait(800)  # the last snapshot before the pause is drawn within 0.5 s
     step = window.snapshot.step
-    qtbot.wait(400)
+    qtbot.wait(800)
     assert window.snapshot.step == step
     press(qtbot, window, window.pause_action)  # now reads Resume
     qtbot.waitUntil(lambda: window.snapshot.step > step, timeout=30000)

@@ -57,3 +57,4 @@ class MarginalHistograms(pg.GraphicsLayoutWidget):
             prior.setData(x, standard_normal_pdf(x))
             plot.setXRange(-half, half, padding=0)
             plot.setYRange(0, max(0.45, float(counts.max(initial=0)) * 1.05), padding=0)
+            plot.getViewBox().prepareForPaint()  # apply the range now: one paint, not two

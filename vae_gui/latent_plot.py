@@ -2,21 +2,357 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from vae_gui.palette import CURSOR_COLOR, PRIOR_COLOR, class_color
 
 RING_SIGMAS = (1, 2, 3)
 NUDGE_FRACTION = 0.01  # of the visible width, per arrow-key press
 
+POINT_SIZE = 4  # pixels, as the dots of pyqtgraph's ScatterPlotItem(size=4) that came before
+POINT_ALPHA = 170
+# Above this many points a cloud is drawn as a density image: one dot per point costs time in
+# proportion to the points, and 200k overlapping dots are a blob whose colour is that of the
+# class drawn last (benchmarks/bench_gui.py, "Latent plot refresh").
+DENSITY_THRESHOLD = 50_000
+DENSITY_BIN = 2  # pixels per side of a density cell
+DENSITY_MIN_ALPHA = 0.45  # a cell with a single point
+DENSITY_REF_PERCENTILE = 90  # cells at least this dense (among non-empty ones) are opaque
+RENDER_MODES = ("auto", "points", "density")
+GRID_COLORS = ("#d9d9d9", "#eeeeee")  # major, minor lines: black at 15% and 7% on white
+
+try:  # one C++ call for all dots; the array type is not public pyqtgraph API
+    from pyqtgraph.Qt.internals import PrimitiveArray as _PrimitiveArray
+except ImportError:  # pragma: no cover - very old pyqtgraph: draw the dots one by one
+    _PrimitiveArray = None
+
+
+class _CloudItem(pg.GraphicsObject):
+    """Every class's points in one item, painted straight from numpy arrays.
+
+    Replacing the points (`set_data`) only sorts them by class: pyqtgraph's ScatterPlotItem
+    spends about a microsecond of Python per point there (its symbol atlas), which is more
+    than a whole redraw here. Below `threshold` points each is a dot of its class colour,
+    drawn as pixmap fragments (later classes on top, as separate items would be); above, the
+    visible region is binned into cells of DENSITY_BIN pixels, each coloured by the mean of
+    its points' class colours and as opaque as it is dense, re-binned when the view changes
+    (the threshold counts the points in view, so that zooming in brings the dots back).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+        self.mode = "auto"
+        self.threshold = DENSITY_THRESHOLD
+        # The points sorted by class, stably: class by class, each in the order given.
+        self._x = np.zeros(0)
+        self._y = np.zeros(0)
+        self._cls = np.zeros(0, dtype=np.intp)
+        self._n_classes = 0
+        self._bounds = QtCore.QRectF()
+        self._pad: float | None = None  # dot radius in data units, for boundingRect
+        self._rgb = np.zeros((0, 3), dtype=np.float32)
+        self._atlas: QtGui.QPixmap | None = None
+        self._atlas_dpr = 0.0
+        self._colors: list[QtGui.QColor] = []
+        self._fragments = (_PrimitiveArray(QtGui.QPainter.PixmapFragment, 10)
+                           if _PrimitiveArray is not None else None)
+        self._version = 0
+        self._density_key = None
+        self._visible_key = None
+        self._visible = 0
+        self._density: tuple[QtGui.QImage, QtCore.QRectF, np.ndarray] | None = None
+        self.last_drawn = "points"
+
+    # --- data ---------------------------------------------------------------------------
+    def set_colors(self, colors: list[QtGui.QColor]) -> None:
+        self._colors = list(colors)
+        self._n_classes = len(colors)
+        self._rgb = np.array([[c.redF(), c.greenF(), c.blueF()] for c in colors],
+                             dtype=np.float32).reshape(-1, 3)
+        self._atlas = None
+        self.set_data(np.zeros((0, 2)), np.zeros(0, dtype=np.intp))
+
+    def set_data(self, xy: np.ndarray, labels: np.ndarray) -> None:
+        xy = np.asarray(xy).reshape(-1, 2)
+        labels = np.asarray(labels).reshape(-1)
+        keep = (labels >= 0) & (labels < self._n_classes)
+        if not keep.all():
+            xy, labels = xy[keep], labels[keep]
+        # A stable sort by class; numpy sorts small integer types by radix, in linear time.
+        small = labels.astype(np.uint16 if self._n_classes > 255 else np.uint8)
+        order = np.argsort(small, kind="stable")
+        # Separate contiguous columns: reductions across (N, 2) rows are several times slower.
+        self._x = np.take(xy[:, 0], order).astype(np.float64, copy=False)
+        self._y = np.take(xy[:, 1], order).astype(np.float64, copy=False)
+        self._cls = np.take(small, order).astype(np.intp)
+        self.prepareGeometryChange()
+        x, y = self._x, self._y
+        bounds = (x.min(initial=np.inf), x.max(initial=-np.inf), y.min(initial=np.inf),
+                  y.max(initial=-np.inf))
+        if not all(map(math.isfinite, bounds)) and len(x):  # NaN or inf: bound the others
+            finite = np.isfinite(x) & np.isfinite(y)
+            x, y = x[finite], y[finite]
+            bounds = (x.min(initial=np.inf), x.max(initial=-np.inf), y.min(initial=np.inf),
+                      y.max(initial=-np.inf))
+        if all(map(math.isfinite, bounds)):
+            x0, x1, y0, y1 = bounds
+            self._bounds = QtCore.QRectF(x0, y0, x1 - x0, y1 - y0)
+        else:  # no finite point
+            self._bounds = QtCore.QRectF()
+        self._pad = None
+        self._version += 1
+        self.update()
+
+    def points(self) -> np.ndarray:
+        return np.column_stack([self._x, self._y])
+
+    def count(self) -> int:
+        return len(self._x)
+
+    def uses_density(self) -> bool:
+        """In 'auto' mode, a density image while more than `threshold` points are in view:
+        zoomed in on a big cloud, the few points in view are dots again."""
+        if self.mode != "auto":
+            return self.mode == "density"
+        if self.count() <= self.threshold:
+            return False
+        rect = self._visible_rect()
+        key = (self._version, rect.getRect())
+        if key != self._visible_key:
+            x, y = self._x, self._y
+            self._visible = int(np.count_nonzero(
+                (x >= rect.left()) & (x <= rect.right()) & (y >= rect.top())
+                & (y <= rect.bottom())))
+            self._visible_key = key
+        return self._visible > self.threshold
+
+    # --- geometry -------------------------------------------------------------------------
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):  # noqa: N802 - pyqtgraph
+        if self._bounds.isNull():
+            return None, None
+        if ax == 0:
+            return self._bounds.left(), self._bounds.right()
+        return self._bounds.top(), self._bounds.bottom()
+
+    def viewTransformChanged(self) -> None:  # noqa: N802 - pyqtgraph's hook
+        self.prepareGeometryChange()
+        self._pad = None
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 - Qt's API
+        if self._bounds.isNull():
+            return QtCore.QRectF()
+        if self._pad is None:
+            px, py = self.pixelVectors()
+            self._pad = 0.0 if px is None else POINT_SIZE * max(px.length(), py.length())
+        pad = self._pad
+        return self._bounds.adjusted(-pad, -pad, pad, pad)
+
+    # --- painting -------------------------------------------------------------------------
+    def paint(self, p: QtGui.QPainter, option, widget=None) -> None:
+        if not len(self._x):
+            return
+        if self.uses_density():
+            self._paint_density(p)
+            self.last_drawn = "density"
+        else:
+            self._paint_points(p, option, widget)
+            self.last_drawn = "points"
+
+    def _device_xy(self, t: QtGui.QTransform) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self._x, self._y
+        with np.errstate(invalid="ignore"):  # inf * 0 is NaN, which is drawn nowhere
+            return x * t.m11() + y * t.m21() + t.dx(), x * t.m12() + y * t.m22() + t.dy()
+
+    def _atlas_for(self, dpr: float) -> QtGui.QPixmap:
+        """One anti-aliased dot per class, side by side, at the device's pixel ratio."""
+        if self._atlas is None or self._atlas_dpr != dpr:
+            cell = math.ceil((POINT_SIZE + 2) * dpr)
+            image = QtGui.QImage(cell * max(self._n_classes, 1), cell,
+                                 QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+            image.fill(0)
+            painter = QtGui.QPainter(image)
+            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+            painter.setPen(QtCore.Qt.PenStyle.NoPen)
+            r = POINT_SIZE * dpr / 2
+            for i, color in enumerate(self._colors):
+                c = QtGui.QColor(color)
+                c.setAlpha(POINT_ALPHA)
+                painter.setBrush(c)
+                painter.drawEllipse(QtCore.QPointF(i * cell + cell / 2, cell / 2), r, r)
+            painter.end()
+            self._atlas, self._atlas_dpr = QtGui.QPixmap.fromImage(image), dpr
+        return self._atlas
+
+    def _paint_points(self, p: QtGui.QPainter, option, widget) -> None:
+        t = p.transform()
+        x, y = self._device_xy(t)
+        # Only the dots in the exposed region: dragging the cursor repaints a small one.
+        exposed = t.mapRect(option.exposedRect) if option is not None else None
+        r = POINT_SIZE
+        if exposed is not None and not exposed.isEmpty():
+            show = ((x >= exposed.left() - r) & (x <= exposed.right() + r)
+                    & (y >= exposed.top() - r) & (y <= exposed.bottom() + r))
+        else:
+            show = np.isfinite(x) & np.isfinite(y)
+        idx = np.flatnonzero(show)
+        if not len(idx):
+            return
+        dpr = widget.devicePixelRatioF() if widget is not None else p.device().devicePixelRatioF()
+        atlas = self._atlas_for(dpr)
+        cell = atlas.height()
+        p.resetTransform()
+        if self._fragments is None:  # pragma: no cover - see the import
+            for i in idx:
+                c = int(self._cls[i])
+                p.drawPixmap(QtCore.QRectF(x[i] - cell / dpr / 2, y[i] - cell / dpr / 2,
+                                           cell / dpr, cell / dpr), atlas,
+                             QtCore.QRectF(c * cell, 0, cell, cell))
+            return
+        self._fragments.resize(len(idx))
+        frags = self._fragments.ndarray()
+        frags[:, 0] = x[idx]  # the centre of each dot
+        frags[:, 1] = y[idx]
+        frags[:, 2] = self._cls[idx] * cell  # its class's dot in the atlas
+        frags[:, 3] = 0
+        frags[:, 4:6] = cell
+        frags[:, 6:10] = (1 / dpr, 1 / dpr, 0.0, 1.0)  # scale x, scale y, rotation, opacity
+        p.drawPixmapFragments(*self._fragments.drawargs(), atlas)
+
+    def _visible_rect(self) -> QtCore.QRectF:
+        vb = self.getViewBox()
+        return vb.viewRect() if vb is not None else self.boundingRect()
+
+    def _paint_density(self, p: QtGui.QPainter) -> None:
+        t = p.transform()
+        target = t.mapRect(self._visible_rect())
+        key = (self._version, t.m11(), t.m12(), t.m21(), t.m22(), t.dx(), t.dy(),
+               target.x(), target.y(), target.width(), target.height())
+        if key != self._density_key:
+            self._density = self._rasterise(t, target)
+            self._density_key = key
+        if self._density is None:
+            return
+        image, rect, _buffer = self._density
+        p.resetTransform()
+        p.drawImage(rect, image)  # nearest-neighbour scaling: crisp cells
+
+    def _rasterise(self, t: QtGui.QTransform, target: QtCore.QRectF):
+        """Bins the points in `target` (device pixels) by class; an image of cell colours."""
+        b = DENSITY_BIN
+        left, top = math.floor(target.left()), math.floor(target.top())
+        w = max(1, min(4096, math.ceil((target.right() - left) / b)))
+        h = max(1, min(4096, math.ceil((target.bottom() - top) / b)))
+        x, y = self._device_xy(t)
+        n_classes = max(self._n_classes, 1)
+        outside = n_classes * w * h  # one extra bin for points outside the region
+        with np.errstate(invalid="ignore"):  # NaN becomes a huge negative integer
+            ix = np.floor((x - left) * (1 / b)).astype(np.intp)
+            iy = np.floor((y - top) * (1 / b)).astype(np.intp)
+        # Negative integers read as unsigned are huge: one comparison per axis.
+        inside = (ix.view(np.uintp) < w) & (iy.view(np.uintp) < h)
+        flat = self._cls * (w * h) + iy * w + ix
+        flat[~inside] = outside
+        counts = np.bincount(flat, minlength=outside + 1)[:outside].reshape(n_classes, w * h)
+        total = counts.sum(axis=0)
+        nz = np.flatnonzero(total)
+        buffer = np.zeros((h, w, 4), dtype=np.uint8)  # B, G, R, A, premultiplied
+        if len(nz):
+            n = total[nz].astype(np.float32)
+            # The mean class colour of each cell; a loop over classes beats a (k, C) @ (C, 3)
+            # matrix product by far for so few classes.
+            rgb = np.zeros((3, len(nz)), dtype=np.float32)
+            for c in range(n_classes):
+                count = counts[c, nz]
+                if count.any():
+                    rgb += self._rgb[c][:, None] * count
+            rgb /= n
+            # Opacity grows with the log of the count; the densest 10% of cells are opaque.
+            ref = max(float(np.percentile(n, DENSITY_REF_PERCENTILE)), 2.0)
+            alpha = DENSITY_MIN_ALPHA + (1 - DENSITY_MIN_ALPHA) * np.minimum(
+                np.log(n) / math.log(ref), 1.0)
+            flat_image = buffer.reshape(-1, 4)
+            scale = alpha * 255.0
+            for channel, row in ((0, 2), (1, 1), (2, 0)):  # B, G, R
+                flat_image[nz, channel] = (rgb[row] * scale + 0.5).astype(np.uint8)
+            flat_image[nz, 3] = (scale + 0.5).astype(np.uint8)
+        image = QtGui.QImage(buffer.data, w, h, 4 * w,
+                             QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+        return image, QtCore.QRectF(left, top, w * b, h * b), buffer
+
+
+class GridLines(pg.GraphicsObject):
+    """Grid lines at a PlotItem's major and minor axis ticks, drawn opaque under the data.
+
+    pyqtgraph's own grid (PlotItem.showGrid) draws translucent lines from the axes, which
+    cost 5 to 10 ms per plot and repaint here; opaque lines of the same shade cost a small
+    fraction of that, and look the same on a white background. The lines are computed once
+    per view (dragging the cursor repaints the plot without moving them).
+    """
+
+    def __init__(self, plot_item: pg.PlotItem) -> None:
+        super().__init__()
+        self._plot_item = plot_item
+        self._pens = [pg.mkPen(c, width=1) for c in GRID_COLORS]
+        for pen in self._pens:
+            pen.setCosmetic(True)
+        self._key = None
+        self._lines: list[list[QtCore.QLineF]] = [[], []]
+        self.setZValue(-100)
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 - Qt's API
+        vb = self.getViewBox()
+        return vb.viewRect() if vb is not None else QtCore.QRectF()
+
+    def viewRangeChanged(self) -> None:  # noqa: N802 - pyqtgraph's hook
+        self.prepareGeometryChange()
+        self.update()
+
+    def _compute(self, rect: QtCore.QRectF, t: QtGui.QTransform,
+                 device: QtCore.QRectF) -> list[list[QtCore.QLineF]]:
+        levels: list[list[QtCore.QLineF]] = [[], []]
+        for axis_name, lo, hi, size in (("bottom", rect.left(), rect.right(), device.width()),
+                                        ("left", rect.top(), rect.bottom(), device.height())):
+            axis = self._plot_item.getAxis(axis_name)
+            for level, (_spacing, values) in enumerate(axis.tickValues(lo, hi, size)[:2]):
+                for v in values:
+                    if axis_name == "bottom":
+                        px = round(t.map(QtCore.QPointF(v, rect.top())).x()) + 0.5
+                        levels[level].append(QtCore.QLineF(px, device.top(), px, device.bottom()))
+                    else:
+                        py = round(t.map(QtCore.QPointF(rect.left(), v)).y()) + 0.5
+                        levels[level].append(QtCore.QLineF(device.left(), py, device.right(), py))
+        return levels
+
+    def paint(self, p: QtGui.QPainter, option, widget=None) -> None:
+        vb = self.getViewBox()
+        if vb is None:
+            return
+        rect = vb.viewRect()
+        t = p.transform()
+        device = t.mapRect(rect)
+        if device.width() < 2 or device.height() < 2:
+            return
+        key = (rect.getRect(), device.getRect(), self._plot_item.getAxis("bottom").logMode,
+               self._plot_item.getAxis("left").logMode)
+        if key != self._key:
+            self._lines, self._key = self._compute(rect, t, device), key
+        p.resetTransform()
+        for pen, lines in zip(reversed(self._pens), reversed(self._lines), strict=True):
+            if lines:
+                p.setPen(pen)
+                p.drawLines(lines)
+
 
 class LatentPlot(pg.PlotWidget):
     """Shows 2-D latent points coloured by class; emits `cursor_moved(x, y)` while dragging.
 
-    One scatter item per class keeps redraws cheap (one brush each, set once); the points
-    are replaced with setData on each snapshot.
+    All classes share one item that paints straight from numpy arrays (dots, or a density
+    image above DENSITY_THRESHOLD points); the points are replaced on each snapshot.
     """
 
     cursor_moved = QtCore.Signal(float, float)
@@ -28,13 +364,19 @@ class LatentPlot(pg.PlotWidget):
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self.plot_item = self.getPlotItem()
         self.plot_item.setTitle(title)
-        self.plot_item.showGrid(x=True, y=True, alpha=0.15)
+        self._axis_labels = ("z1", "z2")
         self.plot_item.setLabel("bottom", "z1")
         self.plot_item.setLabel("left", "z2")
         self.view_box = self.plot_item.getViewBox()
         self.view_box.setAspectLocked(True)
         self.view_box.setMenuEnabled(False)
-        self._scatters: list[pg.ScatterPlotItem] = []
+        self._grid = GridLines(self.plot_item)
+        self.plot_item.addItem(self._grid, ignoreBounds=True)
+        self._cloud = _CloudItem()
+        self._cloud.setZValue(1)
+        self.plot_item.addItem(self._cloud)
+        # The one item that draws every class (main_window dims it under the manifold view).
+        self._scatters: list[pg.GraphicsObject] = [self._cloud]
         self._class_names: tuple[str, ...] = ()
         self._rings = [pg.PlotCurveItem(pen=pg.mkPen(PRIOR_COLOR, width=1,
                                                      style=QtCore.Qt.PenStyle.DashLine))
@@ -43,6 +385,7 @@ class LatentPlot(pg.PlotWidget):
             ring.setZValue(5)
             ring.setOpacity(0.5)
             self.plot_item.addItem(ring)
+        self._prior_center: tuple[float, float] | None = None
         self.set_prior_center((0.0, 0.0))
         self.cursor = pg.TargetItem(pos=(0, 0), size=20, symbol="o",
                                     pen=pg.mkPen(CURSOR_COLOR, width=3),
@@ -57,43 +400,58 @@ class LatentPlot(pg.PlotWidget):
 
     # --- data -------------------------------------------------------------------------------
     def set_classes(self, class_names: tuple[str, ...]) -> None:
-        """Builds one scatter item per class (only when the classes change)."""
-        if class_names == self._class_names:
+        """Sets one colour per class (only when the classes change; clears the points)."""
+        if tuple(class_names) == self._class_names:
             return
-        for item in self._scatters:
-            self.plot_item.removeItem(item)
         self._class_names = tuple(class_names)
         n = len(class_names)
-        self._scatters = []
-        for i, name in enumerate(class_names):
-            color = QtGui.QColor(class_color(i, n))
-            color.setAlpha(170)
-            item = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(color), name=name,
-                                      pxMode=True, antialias=False)
-            item.setZValue(1)
-            self.plot_item.addItem(item)
-            self._scatters.append(item)
+        self._cloud.set_colors([QtGui.QColor(class_color(i, n)) for i in range(n)])
 
     def set_points(self, xy: np.ndarray, labels: np.ndarray) -> None:
         """Replaces the plotted points: xy (N, 2) in plot coordinates, labels (N,)."""
-        for i, item in enumerate(self._scatters):
-            sel = labels == i
-            item.setData(x=xy[sel, 0], y=xy[sel, 1])
+        self._cloud.set_data(xy, labels)
 
     def point_count(self) -> int:
-        return sum(len(item.data) for item in self._scatters)
+        return self._cloud.count()
 
     def plotted_points(self) -> np.ndarray:
         """All plotted points, class by class (for tests and exports)."""
-        parts = [np.column_stack(item.getData()) for item in self._scatters]
-        return np.concatenate(parts) if parts else np.zeros((0, 2))
+        return self._cloud.points().copy()
+
+    def set_render_mode(self, mode: str, threshold: int | None = None) -> None:
+        """'auto' (dots up to `threshold` points, a density image above), 'points' or
+        'density'; for benchmarks and for anyone who prefers one look."""
+        if mode not in RENDER_MODES:
+            raise ValueError(f"render mode must be one of {RENDER_MODES}, not {mode!r}")
+        self._cloud.mode = mode
+        if threshold is not None:
+            self._cloud.threshold = int(threshold)
+        self._cloud.update()
+
+    @property
+    def render_mode(self) -> str:
+        """What the points are drawn as now: 'points' or 'density'."""
+        return "density" if self._cloud.uses_density() else "points"
+
+    def set_points_opacity(self, opacity: float) -> None:
+        """Dims the cloud (e.g. under an overlay drawn beneath it)."""
+        self._cloud.setOpacity(opacity)
 
     def set_prior_center(self, center: tuple[float, float]) -> None:
+        center = (float(center[0]), float(center[1]))
+        if center == self._prior_center:
+            return
+        self._prior_center = center
         t = np.linspace(0, 2 * np.pi, 97)
         for ring, s in zip(self._rings, RING_SIGMAS, strict=True):
             ring.setData(center[0] + s * np.cos(t), center[1] + s * np.sin(t))
 
     def set_axis_labels(self, x: str, y: str) -> None:
+        # Only on a change: setting a label, even the same one, lays the axes out anew,
+        # which cost about 3 ms per plot on every snapshot.
+        if (x, y) == self._axis_labels:
+            return
+        self._axis_labels = (x, y)
         self.plot_item.setLabel("bottom", x)
         self.plot_item.setLabel("left", y)
 
@@ -108,6 +466,9 @@ class LatentPlot(pg.PlotWidget):
         # Python floats: pyqtgraph compares ranges with float64 limits that overflow float32.
         self.view_box.setRange(xRange=(float(xy_min[0]), float(xy_max[0])),
                                yRange=(float(xy_min[1]), float(xy_max[1])), padding=0.02)
+        # Apply the new range now rather than in the next paint: applied there, it makes the
+        # items update during the paint, and the plot is painted a second time.
+        self.view_box.prepareForPaint()
 
     def _on_range_changed_manually(self, *_args) -> None:
         self._user_moved_view = True

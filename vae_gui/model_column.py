@@ -114,7 +114,7 @@ class ModelColumn(QtWidgets.QWidget):
 
     def show_snapshot(self, snapshot: Snapshot, projection: Projection,
                       class_names: tuple[str, ...], image_shape: tuple[int, int]) -> None:
-        """Redraws the cloud, histograms and loss curves from `snapshot`."""
+        """Redraws the cloud from `snapshot` (the panels: `show_panels`)."""
         self.model = snapshot.ae if self.which == "ae" else snapshot.vae
         self.codes = snapshot.ae_codes if self.which == "ae" else snapshot.vae_mu
         self.image_shape = image_shape
@@ -125,6 +125,9 @@ class ModelColumn(QtWidgets.QWidget):
             self.legend.setText(legend_html(class_names))
         self.latent_plot.set_points(projection.to_plane(self.codes), snapshot.labels)
         self.latent_plot.set_prior_center(tuple(projection.prior_center()))
+
+    def show_panels(self, snapshot: Snapshot) -> None:
+        """Redraws the histograms, KL bars and loss curves from `snapshot`."""
         self.histograms.set_codes(self.codes)
         if isinstance(self.kl_bars, KLBars):
             self.kl_bars.set_kl(kl_per_dimension(snapshot.vae_mu, snapshot.vae_logvar))
