@@ -86,6 +86,10 @@ def main() -> int:
     shoot(app, window, "tool-sampled-cloud.png")
     window.sampled_action.trigger()
 
+    window.fade_action.trigger()
+    shoot(app, window, "tool-fade-uncertain.png")
+    window.fade_action.trigger()
+
     pretrained = window.snapshot
     window.train_action.trigger()
     wait(app, lambda: window.snapshot is not pretrained and window.snapshot.epoch >= 3)

@@ -75,6 +75,22 @@ def test_sampled_cloud_replaces_the_means_with_draws(qtbot, tmp_path):
     np.testing.assert_allclose(window.columns["vae"].latent_plot.plotted_points(), means)
 
 
+def test_fading_uncertain_points_uses_the_posterior_spread(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    cloud = window.columns["vae"].latent_plot._cloud
+    assert cloud._alpha is None
+    window.fade_action.trigger()
+    alpha = cloud._alpha
+    assert alpha is not None and alpha.min() == pytest.approx(0.12) and alpha.max() == 1.0
+    # The faintest point is the one whose posterior is widest.
+    sigma = np.exp(0.5 * window.snapshot.vae_logvar).mean(axis=1)
+    order = np.argsort(window.snapshot.labels, kind="stable")
+    assert sigma[order][np.argmin(alpha)] == pytest.approx(sigma.max())
+    assert window.columns["ae"].latent_plot._cloud._alpha is None
+    window.fade_action.trigger()
+    assert cloud._alpha is None
+
+
 def test_manifold_overlay_follows_zoom(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     qtbot.mouseClick(toolbar_button(window, window.manifold_action),

@@ -52,6 +52,7 @@ class _CloudItem(pg.GraphicsObject):
         self._x = np.zeros(0)
         self._y = np.zeros(0)
         self._cls = np.zeros(0, dtype=np.intp)
+        self._alpha: np.ndarray | None = None  # per-point opacity, or None for all opaque
         self._n_classes = 0
         self._bounds = QtCore.QRectF()
         self._pad: float | None = None  # dot radius in data units, for boundingRect
@@ -77,12 +78,14 @@ class _CloudItem(pg.GraphicsObject):
         self._atlas = None
         self.set_data(np.zeros((0, 2)), np.zeros(0, dtype=np.intp))
 
-    def set_data(self, xy: np.ndarray, labels: np.ndarray) -> None:
+    def set_data(self, xy: np.ndarray, labels: np.ndarray,
+                 alpha: np.ndarray | None = None) -> None:
         xy = np.asarray(xy).reshape(-1, 2)
         labels = np.asarray(labels).reshape(-1)
         keep = (labels >= 0) & (labels < self._n_classes)
         if not keep.all():
             xy, labels = xy[keep], labels[keep]
+            alpha = None if alpha is None else np.asarray(alpha)[keep]
         # A stable sort by class; numpy sorts small integer types by radix, in linear time.
         small = labels.astype(np.uint16 if self._n_classes > 255 else np.uint8)
         order = np.argsort(small, kind="stable")
@@ -90,6 +93,8 @@ class _CloudItem(pg.GraphicsObject):
         self._x = np.take(xy[:, 0], order).astype(np.float64, copy=False)
         self._y = np.take(xy[:, 1], order).astype(np.float64, copy=False)
         self._cls = np.take(small, order).astype(np.intp)
+        self._alpha = None if alpha is None else np.take(np.asarray(alpha, dtype=np.float64),
+                                                         order)
         self.prepareGeometryChange()
         x, y = self._x, self._y
         bounds = (x.min(initial=np.inf), x.max(initial=-np.inf), y.min(initial=np.inf),
@@ -221,6 +226,8 @@ class _CloudItem(pg.GraphicsObject):
         frags[:, 3] = 0
         frags[:, 4:6] = cell
         frags[:, 6:10] = (1 / dpr, 1 / dpr, 0.0, 1.0)  # scale x, scale y, rotation, opacity
+        if self._alpha is not None:
+            frags[:, 9] = self._alpha[idx]
         p.drawPixmapFragments(*self._fragments.drawargs(), atlas)
 
     def _visible_rect(self) -> QtCore.QRectF:
@@ -407,9 +414,11 @@ class LatentPlot(pg.PlotWidget):
         n = len(class_names)
         self._cloud.set_colors([QtGui.QColor(class_color(i, n)) for i in range(n)])
 
-    def set_points(self, xy: np.ndarray, labels: np.ndarray) -> None:
-        """Replaces the plotted points: xy (N, 2) in plot coordinates, labels (N,)."""
-        self._cloud.set_data(xy, labels)
+    def set_points(self, xy: np.ndarray, labels: np.ndarray,
+                   alpha: np.ndarray | None = None) -> None:
+        """Replaces the plotted points: xy (N, 2) in plot coordinates, labels (N,), and
+        optionally an opacity in [0, 1] per point (dots only; the density image ignores it)."""
+        self._cloud.set_data(xy, labels, alpha)
 
     def point_count(self) -> int:
         return self._cloud.count()

@@ -161,6 +161,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.sampled_action = self._action(
             "Cloud: one sample z ~ q(z|x) per point", self._on_cloud_mode, None,
             "Plot one draw from each VAE posterior instead of its mean", checkable=True)
+        self.fade_action = self._action(
+            "Fade uncertain points (posterior spread)", self._on_cloud_mode, None,
+            "VAE points with a wide posterior are drawn faint, certain ones solid",
+            checkable=True)
         self.manifold_action = self._action(
             "Manifold over the plots", self._on_manifold_toggled, "Ctrl+M",
             "Decode a 20 x 20 grid over the visible region of each plot", checkable=True)
@@ -213,6 +217,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view_menu.addAction(self.fit_action)
         view_menu.addSeparator()
         view_menu.addAction(self.sampled_action)
+        view_menu.addAction(self.fade_action)
         view_menu.addAction(self.manifold_action)
         view_menu.addAction(self.pca_action)
         view_menu.addAction(self.dims_action)
@@ -545,7 +550,7 @@ class MainWindow(QtWidgets.QMainWindow):
                                                                snapshot.vae_logvar))
         for which, column in self.columns.items():
             column.show_snapshot(shown, self.projections[which], self.class_names,
-                                 self.image_shape)
+                                 self.image_shape, self.fade_action.isChecked())
             column.latent_plot.set_axis_labels(*_axis_names(self.projections[which]))
         self._panels_for = shown
         if not live:

@@ -33,6 +33,18 @@ def kl_per_dimension(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     return (0.5 * (mu ** 2 + np.exp(logvar) - 1.0 - logvar)).mean(axis=0)
 
 
+def certainty_opacity(logvar: np.ndarray, faintest: float = 0.12) -> np.ndarray:
+    """Opacity per point from its posterior spread: the most certain point of the cloud (the
+    smallest mean sigma) is opaque, the least certain `faintest`, linearly in between."""
+    sigma = np.exp(0.5 * logvar).mean(axis=1)
+    if len(sigma) == 0:
+        return np.ones(0)
+    lo, hi = float(sigma.min()), float(sigma.max())
+    if not np.isfinite(hi - lo) or hi - lo < 1e-9:
+        return np.ones(len(sigma))
+    return 1.0 - (1.0 - faintest) * (sigma - lo) / (hi - lo)
+
+
 class KLBars(pg.PlotWidget):
     """KL per VAE dimension: a bar near zero is a collapsed unit that carries no information."""
 
@@ -113,7 +125,8 @@ class ModelColumn(QtWidgets.QWidget):
         layout.addWidget(self.loss_curves, 2)
 
     def show_snapshot(self, snapshot: Snapshot, projection: Projection,
-                      class_names: tuple[str, ...], image_shape: tuple[int, int]) -> None:
+                      class_names: tuple[str, ...], image_shape: tuple[int, int],
+                      fade_uncertain: bool = False) -> None:
         """Redraws the cloud from `snapshot` (the panels: `show_panels`)."""
         self.model = snapshot.ae if self.which == "ae" else snapshot.vae
         self.codes = snapshot.ae_codes if self.which == "ae" else snapshot.vae_mu
@@ -123,7 +136,10 @@ class ModelColumn(QtWidgets.QWidget):
         if class_names != self._legend_for:
             self._legend_for = class_names
             self.legend.setText(legend_html(class_names))
-        self.latent_plot.set_points(projection.to_plane(self.codes), snapshot.labels)
+        alpha = None
+        if fade_uncertain and self.which == "vae":
+            alpha = certainty_opacity(snapshot.vae_logvar)
+        self.latent_plot.set_points(projection.to_plane(self.codes), snapshot.labels, alpha)
         self.latent_plot.set_prior_center(tuple(projection.prior_center()))
 
     def show_panels(self, snapshot: Snapshot) -> None:
