@@ -47,6 +47,7 @@ def test_four_latent_dimensions_are_shown_by_pca_or_chosen_axes(qtbot, tmp_path)
     vae = window.columns["vae"]
     assert window.snapshot.vae_mu.shape[1] == 4
     assert vae.latent_plot.plot_item.getAxis("bottom").labelText == "PCA 1"
+    assert "held at the cloud's mean" in vae.latent_plot.plot_item.titleLabel.text
     assert len(vae.histograms._plots) == 4
     assert len(vae.kl_bars.bars.opts["height"]) == 4
     before = vae.decoded.current_image()
@@ -59,6 +60,7 @@ def test_four_latent_dimensions_are_shown_by_pca_or_chosen_axes(qtbot, tmp_path)
     window.show_dimensions(2, 3)
     assert vae.latent_plot.plot_item.getAxis("bottom").labelText == "z3"
     assert vae.latent_plot.plot_item.getAxis("left").labelText == "z4"
+    assert "held at 0" in vae.latent_plot.plot_item.titleLabel.text
     np.testing.assert_allclose(np.sort(vae.latent_plot.plotted_points()[:, 0]),
                                np.sort(window.snapshot.vae_mu[:, 2]), rtol=1e-6)
 

@@ -89,7 +89,9 @@ class ModelColumn(QtWidgets.QWidget):
         self.legend.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.legend.setFixedHeight(24)  # one line, so both columns keep the same layout
         self._legend_for: tuple[str, ...] = ()
-        self.latent_plot = LatentPlot(f"latent space ({'codes' if which == 'ae' else 'means'})")
+        self._plot_title = f"latent space ({'codes' if which == 'ae' else 'means'})"
+        self.latent_plot = LatentPlot(self._plot_title)
+        self._plot_note = ""
         self.decoded = DecodedImage("decoded at<br>the cursor")
         self.prior = PriorPanel()
         self.histograms = MarginalHistograms(color)
@@ -141,6 +143,13 @@ class ModelColumn(QtWidgets.QWidget):
             alpha = certainty_opacity(snapshot.vae_logvar)
         self.latent_plot.set_points(projection.to_plane(self.codes), snapshot.labels, alpha)
         self.latent_plot.set_prior_center(tuple(projection.prior_center()))
+        # Above two dimensions, say how the plane was chosen and where the rest of z sits.
+        note = projection.description if projection.latent_dim > 2 else ""
+        if note != self._plot_note:
+            self._plot_note = note
+            title = self._plot_title + (f"<br><span style='font-size:8pt; color:#555'>{note}"
+                                        "</span>" if note else "")
+            self.latent_plot.plot_item.setTitle(title)
 
     def show_panels(self, snapshot: Snapshot) -> None:
         """Redraws the histograms, KL bars and loss curves from `snapshot`."""
