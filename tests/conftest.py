@@ -117,3 +117,22 @@ def write_idx(path: Path, array: np.ndarray) -> None:
     magic = 0x0800 + array.ndim  # 0x08: unsigned byte, then the number of dimensions
     head = struct.pack(">I", magic) + b"".join(struct.pack(">I", s) for s in array.shape)
     path.write_bytes(head + array.tobytes())
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Downloads and sockets fail at once, as on a machine with no network."""
+    import socket
+    from urllib.error import URLError
+
+    import torchvision.datasets.mnist as tv_mnist
+
+    def no_download(url, *args, **kwargs):
+        raise URLError("the network is switched off in tests")
+
+    def no_connect(self, *args, **kwargs):
+        raise OSError("the network is switched off in tests")
+
+    monkeypatch.setattr(tv_mnist, "download_and_extract_archive", no_download)
+    monkeypatch.setattr(socket.socket, "connect", no_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", no_connect)

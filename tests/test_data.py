@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import socket
 import time
 from pathlib import Path
-from urllib.error import URLError
 
 import numpy as np
 import pytest
@@ -22,19 +20,8 @@ LAYOUTS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"
 
 
 @pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """No test here may reach the network: downloads and sockets fail at once."""
-    import torchvision.datasets.mnist as tv_mnist
-
-    def no_download(url, *args, **kwargs):
-        raise URLError("the network is switched off in tests")
-
-    def no_connect(self, *args, **kwargs):
-        raise OSError("the network is switched off in tests")
-
-    monkeypatch.setattr(tv_mnist, "download_and_extract_archive", no_download)
-    monkeypatch.setattr(socket.socket, "connect", no_connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", no_connect)
+def _offline(no_network):
+    """No test here may reach the network (the fixture is in conftest.py)."""
 
 
 def _check_bundle(bundle, n_train, n_test, side=28, n_classes=10):

@@ -25,7 +25,6 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from urllib.error import URLError
 
 import numpy as np
 import pytest
@@ -708,21 +707,8 @@ def test_a_bad_dataset_typed_in_the_settings_says_why_and_keeps_the_models(qtbot
 
 
 @pytest.fixture
-def offline_data_root(tmp_path, monkeypatch) -> Path:
+def offline_data_root(tmp_path, monkeypatch, no_network) -> Path:
     """The default data root points into tmp_path, and downloads fail at once (no network)."""
-    import socket
-
-    import torchvision.datasets.mnist as tv_mnist
-
-    def no_download(url, *args, **kwargs):
-        raise URLError("the network is switched off in tests")
-
-    def no_connect(self, *args, **kwargs):
-        raise OSError("the network is switched off in tests")
-
-    monkeypatch.setattr(tv_mnist, "download_and_extract_archive", no_download)
-    monkeypatch.setattr(socket.socket, "connect", no_connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", no_connect)
     # The settings panel passes no data root, so the trainer uses model.data's default:
     # $XDG_CACHE_HOME/vae-gui/data.
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
