@@ -127,7 +127,7 @@ def make_app():
     import pyqtgraph as pg
     from PySide6 import QtWidgets
 
-    pg.setConfigOptions(antialias=False, foreground="k")  # as vae_gui.main_window.run_gui
+    pg.setConfigOptions(antialias=False, foreground="k")  # as vae_gui.launch.run_gui
     return QtWidgets.QApplication.instance() or QtWidgets.QApplication([sys.argv[0]])
 
 

@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     pending: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: pending.append(signum))
-    from vae_gui.main_window import run_gui
+    from vae_gui.launch import run_gui
 
     code = run_gui(argv, pending)
     # Python's own teardown walks every object torch created (about a second here);

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import signal
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,15 +11,11 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from model.latent import (
     Projection,
-    decode_images,
-    ellipse,
-    even_grid,
-    mosaic,
     pca_projection,
     sample_posterior,
 )
 from vae_gui.background import BackgroundRunner
-from vae_gui.help_dialog import HelpDialog
+from vae_gui.explorer_tools import ExplorerToolsMixin
 from vae_gui.loading import (
     PRETRAINED,
     LoadedModels,
@@ -32,7 +25,6 @@ from vae_gui.loading import (
 )
 from vae_gui.model_column import ModelColumn
 from vae_gui.overlays import Overlays
-from vae_gui.palette import CURSOR_COLOR
 from vae_gui.run_follower import RunFollower
 from vae_gui.settings_panel import SettingsPanel
 from vae_gui.tools_panel import ToolContext, ToolsPanel
@@ -46,13 +38,12 @@ APP_NAME = "vae-gui"
 MAX_RECENT = 8
 LIVE_CLOUDS_MS = 500  # while training: clouds, cursors and tools at most twice a second
 LIVE_PANELS_MS = 1000  # histograms and loss curves at most once a second
-SCREENSHOT_TIMEOUT_MS = 60000
 HINT = ("Drag the \u271b cursor through either latent space: both decoders turn that point into "
         "an image. Dashed rings: 1, 2, 3\u03c3 of the prior N(0, I). Press <b>Train</b> to "
         "watch both models learn from scratch.")
 
 
-class MainWindow(QtWidgets.QMainWindow):
+class MainWindow(ExplorerToolsMixin, QtWidgets.QMainWindow):
     """Shows an AE and a VAE side by side; never trains itself (TrainingSession does)."""
 
     models_shown = QtCore.Signal()  # the first time models are drawn
@@ -661,181 +652,6 @@ class MainWindow(QtWidgets.QMainWindow):
         finally:
             self._syncing_views = False
 
-    # --- tools ----------------------------------------------------------------------------
-    def _on_plot_clicked(self, which: str, event) -> None:
-        """A click within a few pixels of a test point inspects it."""
-        column = self.columns[which]
-        if self.snapshot is None or column.projection is None:
-            return
-        if event.button() != QtCore.Qt.MouseButton.LeftButton:
-            return
-        vb = column.latent_plot.view_box
-        if not vb.sceneBoundingRect().contains(event.scenePos()):
-            return
-        xy = column.projection.to_plane(column.codes)
-        scene = np.array([[p.x(), p.y()] for p in (
-            vb.mapViewToScene(QtCore.QPointF(float(a), float(b))) for a, b in xy)]) \
-            if len(xy) <= 2000 else None
-        if scene is None:  # many points: compare in view units scaled to pixels
-            px = vb.viewPixelSize()
-            d = np.hypot((xy[:, 0] - vb.mapSceneToView(event.scenePos()).x()) / px[0],
-                         (xy[:, 1] - vb.mapSceneToView(event.scenePos()).y()) / px[1])
-        else:
-            d = np.hypot(scene[:, 0] - event.scenePos().x(), scene[:, 1] - event.scenePos().y())
-        i = int(np.argmin(d))
-        if d[i] <= 6:
-            self.inspect_point(i)
-
-    def inspect_point(self, index: int) -> None:
-        """Shows test point `index` beside both reconstructions, and its posterior ellipse."""
-        self.inspected = index
-        self.tools.inspect.index = index
-        self.tools.show_tab(self.tools.inspect)
-        self._draw_overlays()
-
-    def _draw_overlays(self) -> None:
-        """The inspected point, the interpolation path and the drawn digit on both plots."""
-        s = self.snapshot
-        if s is None or not self.projections:
-            return
-        for which, overlays in self.overlays.items():
-            projection = self.projections[which]
-            codes = s.ae_codes if which == "ae" else s.vae_mu
-            if self.inspected is not None and self.inspected < len(codes):
-                point = projection.to_plane(codes[self.inspected][None])
-                overlays.markers("inspected", point, "#ffffff", symbol="o", size=14)
-                if which == "vae":
-                    sigma = np.exp(0.5 * s.vae_logvar[self.inspected])
-                    overlays.line("inspected-ellipse", self._ellipse(
-                        projection, s.vae_mu[self.inspected], sigma), "k", width=2)
-            path = self.tools.interpolate.path()
-            if path is not None and path.shape[1] == codes.shape[1]:
-                xy = projection.to_plane(path)
-                overlays.line("path", xy, "#111111", width=2, dashed=True)
-                overlays.markers("path-a", xy[:1], "#ffffff", symbol="o", size=12)
-                overlays.markers("path-b", xy[-1:], "#ffffff", symbol="s", size=12)
-            draw = self.tools.draw
-            code = draw.codes.get(which)
-            if code is not None and len(code) == codes.shape[1]:
-                overlays.markers("drawn", projection.to_plane(code[None]), CURSOR_COLOR)
-                if which == "vae" and draw.vae_logvar is not None:
-                    overlays.line("drawn-ellipse", self._ellipse(
-                        projection, code, np.exp(0.5 * draw.vae_logvar)), CURSOR_COLOR)
-            else:
-                overlays.markers("drawn", None, CURSOR_COLOR)
-                overlays.line("drawn-ellipse", None, CURSOR_COLOR)
-
-    @staticmethod
-    def _ellipse(projection: Projection, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-        """mu +/- 2 sigma in the plane: exact for axis projections, the spread along each
-        plotted direction for PCA (the posterior is axis-aligned in z)."""
-        center = projection.to_plane(mu[None])[0]
-        radii = 2 * np.sqrt((projection.basis ** 2 * (sigma ** 2)[:, None]).sum(axis=0))
-        return ellipse(center, radii)
-
-    def _on_manifold_toggled(self, checked: bool) -> None:
-        if checked:
-            self._draw_manifold_overlay()
-        for which, column in self.columns.items():
-            item = self.manifold_items.get(which)
-            if item is not None:
-                item.setVisible(checked)
-            column.latent_plot.set_points_opacity(0.25 if checked else 1.0)
-
-    def _draw_manifold_overlay(self) -> None:
-        """Decodes a 20 x 20 grid over each plot's visible region as one mosaic under the
-        points, as in Kingma and Welling's figure; it follows pans, zooms and training."""
-        if self.snapshot is None or not self.manifold_action.isChecked():
-            return
-        import pyqtgraph as pg
-
-        n = 20
-        for which, column in self.columns.items():
-            (x0, y0), (x1, y1) = self._visible_region(which)
-            z = column.projection.from_plane(even_grid((x0, y0), (x1, y1), n))
-            model = self.snapshot.ae if which == "ae" else self.snapshot.vae
-            tiles = mosaic(decode_images(model, z, self.image_shape), n, n)
-            item = self.manifold_items.get(which)
-            if item is None:
-                item = pg.ImageItem(axisOrder="row-major", levels=(0, 1))
-                item.setZValue(-10)
-                item.setOpacity(0.85)
-                column.latent_plot.plot_item.addItem(item, ignoreBounds=True)
-                self.manifold_items[which] = item
-            # Row 0 of the mosaic is the top of the view; ImageItem puts row 0 at y0.
-            item.setImage(tiles[::-1], levels=(0, 1), autoLevels=False)
-            item.setRect(QtCore.QRectF(x0, y0, x1 - x0, y1 - y0))
-            item.setVisible(True)
-
-    def _on_cloud_mode(self, _checked: bool) -> None:
-        if self.snapshot is not None:
-            self._render(self.snapshot)
-
-    def _on_pca(self, checked: bool) -> None:
-        self.projection_dims = None if checked else (0, 1)
-        if self.snapshot is not None:
-            self._render(self.snapshot, refit=True)
-
-    def _on_choose_dims(self) -> None:
-        d = self.snapshot.ae_codes.shape[1] if self.snapshot is not None else 2
-        if d < 2:
-            self.show_error("Nothing to choose", "The latent space has one dimension.")
-            return
-        dialog = QtWidgets.QDialog(self)
-        dialog.setWindowTitle("Dimensions to show")
-        i = QtWidgets.QSpinBox(minimum=1, maximum=d, value=1)
-        j = QtWidgets.QSpinBox(minimum=1, maximum=d, value=2)
-        form = QtWidgets.QFormLayout(dialog)
-        form.addRow("horizontal: z", i)
-        form.addRow("vertical: z", j)
-        form.addRow(QtWidgets.QLabel("The other dimensions are held at 0, the prior's mean."))
-        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
-                                             | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(dialog.accept)
-        buttons.rejected.connect(dialog.reject)
-        form.addRow(buttons)
-        if dialog.exec() and i.value() != j.value():
-            self.show_dimensions(i.value() - 1, j.value() - 1)
-
-    def show_dimensions(self, i: int, j: int) -> None:
-        """Plots latent dimensions i and j (from 0); the others are held at 0."""
-        self.projection_dims = (i, j)
-        self.pca_action.setChecked(False)
-        if self.snapshot is not None:
-            self._render(self.snapshot, refit=True)
-
-    def _on_sample(self) -> None:
-        self.tools.samples.new_samples()
-        self.tools.show_tab(self.tools.samples)
-
-    def _on_help(self) -> None:
-        HelpDialog(self).show()
-
-    def export_codes(self, path: str) -> None:
-        """The encoded test set as CSV or NPZ (by the file's suffix)."""
-        from model.export import export_encodings
-
-        s = self.snapshot
-        try:
-            export_encodings(path, s.ae_codes, s.vae_mu, s.vae_logvar, s.labels,
-                             self.class_names)
-        except OSError as exc:
-            self.show_error("Could not export", f"{path} could not be written: {exc}")
-            return
-        self.statusBar().showMessage(f"Exported {path}", 5000)
-
-    def _on_export_codes(self) -> None:
-        if self.snapshot is None:
-            return
-        path, chosen = QtWidgets.QFileDialog.getSaveFileName(
-            self, "Export encoded test set",
-            str(Path(self._last_folder()) / "encoded-test-set.csv"),
-            "CSV (*.csv);;NumPy archive (*.npz)")
-        if path:
-            if not path.endswith((".csv", ".npz")):
-                path += ".npz" if "npz" in chosen else ".csv"
-            self.export_codes(path)
-
     def _on_step(self) -> None:
         """One batch: starts a paused run first when none is there."""
         if not self.session.running:
@@ -844,34 +660,6 @@ class MainWindow(QtWidgets.QMainWindow):
             self.session.start(spec, fresh=not self.session.can_continue, paused=True)
         self.session.step()
         self._update_controls()
-
-    # --- following a run ------------------------------------------------------------------
-    def follow(self, folder: str) -> None:
-        """Shows the newest checkpoint in `folder` and every one that lands there later."""
-        self.follower.follow(folder)
-        self.statusBar().showMessage(f"Following {folder}: new checkpoints appear as they land")
-
-    def _on_follow(self) -> None:
-        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Follow a run folder",
-                                                            self._last_folder())
-        if folder:
-            self.follow(folder)
-
-    def _on_followed_checkpoint(self, path: str) -> None:
-        if self.runner.busy:  # a load is under way: look again shortly
-            QtCore.QTimer.singleShot(300, lambda: self._on_followed_checkpoint(path))
-            return
-        self.runner.run(lambda: load_for_display(path), self._on_followed_loaded,
-                        lambda message: self.statusBar().showMessage(
-                            f"Skipped {path}: {message}", 5000))
-
-    def _on_followed_loaded(self, loaded: LoadedModels) -> None:
-        keep_view = self.snapshot is not None
-        self._show_loaded(loaded, remember=False)
-        self.source_label.setText(f"Following {loaded.path.parent.name}: epoch "
-                                  f"{loaded.checkpoint.epoch}")
-        if keep_view:
-            self._decode_cursors()
 
     # --- lifecycle ------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
@@ -894,79 +682,3 @@ def _axis_names(projection: Projection) -> tuple[str, str]:
     i = int(np.argmax(projection.basis[:, 0]))
     j = int(np.argmax(projection.basis[:, 1])) if projection.latent_dim > 1 else i
     return f"z{i + 1}", (f"z{j + 1}" if projection.latent_dim > 1 else "")
-
-
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="vae-gui",
-        description="Explore an autoencoder and a variational autoencoder side by side. "
-                    "'vae-gui train --help' trains headless.")
-    p.add_argument("checkpoint", nargs="?", help="a checkpoint to open instead of the "
-                   "pretrained models")
-    p.add_argument("--screenshot", metavar="PATH",
-                   help="open the window, save it as a PNG once the models are drawn, and exit")
-    p.add_argument("--train", action="store_true",
-                   help="start training from scratch as soon as the window is up")
-    p.add_argument("--follow", metavar="DIR",
-                   help="show each checkpoint that 'vae-gui train --out DIR' writes, as it lands")
-    return p.parse_args(argv)
-
-
-def _close_on_signals(window: MainWindow) -> QtCore.QTimer:
-    """Ctrl-C or SIGTERM closes the window cleanly (stopping training) instead of killing it."""
-    def close(*_args) -> None:
-        QtCore.QTimer.singleShot(0, window.close)
-
-    signal.signal(signal.SIGINT, close)
-    signal.signal(signal.SIGTERM, close)
-    # Python runs signal handlers only between bytecodes; a timer lets it in while Qt waits.
-    timer = QtCore.QTimer(window)
-    timer.timeout.connect(lambda: None)
-    timer.start(200)
-    return timer
-
-
-def run_gui(argv: list[str], pending_signals: list[int] | None = None) -> int:
-    """Shows the window first, then loads torch and the models in the background.
-
-    `pending_signals` holds Ctrl-C or SIGTERM that arrived during start-up: they close the
-    window as soon as it exists."""
-    args = parse_args(argv)
-    import pyqtgraph as pg
-
-    pg.setConfigOptions(antialias=False, foreground="k")
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    app.setApplicationName(APP_NAME)
-    window = MainWindow()
-    window.show()
-    _close_on_signals(window)
-    if pending_signals:
-        QtCore.QTimer.singleShot(0, window.close)
-    exit_code = {"value": 0}
-    if args.train:
-        window.models_shown.connect(window.train_action.trigger)
-    if args.follow:
-        window.models_shown.connect(lambda: window.follow(args.follow))
-    if args.screenshot:
-        def save_and_quit() -> None:
-            QtWidgets.QApplication.processEvents()
-            ok = window.export_png(args.screenshot)
-            exit_code["value"] = 0 if ok else 1
-            window.close()
-
-        def fail(message: str) -> None:
-            print(f"vae-gui: {message}", file=sys.stderr)
-            exit_code["value"] = 1
-            window.close()
-
-        window.models_shown.connect(lambda: QtCore.QTimer.singleShot(300, save_and_quit))
-        window.load_failed.connect(fail)
-        # Never hang a script: give up when the models have not been drawn in time.
-        QtCore.QTimer.singleShot(SCREENSHOT_TIMEOUT_MS,
-                                 lambda: None if window._shown_once else fail(
-                                     "the models were not drawn in time; no screenshot saved"))
-    # A moment for the first paint before the loader thread starts importing torch, which
-    # competes with it for the interpreter (first paint 0.96 s -> 0.59 s, benchmarks/).
-    QtCore.QTimer.singleShot(50, lambda: window.load_initial(args.checkpoint))
-    app.exec()
-    return exit_code["value"]
