@@ -165,6 +165,12 @@ def _adam(params, lr: float) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr)
 
 
+def warm_up() -> None:
+    """Builds one throw-away optimizer: the first in a process imports torch._dynamo (about
+    1 to 2 s), which a GUI would rather pay in the background than on its first Train."""
+    _adam([torch.zeros(1, requires_grad=True)], 1e-3)
+
+
 def _describe_bad(losses: Losses) -> str:
     """Which terms went non-finite, in words: 'infinite (VAE KL), NaN (AE reconstruction)'."""
     names = {"ae_recon": "AE reconstruction", "vae_loss": "VAE loss",

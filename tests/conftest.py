@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# The README's `pytest` must run anywhere, with or without a display: every window the tests
+# open (and every app they start as a subprocess) uses Qt's offscreen platform.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(scope="session")

@@ -53,7 +53,9 @@ def test_bench_gui_quick_prints_every_table(tmp_path) -> None:
         assert len(rows) >= 4, (size, out)
     assert "[density]" in out and "[points]" in out  # both modes drawn and named
     stalls = numbers_in_rows(out, "training with live views")
-    assert stalls and all(math.isfinite(v) and v > 0 for v in stalls[0])
+    # seconds, beats, gap p50, p99 and max are positive; the count of gaps > 50 ms may be 0
+    assert stalls and all(math.isfinite(v) and v > 0 for v in stalls[0][:5])
+    assert stalls[0][5] >= 0
     rates = numbers_in_rows(out, "GUI: Train") + numbers_in_rows(out, "headless")
     assert len(rates) == 2 and all(r[0] > 0 for r in rates), out
     assert re.search(r"target: the GUI trains at least .*\(([0-9.]+)x\)", out)

@@ -75,7 +75,7 @@ def load_for_display(path: str | os.PathLike, data_root: str | None = None) -> L
 
 
 def warm_up_training() -> None:
-    """Builds one optimizer, which imports what the first training step needs."""
-    import torch
+    """Asks model/ to import what the first training step needs (run it in the background)."""
+    from model.training import warm_up
 
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=1e-3)
+    warm_up()
