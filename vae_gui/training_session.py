@@ -166,9 +166,9 @@ class TrainingSession(QtCore.QObject):
     def _on_thread_finished(self, thread: TrainingThread) -> None:
         if thread is not self._thread:  # a late message from a thread already handled
             return
+        self._thread = None  # first: the drain below may hold this thread's "finished" too
         thread.wait()  # returns at once: run() has posted its last message
         self._mailbox.drain()  # what it published last, before we say it has stopped
-        self._thread = None
         if self.trainer is None:
             self.trainer = thread.trainer  # built in the thread; `ready` may not have arrived
         # No deleteLater: Python owns the thread object, and it has finished.
