@@ -204,14 +204,14 @@ def _main(argv: list[str] | None) -> int:
     def on_epoch(m) -> None:
         nonlocal saved_epoch
         bar.write(format_epoch(m, args.epochs))
-        ckpt = Checkpoint(trainer.ae, trainer.vae, model_config, train_config, data.name,
+        ckpt = Checkpoint(trainer.ae, trainer.vae, model_config, train_config, data.source,
                           data.class_names, trainer.epoch, trainer.step, tuple(trainer.history))
         with _interrupt_after():
             save_checkpoint(ckpt, checkpoint_path)
             if args.save_every_epoch:
                 save_checkpoint(ckpt, out / f"epoch-{trainer.epoch:04d}.safetensors")
             _write_json_atomic(out / METRICS_NAME, {
-                "dataset": data.name, "model": model_config.to_dict(),
+                "dataset": data.source, "model": model_config.to_dict(),
                 "training": train_config.to_dict(), "device": str(trainer.device),
                 "epochs": [h.to_dict() for h in trainer.history],
             })

@@ -33,6 +33,7 @@ class DatasetBundle:
     test_images: np.ndarray
     test_labels: np.ndarray
     class_names: tuple[str, ...]
+    source: str = ""  # what load_dataset takes to load it again: a name, or a file's path
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -58,7 +59,7 @@ def load_dataset(
         return _load_torchvision(name, Path(data_root) if data_root else default_data_root())
     path = Path(name).expanduser()
     if path.suffix.lower() == ".npz":
-        return _load_npz(path, path.stem, image_size)
+        return _load_npz(path, path.stem, image_size, source=str(path.resolve()))
     if path.is_dir():
         return _load_folder(path, image_size)
     raise DatasetError(
@@ -72,6 +73,7 @@ def _bundle(
     train: tuple[np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray],
     class_names: tuple[str, ...],
+    source: str | None = None,
 ) -> DatasetBundle:
     """Normalise dtypes and ranges, check consistency and freeze the arrays."""
     arrays = []
@@ -106,7 +108,8 @@ def _bundle(
         arrays += [images, labels]
     if arrays[0].shape[1:] != arrays[2].shape[1:]:
         raise DatasetError(f"Dataset {name!r}: train and test images differ in size.")
-    return DatasetBundle(name, *arrays, class_names=tuple(class_names))
+    return DatasetBundle(name, *arrays, class_names=tuple(class_names),
+                         source=source or name)
 
 
 def stratified_split(
@@ -123,7 +126,9 @@ def stratified_split(
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
-def _load_npz(path: Path, name: str, image_size: int | None = None) -> DatasetBundle:
+def _load_npz(
+    path: Path, name: str, image_size: int | None = None, source: str | None = None
+) -> DatasetBundle:
     if not path.is_file():
         raise DatasetError(f"Dataset file {path} does not exist.")
     try:
@@ -161,7 +166,7 @@ def _load_npz(path: Path, name: str, image_size: int | None = None) -> DatasetBu
     else:
         class_names = tuple(str(i) for i in range(int(all_labels.max()) + 1))
     try:
-        return _bundle(name, train, test, class_names)
+        return _bundle(name, train, test, class_names, source)
     except DatasetError as exc:
         raise DatasetError(f"{path}: {exc} Fix the file or choose another dataset.") from exc
 
@@ -198,7 +203,8 @@ def _load_folder(root: Path, image_size: int) -> DatasetBundle:
         raise DatasetError(f"{root} holds fewer than two readable images in its class folders.")
     x, y = np.stack(images), np.asarray(labels)
     tr, te = stratified_split(y)
-    return _bundle(root.name, (x[tr], y[tr]), (x[te], y[te]), tuple(c.name for c in classes))
+    return _bundle(root.name, (x[tr], y[tr]), (x[te], y[te]), tuple(c.name for c in classes),
+                   source=str(root.resolve()))
 
 
 def _load_torchvision(name: str, root: Path) -> DatasetBundle:

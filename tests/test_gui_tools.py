@@ -257,6 +257,14 @@ def test_training_on_your_own_npz_follows_its_image_size(qtbot, tmp_path):
     assert window.image_shape == (16, 16)
     assert window.columns["vae"].decoded.current_image().shape == (16, 16)
     assert window.class_names == ("0", "1", "2")
+    # Saved and opened again, the checkpoint finds its data by the path it records.
+    saved = tmp_path / "own.safetensors"
+    window.save_checkpoint(str(saved))
+    qtbot.waitUntil(lambda: saved.exists() and not window.runner.busy, timeout=10000)
+    before = window.snapshot
+    window.open_checkpoint(str(saved))
+    qtbot.waitUntil(lambda: window.snapshot is not before, timeout=30000)
+    assert window.source == str(saved) and window.image_shape == (16, 16)
 
 
 def test_training_on_a_folder_of_images_resized_to_the_chosen_size(qtbot, tmp_path):

@@ -450,7 +450,7 @@ class MainWindow(ExplorerToolsMixin, QtWidgets.QMainWindow):
         self.follower.stop()
         self.class_names, self.image_shape = data.class_names, data.image_shape
         self.cloud_images = cloud_images_of(data)
-        self.dataset_name = data.name
+        self.dataset_name = data.source  # what a saved checkpoint records, to load it again
         self.model_config, self.train_config = trainer.model_config, trainer.config
         self.source = "training"
         self.source_label.setText(f"Training on {data.name} ({trainer.device})")
