@@ -158,3 +158,21 @@ def encode_images(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | N
     if isinstance(out, tuple):
         return out[0].numpy(), out[1].numpy()
     return out.numpy(), None
+
+
+def kl_per_dimension(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+    """KL(q(z|x) || N(0, 1)) of each latent dimension, averaged over the points, in numpy
+    for the views (model.losses.kl_per_dimension is the torch one that training uses)."""
+    return (0.5 * (mu ** 2 + np.exp(logvar) - 1.0 - logvar)).mean(axis=0)
+
+
+def certainty_opacity(logvar: np.ndarray, faintest: float = 0.12) -> np.ndarray:
+    """Opacity per point from its posterior spread: the most certain point of the cloud (the
+    smallest mean sigma) is opaque, the least certain `faintest`, linearly in between."""
+    sigma = np.exp(0.5 * logvar).mean(axis=1)
+    if len(sigma) == 0:
+        return np.ones(0)
+    lo, hi = float(sigma.min()), float(sigma.max())
+    if not np.isfinite(hi - lo) or hi - lo < 1e-9:
+        return np.ones(len(sigma))
+    return 1.0 - (1.0 - faintest) * (sigma - lo) / (hi - lo)

@@ -390,7 +390,8 @@ class Trainer:
                 f"The last good weights were kept; lower the learning rate "
                 f"(now {self.config.lr:g}) and train again."
             )
-        self._good = (copy.deepcopy(ae.state_dict()), copy.deepcopy(vae.state_dict()))
+        # The frozen copies never change, so their weights serve as the last good ones as is.
+        self._good = (ae.state_dict(), vae.state_dict())
         return Snapshot(
             step=self.step,
             epoch=self.epoch + self._pos / len(self.train_x),

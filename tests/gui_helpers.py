@@ -64,6 +64,11 @@ def click(qtbot, plot, pos: QtCore.QPoint) -> None:
     qtbot.wait(5)
 
 
+def press(qtbot, window, action) -> None:
+    """A left click on the toolbar button of `action` (a disabled button ignores it)."""
+    qtbot.mouseClick(toolbar_button(window, action), QtCore.Qt.MouseButton.LeftButton)
+
+
 def toolbar_button(window, action) -> QtWidgets.QToolButton:
     """The toolbar button a user presses for `action`."""
     toolbar = window.findChild(QtWidgets.QToolBar, "main-toolbar")

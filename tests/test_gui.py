@@ -14,6 +14,7 @@ from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
     collect_windows_after_test,
     drag,
     make_window,
+    press,
     toolbar_button,
     view_to_widget,
 )
@@ -22,10 +23,6 @@ from PySide6 import QtCore, QtWidgets
 from model.checkpoint import load_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def press(qtbot, window, action) -> None:
-    qtbot.mouseClick(toolbar_button(window, action), QtCore.Qt.MouseButton.LeftButton)
 
 
 def images(window) -> dict[str, np.ndarray]:

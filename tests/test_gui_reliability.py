@@ -35,6 +35,7 @@ from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
     collect_windows_after_test,
     drag,
     make_window,
+    press,
     toolbar_button,
     view_to_widget,
 )
@@ -47,11 +48,6 @@ FAIL_MS = 30000  # a failure must be reported long before this; it only bounds a
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def press(qtbot, window, action) -> None:
-    """A left click on the toolbar button of `action` (a disabled button ignores it)."""
-    qtbot.mouseClick(toolbar_button(window, action), QtCore.Qt.MouseButton.LeftButton)
 
 
 def type_into(qtbot, widget, text: str) -> None:

@@ -29,16 +29,13 @@ class ExplorerToolsMixin:
         vb = column.latent_plot.view_box
         if not vb.sceneBoundingRect().contains(event.scenePos()):
             return
+        # Distances in screen pixels: view units divided by the size of one pixel in each.
         xy = column.projection.to_plane(column.codes)
-        scene = np.array([[p.x(), p.y()] for p in (
-            vb.mapViewToScene(QtCore.QPointF(float(a), float(b))) for a, b in xy)]) \
-            if len(xy) <= 2000 else None
-        if scene is None:  # many points: compare in view units scaled to pixels
-            px = vb.viewPixelSize()
-            d = np.hypot((xy[:, 0] - vb.mapSceneToView(event.scenePos()).x()) / px[0],
-                         (xy[:, 1] - vb.mapSceneToView(event.scenePos()).y()) / px[1])
-        else:
-            d = np.hypot(scene[:, 0] - event.scenePos().x(), scene[:, 1] - event.scenePos().y())
+        click = vb.mapSceneToView(event.scenePos())
+        px = vb.viewPixelSize()
+        d = np.hypot((xy[:, 0] - click.x()) / px[0], (xy[:, 1] - click.y()) / px[1])
+        if not len(d):
+            return
         i = int(np.argmin(d))
         if d[i] <= 6:
             self.inspect_point(i)

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from model.latent import Projection, decode_images
+from model.latent import Projection, certainty_opacity, decode_images, kl_per_dimension
 from vae_gui.decoded_view import DecodedImage
 from vae_gui.histograms import MarginalHistograms
 from vae_gui.latent_plot import LatentPlot
@@ -26,23 +26,6 @@ TITLES = {
             "q(z|x) = N(\u03bc(x), \u03c3(x)\u00b2): the plot shows \u03bc; KL pulls it to N(0, I)",
             VAE_COLOR),
 }
-
-
-def kl_per_dimension(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
-    """KL(q(z|x) || N(0, 1)) of each latent dimension, averaged over the plotted points."""
-    return (0.5 * (mu ** 2 + np.exp(logvar) - 1.0 - logvar)).mean(axis=0)
-
-
-def certainty_opacity(logvar: np.ndarray, faintest: float = 0.12) -> np.ndarray:
-    """Opacity per point from its posterior spread: the most certain point of the cloud (the
-    smallest mean sigma) is opaque, the least certain `faintest`, linearly in between."""
-    sigma = np.exp(0.5 * logvar).mean(axis=1)
-    if len(sigma) == 0:
-        return np.ones(0)
-    lo, hi = float(sigma.min()), float(sigma.max())
-    if not np.isfinite(hi - lo) or hi - lo < 1e-9:
-        return np.ones(len(sigma))
-    return 1.0 - (1.0 - faintest) * (sigma - lo) / (hi - lo)
 
 
 class KLBars(pg.PlotWidget):
