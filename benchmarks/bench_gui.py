@@ -288,7 +288,7 @@ def measure_drag(app, window, moves: int) -> dict:
 
 def drag_breakdown(window, repeats: int = 200) -> list[list[str]]:
     """Where one move's handler time goes: the parts of MainWindow._on_cursor_moved."""
-    from model.latent import decode_images
+    from vae_gui.model.latent import decode_images
 
     column = window.columns["vae"]
     z = column.projection.from_plane(np.array(column.latent_plot.cursor_position()))
@@ -396,7 +396,7 @@ class ReferencePlot:
         import pyqtgraph as pg
         from PySide6 import QtCore, QtGui
 
-        from vae_gui.palette import CURSOR_COLOR, PRIOR_COLOR, class_color
+        from vae_gui.views.palette import CURSOR_COLOR, PRIOR_COLOR, class_color
 
         self.widget = pg.PlotWidget(background="w")
         item = self.widget.getPlotItem()
@@ -440,7 +440,7 @@ def _pair(kind: str, size, app):
     """Two plots side by side in one top-level widget, each of `size` (viewport pixels)."""
     from PySide6 import QtWidgets
 
-    from vae_gui.latent_plot import LatentPlot
+    from vae_gui.views.latent_plot import LatentPlot
 
     holder = QtWidgets.QWidget()
     layout = QtWidgets.QHBoxLayout(holder)
@@ -470,7 +470,7 @@ def _fit_box(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def measure_refresh(app, cfg: Settings, size, window) -> None:
-    from vae_gui.latent_plot import DENSITY_THRESHOLD
+    from vae_gui.views.latent_plot import DENSITY_THRESHOLD
 
     print("\n## Latent plot refresh\n")
     kinds = ("reference", "auto", "points", "density")
@@ -675,9 +675,9 @@ def child_headless(job: dict) -> int:
 
     if job["threads"]:
         torch.set_num_threads(job["threads"])
-    from model.config import ModelConfig, TrainConfig
-    from model.data import load_dataset
-    from model.training import Trainer, TrainingControl
+    from vae_gui.model.config import ModelConfig, TrainConfig
+    from vae_gui.model.data import load_dataset
+    from vae_gui.model.training import Trainer, TrainingControl
 
     m = job["model_config"]
     data = load_dataset(job["dataset"], job["data_root"], m["image_shape"][0])
@@ -790,7 +790,7 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             print(f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s) in the "
-                  f"GUI process (vae_gui.loading.prepare_torch)")
+                  f"GUI process (vae_gui.workers.loading.prepare_torch)")
         if "drag" in parts:
             run_drag(app, window, cfg)
         if "refresh" in parts:

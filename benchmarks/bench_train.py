@@ -51,12 +51,12 @@ import torch.nn.functional as F  # noqa: E402
 from PIL import Image  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 from torchvision import transforms  # noqa: E402
+from vae_gui.model.config import ModelConfig, TrainConfig  # noqa: E402
+from vae_gui.model.data import DatasetBundle, load_dataset, stratified_split  # noqa: E402
+from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_models  # noqa: E402
+from vae_gui.model.training import Trainer  # noqa: E402
 
 from benchmarks.common import markdown_table, median, worst  # noqa: E402
-from model.config import ModelConfig, TrainConfig  # noqa: E402
-from model.data import DatasetBundle, load_dataset, stratified_split  # noqa: E402
-from model.networks import Autoencoder, VariationalAutoencoder, build_models  # noqa: E402
-from model.training import Trainer  # noqa: E402
 
 T10K_DIR = REPO.parent / "shared" / "data" / "mnist-t10k"
 TARGET_RATIO = 4.0

@@ -17,11 +17,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
-
-from model.config import MAX_CLASSES, ModelConfig, TrainConfig
-from model.errors import CheckpointError
-from model.networks import Autoencoder, VariationalAutoencoder, build_models
-from model.training import EpochMetrics
+from vae_gui.model.config import MAX_CLASSES, ModelConfig, TrainConfig
+from vae_gui.model.errors import CheckpointError
+from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_models
+from vae_gui.model.training import EpochMetrics
 
 FORMAT = "vae-gui-checkpoint"
 VERSION = 1

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from model.config import (
+from vae_gui.model.config import (
     DEVICES,
     MAX_HIDDEN_LAYERS,
     MAX_HIDDEN_UNITS,
@@ -23,8 +23,8 @@ from model.config import (
     ModelConfig,
     TrainConfig,
 )
-from model.data import BUILTIN_DATASETS
-from model.errors import VaeGuiError
+from vae_gui.model.data import BUILTIN_DATASETS
+from vae_gui.model.errors import VaeGuiError
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 METRICS_NAME = "metrics.json"
@@ -62,13 +62,20 @@ def _number(minimum: float, inclusive: bool):
     return parse
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "vae-gui train") -> argparse.ArgumentParser:
+    """The parser of `vae-gui train` on its own (the app adds the same as a subcommand)."""
+    p = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_train_arguments(p)
+    return p
+
+
+DESCRIPTION = ("Train an autoencoder and a variational autoencoder side by side, headless, "
+               "and write a checkpoint the GUI opens.")
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `vae-gui train`, with the bounds of vae_gui.model.config."""
     d_model, d_train = ModelConfig(), TrainConfig()
-    p = argparse.ArgumentParser(
-        prog="vae-gui train",
-        description="Train an autoencoder and a variational autoencoder side by side, "
-                    "headless, and write a checkpoint the GUI opens.",
-    )
     p.add_argument("--dataset", default="mnist5k",
                    help=f"{', '.join(BUILTIN_DATASETS)}, a .npz file with 'images' and "
                         "'labels', or a folder with one sub-folder of images per class "
@@ -95,7 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for the checkpoint and metrics.json (default: ./vae-gui-run)")
     p.add_argument("--save-every-epoch", action="store_true",
                    help="also keep one checkpoint per epoch (epoch-0001.safetensors, ...)")
-    return p
 
 
 def _check_out_dir(parser: argparse.ArgumentParser, out: Path) -> None:
@@ -109,7 +115,7 @@ def _check_out_dir(parser: argparse.ArgumentParser, out: Path) -> None:
 
 def _write_json_atomic(path: Path, data: dict) -> None:
     """Like save_checkpoint: a temporary file renamed over `path`, removed if anything fails."""
-    from model.checkpoint import new_file_mode
+    from vae_gui.model.checkpoint import new_file_mode
 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -152,16 +158,20 @@ def format_epoch(m, epochs: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    return run_training(parser.parse_args(argv), parser)
+
+
+def run_training(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Trains as `args` (from add_train_arguments) say; `parser` reports usage errors."""
     try:
-        return _main(argv)
+        return _run(args, parser)
     except KeyboardInterrupt:  # Ctrl-C before training started: nothing was written
         print("Interrupted before the first epoch; no checkpoint was written.", file=sys.stderr)
         return 130
 
 
-def _main(argv: list[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if len(args.hidden) > MAX_HIDDEN_LAYERS:
         parser.error(f"--hidden: give at most {MAX_HIDDEN_LAYERS} layer sizes, "
                      f"not {len(args.hidden)}")
@@ -173,10 +183,9 @@ def _main(argv: list[str] | None) -> int:
 
     # Imported here so that `vae-gui train --help` and usage errors answer at once.
     from tqdm import tqdm
-
-    from model.checkpoint import Checkpoint, save_checkpoint
-    from model.data import load_dataset
-    from model.training import Trainer
+    from vae_gui.model.checkpoint import Checkpoint, save_checkpoint
+    from vae_gui.model.data import load_dataset
+    from vae_gui.model.training import Trainer
 
     try:
         data = load_dataset(args.dataset, args.data_root, args.image_size)

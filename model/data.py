@@ -10,12 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from vae_gui.model.config import MAX_CLASSES, MAX_IMAGE_SIDE
+from vae_gui.model.errors import DatasetError
+from vae_gui.model.shipped_files import embedded_dataset
 
-from model.config import MAX_CLASSES, MAX_IMAGE_SIDE
-from model.errors import DatasetError
-
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-EMBEDDED = RESOURCES / "mnist5k.npz"
 TORCHVISION_SETS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 BUILTIN_DATASETS = ("mnist5k", *TORCHVISION_SETS)
 IDX_FILES = ("train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
@@ -54,7 +52,7 @@ def load_dataset(
         raise DatasetError(f"Image size must be between 1 and {MAX_IMAGE_SIDE} pixels, "
                            f"not {image_size}.")
     if name == "mnist5k":
-        return _load_npz(EMBEDDED, "mnist5k")
+        return _load_npz(embedded_dataset(), "mnist5k")
     if name in TORCHVISION_SETS:
         return _load_torchvision(name, Path(data_root) if data_root else default_data_root())
     path = Path(name).expanduser()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # torch is imported only when decoding, so that plots can start without it
-    from model.networks import Autoencoder, VariationalAutoencoder
+    from vae_gui.model.networks import Autoencoder, VariationalAutoencoder
 
 
 @dataclass(frozen=True, eq=False)

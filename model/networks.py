@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
-from model.config import ModelConfig
+from vae_gui.model.config import ModelConfig
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-from model.config import ModelConfig, TrainConfig
-from model.data import DatasetBundle
-from model.device import resolve_device
-from model.errors import TrainingDiverged
-from model.losses import kl_per_dimension, reconstruction_loss
-from model.networks import Autoencoder, VariationalAutoencoder, build_models
+from vae_gui.model.config import ModelConfig, TrainConfig
+from vae_gui.model.data import DatasetBundle
+from vae_gui.model.device import resolve_device
+from vae_gui.model.errors import TrainingDiverged
+from vae_gui.model.losses import kl_per_dimension, reconstruction_loss
+from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_models
 
 EVAL_BATCH = 2000
 

@@ -19,7 +19,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 @pytest.fixture(scope="session")
 def mnist5k():
     """The embedded dataset, loaded once (its arrays are read-only, so sharing is safe)."""
-    from model.data import load_dataset
+    from vae_gui.model.data import load_dataset
 
     return load_dataset("mnist5k")
 
@@ -27,7 +27,7 @@ def mnist5k():
 @pytest.fixture(scope="session")
 def tiny_data(mnist5k):
     """400 train and 100 test digits of mnist5k: enough to train on for a few steps."""
-    from model.data import DatasetBundle
+    from vae_gui.model.data import DatasetBundle
 
     return DatasetBundle(
         "tiny",
@@ -42,7 +42,7 @@ def tiny_data(mnist5k):
 @pytest.fixture
 def small_config():
     """A small network, so that building and saving it takes milliseconds."""
-    from model.config import ModelConfig
+    from vae_gui.model.config import ModelConfig
 
     return ModelConfig(hidden=(32,), latent_dim=2)
 
@@ -50,10 +50,10 @@ def small_config():
 @pytest.fixture
 def make_checkpoint(small_config) -> Callable:
     """Builds a Checkpoint of freshly initialised small models (seed chosen by the caller)."""
-    from model.checkpoint import Checkpoint
-    from model.config import TrainConfig
-    from model.networks import build_models
-    from model.training import EpochMetrics, Losses
+    from vae_gui.model.checkpoint import Checkpoint
+    from vae_gui.model.config import TrainConfig
+    from vae_gui.model.networks import build_models
+    from vae_gui.model.training import EpochMetrics, Losses
 
     def make(seed: int = 1, config=None, **kwargs) -> Checkpoint:
         config = config or small_config
@@ -72,7 +72,7 @@ def make_checkpoint(small_config) -> Callable:
 @pytest.fixture
 def saved_checkpoint(tmp_path, make_checkpoint) -> Path:
     """A valid checkpoint file on disk."""
-    from model.checkpoint import save_checkpoint
+    from vae_gui.model.checkpoint import save_checkpoint
 
     return save_checkpoint(make_checkpoint(), tmp_path / "good.safetensors")
 

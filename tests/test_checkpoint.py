@@ -19,13 +19,12 @@ from pathlib import Path
 
 import pytest
 import torch
+import vae_gui.model.checkpoint as checkpoint_module
 from conftest import split_safetensors
 from safetensors.torch import save as save_safetensors
-
-import model.checkpoint as checkpoint_module
-from model.checkpoint import load_checkpoint, save_checkpoint
-from model.config import ModelConfig
-from model.errors import CheckpointError
+from vae_gui.model.checkpoint import load_checkpoint, save_checkpoint
+from vae_gui.model.config import ModelConfig
+from vae_gui.model.errors import CheckpointError
 
 # ---------------------------------------------------------------------------- round trip
 
@@ -464,10 +463,10 @@ def test_saving_over_a_folder_raises_checkpoint_error(tmp_path, make_checkpoint)
 
 SAVE_LOOP = textwrap.dedent("""
     import os, stat, sys, time
-    import model.checkpoint
-    from model.checkpoint import Checkpoint, save_checkpoint
-    from model.config import ModelConfig, TrainConfig
-    from model.networks import build_models
+    import vae_gui.model.checkpoint
+    from vae_gui.model.checkpoint import Checkpoint, save_checkpoint
+    from vae_gui.model.config import ModelConfig, TrainConfig
+    from vae_gui.model.networks import build_models
 
     path, slow = sys.argv[1], sys.argv[2] == "slow"
     real_fsync = os.fsync
@@ -488,7 +487,7 @@ SAVE_LOOP = textwrap.dedent("""
     save_checkpoint(versions[0], path)
     print("saving", flush=True)
     if slow:
-        model.checkpoint.os.fsync = slow_fsync
+        vae_gui.model.checkpoint.os.fsync = slow_fsync
     i = 1
     while True:
         save_checkpoint(versions[i % 2], path)

@@ -12,9 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-
-from model.checkpoint import load_checkpoint
-from model.cli import main
+from vae_gui.model.checkpoint import load_checkpoint
+from vae_gui.model.cli import main
 
 TRAIN = [sys.executable, "-m", "vae_gui.app", "train"]
 
@@ -141,12 +140,12 @@ def test_a_full_disk_during_a_save_exits_1_and_keeps_nothing_half_written(
         capsys, tmp_path, monkeypatch):
     import errno
 
-    import model.checkpoint
+    import vae_gui.model.checkpoint
 
     def no_space(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(model.checkpoint.os, "replace", no_space)
+    monkeypatch.setattr(vae_gui.model.checkpoint.os, "replace", no_space)
     out = tmp_path / "o"
     assert main(["--epochs", "1", "--hidden", "16", "--out", str(out), "--device", "cpu"]) == 1
     monkeypatch.undo()
@@ -186,7 +185,7 @@ def test_ctrl_c_keeps_the_last_completed_epoch(tmp_path):
 def test_ctrl_c_during_an_epoch_save_waits_for_the_save_to_finish():
     # The checkpoint and metrics.json of one epoch are written as a unit: a Ctrl-C that lands
     # while they are written is raised only afterwards, so they always agree.
-    from model.cli import _interrupt_after
+    from vae_gui.model.cli import _interrupt_after
 
     finished = []
     with pytest.raises(KeyboardInterrupt), _interrupt_after():

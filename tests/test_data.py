@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import write_idx
-
-from model.data import BUILTIN_DATASETS, load_dataset, stratified_split
-from model.errors import DatasetError
+from vae_gui.model.data import BUILTIN_DATASETS, load_dataset, stratified_split
+from vae_gui.model.errors import DatasetError
 
 SHARED_T10K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k"
 LAYOUTS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}

@@ -19,8 +19,7 @@ from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
     view_to_widget,
 )
 from PySide6 import QtCore, QtWidgets
-
-from model.checkpoint import load_checkpoint
+from vae_gui.model.checkpoint import load_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,7 +55,7 @@ def test_dragging_the_vae_cursor_decodes_both_models_at_the_same_z(qtbot, tmp_pa
     for k in ("ae", "vae"):
         assert not np.allclose(before[k], after[k]), f"the {k} image did not change"
     z = np.array([[vx, vy]], dtype=np.float32)
-    from model.latent import decode_images
+    from vae_gui.model.latent import decode_images
     expected = decode_images(window.snapshot.vae, z, (28, 28))[0]
     np.testing.assert_allclose(after["vae"], expected, atol=1e-6)
 

@@ -160,8 +160,7 @@ def _no_metadata(tmp_path, f):
 def _non_finite(value):
     def make(tmp_path, f):
         import torch
-
-        from model.checkpoint import save_checkpoint
+        from vae_gui.model.checkpoint import save_checkpoint
 
         checkpoint = f("make_checkpoint")()
         with torch.no_grad():
@@ -215,14 +214,14 @@ def _unreadable(tmp_path, f):
     path = f("saved_checkpoint")
     path.chmod(0)
     if os.geteuid() == 0:  # root reads mode-000 files: make the loader's open refuse it
-        import model.checkpoint
+        import vae_gui.model.checkpoint
 
         def refuse(file, *args, **kwargs):
             if Path(file) == path:
                 raise PermissionError(errno.EACCES, "Permission denied", str(file))
             return builtins.open(file, *args, **kwargs)
 
-        f("monkeypatch").setattr(model.checkpoint, "open", refuse, raising=False)
+        f("monkeypatch").setattr(vae_gui.model.checkpoint, "open", refuse, raising=False)
     return path
 
 
@@ -515,9 +514,9 @@ def test_the_real_app_exits_cleanly_when_signalled_while_it_starts():
 @pytest.fixture(scope="module")
 def large_checkpoint(tmp_path_factory) -> Path:
     """A valid 190 MB checkpoint (hidden 3072 3072): loading it takes about a second."""
-    from model.checkpoint import Checkpoint, save_checkpoint
-    from model.config import ModelConfig, TrainConfig
-    from model.networks import build_models
+    from vae_gui.model.checkpoint import Checkpoint, save_checkpoint
+    from vae_gui.model.config import ModelConfig, TrainConfig
+    from vae_gui.model.networks import build_models
 
     config = ModelConfig(hidden=(3072, 3072), latent_dim=2)
     ae, vae = build_models(config, 0)
@@ -578,8 +577,9 @@ SAVING_DRIVER = """
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_the_real_app_finishes_a_save_and_exits_cleanly_when_signalled_during_it(
         tmp_path, make_checkpoint, sig):
-    from model.checkpoint import load_checkpoint, save_checkpoint
-    from vae_gui.loading import PRETRAINED
+    from vae_gui.model.checkpoint import load_checkpoint, save_checkpoint
+
+    from vae_gui.workers.loading import PRETRAINED
 
     target = save_checkpoint(make_checkpoint(), tmp_path / "mine.safetensors")  # the old one
     driver, marker = tmp_path / "saving_app.py", tmp_path / "saving"
@@ -598,20 +598,20 @@ def test_the_real_app_finishes_a_save_and_exits_cleanly_when_signalled_during_it
 def test_closing_during_a_load_drops_it_at_its_next_stage(qtbot, tmp_path, monkeypatch):
     """The in-process view of the load case above: close waits for the stage under way,
     not for the whole load, and nothing of the load is shown or reported afterwards."""
-    import model.checkpoint
-    import model.training
+    import vae_gui.model.checkpoint
+    import vae_gui.model.training
 
     window = make_window(qtbot, tmp_path)
     before = on_screen(window)
-    real_load, reading, encoded = model.checkpoint.load_checkpoint, threading.Event(), []
+    real_load, reading, encoded = vae_gui.model.checkpoint.load_checkpoint, threading.Event(), []
 
     def slow_load(path):
         reading.set()
         time.sleep(0.5)  # a large file on a slow disk
         return real_load(path)
 
-    monkeypatch.setattr(model.checkpoint, "load_checkpoint", slow_load)
-    monkeypatch.setattr(model.training, "snapshot_of", lambda *a, **k: encoded.append(1))
+    monkeypatch.setattr(vae_gui.model.checkpoint, "load_checkpoint", slow_load)
+    monkeypatch.setattr(vae_gui.model.training, "snapshot_of", lambda *a, **k: encoded.append(1))
     failures = []
     window.load_failed.connect(failures.append)
     window.load_initial()  # opens the pretrained models again

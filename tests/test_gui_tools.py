@@ -17,11 +17,10 @@ from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
     view_to_widget,
 )
 from PySide6 import QtCore, QtWidgets
-
-from model.checkpoint import Checkpoint, save_checkpoint
-from model.config import ModelConfig, TrainConfig
-from model.data import load_dataset
-from model.training import Trainer
+from vae_gui.model.checkpoint import Checkpoint, save_checkpoint
+from vae_gui.model.config import ModelConfig, TrainConfig
+from vae_gui.model.data import load_dataset
+from vae_gui.model.training import Trainer
 
 
 def trained_checkpoint(path, latent_dim: int = 4, epochs: int = 1, dataset: str = "mnist5k"):

@@ -11,8 +11,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6 import QtCore, QtGui  # noqa: E402
 
-from vae_gui.latent_plot import DENSITY_THRESHOLD, LatentPlot  # noqa: E402
-from vae_gui.palette import class_color  # noqa: E402
+from vae_gui.views.latent_plot import DENSITY_THRESHOLD, LatentPlot  # noqa: E402
+from vae_gui.views.palette import class_color  # noqa: E402
 
 CLASSES = tuple(str(i) for i in range(10))
 

@@ -1,4 +1,4 @@
-"""The layers stay apart: model/ never imports Qt, and the app starts without torch."""
+"""The layers stay apart: vae_gui.model never imports Qt, and the app starts without torch."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+
+QT = {"PySide6", "pyqtgraph", "shiboken6", "superqt"}
 
 
 def _modules_after(code: str) -> set[str]:
@@ -25,18 +27,22 @@ def _top_level(modules: set[str]) -> set[str]:
 def test_the_model_layer_never_imports_qt():
     # Every module of the package, including ones added later, and a dataset load.
     modules = _modules_after(
-        "import importlib, pkgutil, model\n"
-        "for m in pkgutil.iter_modules(model.__path__):\n"
-        "    importlib.import_module('model.' + m.name)\n"
-        "import model.training, model.checkpoint, model.cli\n"
-        "from model.data import load_dataset\n"
+        "import importlib, pkgutil, vae_gui.model as m\n"
+        "for info in pkgutil.iter_modules(m.__path__):\n"
+        "    importlib.import_module('vae_gui.model.' + info.name)\n"
+        "from vae_gui.model.data import load_dataset\n"
         "load_dataset('mnist5k')"
     )
-    assert {"model.training", "model.checkpoint", "model.cli", "torch"} <= modules
-    assert not _top_level(modules) & {"PySide6", "pyqtgraph", "shiboken6", "vae_gui"}
+    assert {"vae_gui.model.training", "vae_gui.model.checkpoint", "vae_gui.model.cli",
+            "torch"} <= modules
+    assert not _top_level(modules) & QT
+    gui = {m for m in modules if m.startswith("vae_gui.")
+           and not m.startswith(("vae_gui.model", "vae_gui.resources"))}
+    assert not gui, f"the model layer imported GUI modules: {sorted(gui)}"
 
 
-@pytest.mark.parametrize("module", ["vae_gui.app", "model.cli", "model.data", "model.config"])
+@pytest.mark.parametrize("module", ["vae_gui.app", "vae_gui.model.cli", "vae_gui.model.data",
+                                    "vae_gui.model.config"])
 def test_light_modules_do_not_import_torch(module):
     # torch takes seconds to import: the entry point, the CLI's usage errors and the embedded
     # dataset must all be available before it is.

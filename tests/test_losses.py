@@ -6,9 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
-
-from model.losses import kl_divergence as closed_form_kl
-from model.losses import kl_per_dimension, reconstruction_loss, vae_loss
+from vae_gui.model.losses import kl_divergence as closed_form_kl
+from vae_gui.model.losses import kl_per_dimension, reconstruction_loss, vae_loss
 
 
 @pytest.fixture

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from model.config import ModelConfig
-from model.losses import reconstruction_loss
-from model.networks import Autoencoder, VariationalAutoencoder, build_models
+from vae_gui.model.config import ModelConfig
+from vae_gui.model.losses import reconstruction_loss
+from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_models
 
 
 def test_gradients_flow_through_mu_and_sigma():

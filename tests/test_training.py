@@ -9,10 +9,9 @@ import time
 import numpy as np
 import pytest
 import torch
-
-from model.config import ModelConfig, TrainConfig
-from model.errors import TrainingDiverged
-from model.training import Trainer, TrainingControl
+from vae_gui.model.config import ModelConfig, TrainConfig
+from vae_gui.model.errors import TrainingDiverged
+from vae_gui.model.training import Trainer, TrainingControl
 
 
 def _state(module) -> dict[str, torch.Tensor]:

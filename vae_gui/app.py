@@ -1,18 +1,63 @@
-"""Entry point: `vae-gui train ...` trains headless; anything else opens the window."""
+"""Entry point: `vae-gui train ...` trains headless; `vae-gui [open] ...` opens the window.
+
+Parsing needs neither Qt nor torch, so `--help` and usage errors answer at once.
+"""
 
 from __future__ import annotations
 
+import argparse
 import gc
 import signal
 import sys
 
+from vae_gui.model.cli import DESCRIPTION as TRAIN_DESCRIPTION
+from vae_gui.model.cli import add_train_arguments, run_training
+
+COMMANDS = ("open", "train")
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and each command's own (which reports that command's errors)."""
+    parser = argparse.ArgumentParser(
+        prog="vae-gui",
+        description="Explore an autoencoder and a variational autoencoder side by side. "
+                    "With no command, opens the window (as 'vae-gui open').")
+    commands = parser.add_subparsers(dest="command", metavar="{open,train}")
+    gui = commands.add_parser("open", help="open the window (the default command)",
+                              description="Open the window on the pretrained models or on "
+                                          "a checkpoint.")
+    add_window_arguments(gui)
+    train = commands.add_parser("train", help="train both models headless",
+                                description=TRAIN_DESCRIPTION)
+    add_train_arguments(train)
+    return parser, {"open": gui, "train": train}
+
+
+def add_window_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", nargs="?", help="a checkpoint to open instead of the "
+                   "pretrained models")
+    p.add_argument("--screenshot", metavar="PATH",
+                   help="open the window, save it as a PNG once the models are drawn, and exit")
+    p.add_argument("--train", action="store_true",
+                   help="start training from scratch as soon as the window is up")
+    p.add_argument("--follow", metavar="DIR",
+                   help="show each checkpoint that 'vae-gui train --out DIR' writes, as it lands")
+
+
+def parse(argv: list[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """The command's parser and the parsed arguments. The window is the default command:
+    `vae-gui ckpt.safetensors` is `vae-gui open ckpt.safetensors`."""
+    parser, commands = build_parser()
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        argv = ["open", *argv]
+    args = parser.parse_args(argv)
+    return commands[args.command], args
+
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["train"]:
-        from model.cli import main as train_main
-
-        return train_main(argv[1:])
+    parser, args = parse(list(sys.argv[1:] if argv is None else argv))
+    if args.command == "train":
+        return run_training(args, parser)
     # Until the window can close itself, Ctrl-C or SIGTERM is only noted: a signal that
     # lands while Qt's libraries load would otherwise crash the process.
     pending: list[int] = []
@@ -20,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda signum, _frame: pending.append(signum))
     from vae_gui.launch import run_gui
 
-    code = run_gui(argv, pending)
+    code = run_gui(args, pending)
     # Python's own teardown walks every object torch created (about a second here);
     # frozen objects are skipped, and the window is already closed and its threads joined.
     gc.freeze()

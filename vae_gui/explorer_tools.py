@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from model.latent import Projection, decode_images, ellipse, even_grid, mosaic
-from vae_gui.help_dialog import HelpDialog
-from vae_gui.loading import LoadedModels, load_for_display
-from vae_gui.palette import CURSOR_COLOR
+from vae_gui.model.latent import Projection, decode_images, ellipse, even_grid, mosaic
+from vae_gui.views.help_dialog import HelpDialog
+from vae_gui.views.palette import CURSOR_COLOR
+from vae_gui.workers.loading import LoadedModels, load_for_display
 
 
 class ExplorerToolsMixin:
@@ -167,7 +167,7 @@ class ExplorerToolsMixin:
 
     def export_codes(self, path: str) -> None:
         """The encoded test set as CSV or NPZ (by the file's suffix)."""
-        from model.export import export_encodings
+        from vae_gui.model.export import export_encodings
 
         s = self.snapshot
         try:

@@ -13,22 +13,6 @@ from vae_gui.main_window import APP_NAME, MainWindow
 SCREENSHOT_TIMEOUT_MS = 60000
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="vae-gui",
-        description="Explore an autoencoder and a variational autoencoder side by side. "
-                    "'vae-gui train --help' trains headless.")
-    p.add_argument("checkpoint", nargs="?", help="a checkpoint to open instead of the "
-                   "pretrained models")
-    p.add_argument("--screenshot", metavar="PATH",
-                   help="open the window, save it as a PNG once the models are drawn, and exit")
-    p.add_argument("--train", action="store_true",
-                   help="start training from scratch as soon as the window is up")
-    p.add_argument("--follow", metavar="DIR",
-                   help="show each checkpoint that 'vae-gui train --out DIR' writes, as it lands")
-    return p.parse_args(argv)
-
-
 def _close_on_signals(window: MainWindow) -> QtCore.QTimer:
     """Ctrl-C or SIGTERM closes the window cleanly (stopping training) instead of killing it."""
     def close(*_args) -> None:
@@ -43,12 +27,11 @@ def _close_on_signals(window: MainWindow) -> QtCore.QTimer:
     return timer
 
 
-def run_gui(argv: list[str], pending_signals: list[int] | None = None) -> int:
+def run_gui(args: argparse.Namespace, pending_signals: list[int] | None = None) -> int:
     """Shows the window first, then loads torch and the models in the background.
 
     `pending_signals` holds Ctrl-C or SIGTERM that arrived during start-up: they close the
-    window as soon as it exists."""
-    args = parse_args(argv)
+    window as soon as it exists. `args` come from vae_gui.app's 'open' command."""
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=False, foreground="k")

@@ -9,30 +9,30 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from model.latent import (
+from vae_gui.controllers.run_follower import RunFollower
+from vae_gui.explorer_tools import ExplorerToolsMixin
+from vae_gui.model.latent import (
     Projection,
     pca_projection,
     sample_posterior,
 )
-from vae_gui.background import BackgroundRunner
-from vae_gui.explorer_tools import ExplorerToolsMixin
-from vae_gui.loading import (
+from vae_gui.tools.panel import ToolContext, ToolsPanel
+from vae_gui.views.model_column import ModelColumn
+from vae_gui.views.overlays import Overlays
+from vae_gui.views.settings_panel import SettingsPanel
+from vae_gui.workers.background import BackgroundRunner
+from vae_gui.workers.loading import (
     PRETRAINED,
     LoadedModels,
     cloud_images_of,
     load_for_display,
     warm_up_training,
 )
-from vae_gui.model_column import ModelColumn
-from vae_gui.overlays import Overlays
-from vae_gui.run_follower import RunFollower
-from vae_gui.settings_panel import SettingsPanel
-from vae_gui.tools_panel import ToolContext, ToolsPanel
-from vae_gui.training_session import TrainingSession
+from vae_gui.workers.training_session import TrainingSession
 
 if TYPE_CHECKING:
-    from model.config import ModelConfig, TrainConfig
-    from model.training import Progress, Snapshot
+    from vae_gui.model.config import ModelConfig, TrainConfig
+    from vae_gui.model.training import Progress, Snapshot
 
 APP_NAME = "vae-gui"
 MAX_RECENT = 8
@@ -327,7 +327,7 @@ class MainWindow(ExplorerToolsMixin, QtWidgets.QMainWindow):
         if self.snapshot is None or self.model_config is None:
             self.show_error("Nothing to save", "No models are shown yet.")
             return
-        from model.checkpoint import Checkpoint, save_checkpoint
+        from vae_gui.model.checkpoint import Checkpoint, save_checkpoint
 
         s = self.snapshot
         checkpoint = Checkpoint(s.ae, s.vae, self.model_config, self.train_config,

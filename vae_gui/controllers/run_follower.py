@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6 import QtCore
 
-from model.cli import CHECKPOINT_NAME
+from vae_gui.model.cli import CHECKPOINT_NAME
 
 POLL_MS = 1000
 

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from vae_gui.palette import CURSOR_COLOR, PRIOR_COLOR, class_color
+from vae_gui.views.palette import CURSOR_COLOR, PRIOR_COLOR, class_color
 
 RING_SIGMAS = (1, 2, 3)
 NUDGE_FRACTION = 0.01  # of the visible width, per arrow-key press

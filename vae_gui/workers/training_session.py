@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from PySide6 import QtCore
 
-from model.config import ModelConfig, TrainConfig
-from model.errors import VaeGuiError
-from vae_gui.loading import MAX_POINTS
-from vae_gui.mailbox import Mailbox
+from vae_gui.model.config import ModelConfig, TrainConfig
+from vae_gui.model.errors import VaeGuiError
+from vae_gui.workers.loading import MAX_POINTS
+from vae_gui.workers.mailbox import Mailbox
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,8 @@ class TrainingThread(QtCore.QThread):
         post = self.mailbox.post
         try:
             if self.trainer is None:
-                from model.data import load_dataset
-                from model.training import Trainer
+                from vae_gui.model.data import load_dataset
+                from vae_gui.model.training import Trainer
 
                 spec = self.spec
                 data = load_dataset(spec.dataset, spec.data_root, spec.model_config.image_shape[0])
@@ -102,7 +102,7 @@ class TrainingSession(QtCore.QObject):
         """Trains in the background: a new trainer when `fresh`, else the current one."""
         if self.running or self._closed:
             return
-        from model.training import TrainingControl
+        from vae_gui.model.training import TrainingControl
 
         if fresh or not self.can_continue:
             self.trainer = None

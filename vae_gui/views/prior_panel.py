@@ -6,9 +6,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore
 
-from model.latent import prior_density_image
-from vae_gui.latent_plot import RING_SIGMAS
-from vae_gui.palette import CURSOR_COLOR, PRIOR_COLOR
+from vae_gui.model.latent import prior_density_image
+from vae_gui.views.latent_plot import RING_SIGMAS
+from vae_gui.views.palette import CURSOR_COLOR, PRIOR_COLOR
 
 EXTENT = 3.5
 

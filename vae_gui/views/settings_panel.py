@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from model.config import RECONSTRUCTION_LOSSES, ModelConfig, TrainConfig
-from vae_gui.training_session import TrainingSpec
+from vae_gui.model.config import RECONSTRUCTION_LOSSES, ModelConfig, TrainConfig
+from vae_gui.workers.training_session import TrainingSpec
 
 DATASETS = ("mnist5k", "mnist", "fashion-mnist", "kmnist")
 

@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model.data import RESOURCES
-from vae_gui.background import check_cancelled
+from vae_gui.model.shipped_files import pretrained_checkpoint
+from vae_gui.workers.background import check_cancelled
 
 if TYPE_CHECKING:
-    from model.checkpoint import Checkpoint
-    from model.data import DatasetBundle
-    from model.training import Snapshot
+    from vae_gui.model.checkpoint import Checkpoint
+    from vae_gui.model.data import DatasetBundle
+    from vae_gui.model.training import Snapshot
 
-PRETRAINED = RESOURCES / "pretrained" / "checkpoint.safetensors"
+PRETRAINED = pretrained_checkpoint()
 MAX_POINTS = 20000  # points per cloud; a fixed random subset of larger test sets
 
 
@@ -33,7 +33,7 @@ class LoadedModels:
 
 def cloud_images_of(data: DatasetBundle) -> np.ndarray:
     """The test images behind the plotted points, in the order the snapshots list them."""
-    from model.training import cloud_index
+    from vae_gui.model.training import cloud_index
 
     return data.test_images[cloud_index(len(data.test_images), MAX_POINTS)]
 
@@ -53,10 +53,10 @@ def load_for_display(path: str | os.PathLike, data_root: str | None = None) -> L
     """
     prepare_torch()
     check_cancelled()
-    from model.checkpoint import load_checkpoint
-    from model.data import load_dataset
-    from model.errors import DatasetError
-    from model.training import snapshot_of
+    from vae_gui.model.checkpoint import load_checkpoint
+    from vae_gui.model.data import load_dataset
+    from vae_gui.model.errors import DatasetError
+    from vae_gui.model.training import snapshot_of
 
     checkpoint = load_checkpoint(path)
     check_cancelled()
@@ -76,6 +76,6 @@ def load_for_display(path: str | os.PathLike, data_root: str | None = None) -> L
 
 def warm_up_training() -> None:
     """Asks model/ to import what the first training step needs (run it in the background)."""
-    from model.training import warm_up
+    from vae_gui.model.training import warm_up
 
     warm_up()

@@ -8,16 +8,16 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from model.latent import Projection, certainty_opacity, decode_images, kl_per_dimension
-from vae_gui.decoded_view import DecodedImage
-from vae_gui.histograms import MarginalHistograms
-from vae_gui.latent_plot import LatentPlot
-from vae_gui.loss_curves import LossCurves
-from vae_gui.palette import AE_COLOR, VAE_COLOR, legend_html
-from vae_gui.prior_panel import PriorPanel
+from vae_gui.model.latent import Projection, certainty_opacity, decode_images, kl_per_dimension
+from vae_gui.views.decoded_image import DecodedImage
+from vae_gui.views.histograms import MarginalHistograms
+from vae_gui.views.latent_plot import LatentPlot
+from vae_gui.views.loss_curves import LossCurves
+from vae_gui.views.palette import AE_COLOR, VAE_COLOR, legend_html
+from vae_gui.views.prior_panel import PriorPanel
 
 if TYPE_CHECKING:
-    from model.training import Snapshot
+    from vae_gui.model.training import Snapshot
 
 TITLES = {
     "ae": ("Autoencoder (AE)", "z = encoder(x): one point per image, no prior, no KL term",

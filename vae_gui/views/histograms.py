@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from model.latent import standard_normal_pdf
-from vae_gui.palette import PRIOR_COLOR
+from vae_gui.model.latent import standard_normal_pdf
+from vae_gui.views.palette import PRIOR_COLOR
 
 MAX_PANELS = 8
 BINS = 40

@@ -9,8 +9,8 @@ from typing import Any
 
 from PySide6 import QtCore
 
-from model.errors import VaeGuiError
-from vae_gui.mailbox import Mailbox
+from vae_gui.model.errors import VaeGuiError
+from vae_gui.workers.mailbox import Mailbox
 
 _current = threading.local()  # the cancel flag of the job running on this thread, if any
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from model.latent import (
+from vae_gui.model.latent import (
     Projection,
     decode_images,
     encode_images,
@@ -19,11 +19,11 @@ from model.latent import (
     prior_quantile_grid,
     sample_prior,
 )
-from vae_gui.decoded_view import DecodedImage
-from vae_gui.draw_canvas import DrawCanvas
+from vae_gui.tools.draw_canvas import DrawCanvas
+from vae_gui.views.decoded_image import DecodedImage
 
 if TYPE_CHECKING:
-    from model.training import Snapshot
+    from vae_gui.model.training import Snapshot
 
 MODELS = ("ae", "vae")
 NAMES = {"ae": "AE", "vae": "VAE"}

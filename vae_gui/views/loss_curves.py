@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyqtgraph as pg
 
-from vae_gui.latent_plot import GridLines
+from vae_gui.views.latent_plot import GridLines
 
 if TYPE_CHECKING:
-    from model.training import Snapshot
+    from vae_gui.model.training import Snapshot
 
 # Columns of Snapshot.train_curve after the step, and the Losses field of each series.
 SERIES = {

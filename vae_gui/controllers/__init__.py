@@ -1,0 +1,1 @@
+"""Small objects that turn user actions into work: files, training, plot linking."""

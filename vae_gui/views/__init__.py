@@ -1,0 +1,1 @@
+"""Widgets that show what the explorer state holds: plots, images, panels, dialogs."""

@@ -1,0 +1,1 @@
+"""Work off the GUI thread: the training thread, background loads, and their hand-off."""
