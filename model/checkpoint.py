@@ -1,7 +1,8 @@
 """Checkpoints: both models' weights as safetensors, with JSON metadata in the same file.
 
 A checkpoint is data, never code: nothing here unpickles, and loading validates every field,
-name, shape and value before a model is built from it. Saves are atomic.
+name, shape and dtype (read lazily from the header with safetensors' own reader) before any
+weight is read or a model is built. Saves are atomic.
 """
 
 from __future__ import annotations
@@ -9,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import stat
-import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load as load_safetensors
+from safetensors import safe_open
 from safetensors.torch import save as save_safetensors
+from vae_gui.model.atomic_write import write_atomic
 from vae_gui.model.config import MAX_CLASSES, ModelConfig, TrainConfig
 from vae_gui.model.errors import CheckpointError
 from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_models
@@ -27,6 +27,7 @@ VERSION = 1
 METADATA_KEY = "vae_gui"
 MAX_FILE_BYTES = 2 * 1024**3
 MAX_HEADER_BYTES = 16 * 1024**2
+SNIFF_BYTES = 8  # the header length of a safetensors file; a pickle's first opcodes
 SUFFIX = ".safetensors"
 
 
@@ -58,28 +59,9 @@ class Checkpoint:
         }
 
 
-def new_file_mode() -> int:
-    """The mode a newly created file gets here (0o666 less the umask), e.g. 0o644.
-
-    tempfile.mkstemp makes files private (0600); files renamed into place get this mode
-    instead, so that a saved checkpoint is as readable as any other file the user saves.
-    """
-    mask = None
-    try:  # read the umask without changing it, where the system allows
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    mask = int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    if mask is None:  # elsewhere: read it by setting it, and put it straight back
-        mask = os.umask(0o022)
-        os.umask(mask)
-    return 0o666 & ~mask
-
-
 def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
-    """Writes atomically: a temporary file in the same folder, fsync, then rename over `path`.
+    """Writes atomically (see vae_gui.model.atomic_write): a temporary file in the same folder,
+    fsync, then a rename over `path`.
 
     If anything fails, the file that was at `path` is untouched and no temporary file is left;
     a failure to write raises CheckpointError.
@@ -90,44 +72,18 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
         for name, t in module.state_dict().items():
             tensors[f"{prefix}.{name}"] = t.detach().to("cpu", torch.float32).contiguous()
     blob = save_safetensors(tensors, metadata={METADATA_KEY: json.dumps(checkpoint.metadata())})
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            if hasattr(os, "fchmod"):
-                os.fchmod(f.fileno(), new_file_mode())
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-        _fsync_folder(path.parent)
+        write_atomic(path, blob)
     except OSError as exc:
         raise CheckpointError(
             f"Could not save the checkpoint to {path}: {exc.strerror or exc}. Nothing was "
             "overwritten; choose a folder you can write to, with enough free space."
         ) from exc
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
     return path
 
 
-def _fsync_folder(folder: Path) -> None:
-    """Makes the rename itself durable, where the system allows opening a folder."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _read_bytes(path: Path) -> bytes:
+def _check_file(path: Path) -> None:
+    """Refuses what is not a regular file of a plausible size, without opening it."""
     try:
         st = path.stat()
     except (FileNotFoundError, NotADirectoryError) as exc:
@@ -148,23 +104,71 @@ def _read_bytes(path: Path) -> bytes:
     if st.st_size > MAX_FILE_BYTES:
         raise CheckpointError(f"{path} is {st.st_size / 1024**3:.1f} GiB, far larger than any "
                               "vae-gui checkpoint; it is not one.")
+
+
+def _read_start(path: Path) -> bytes:
+    """The first SNIFF_BYTES of the file: enough to tell an empty file, an absurd header
+    length and a pickle apart, and proof that the file can be read at all."""
     try:
         with open(path, "rb") as f:
-            blob = f.read(MAX_FILE_BYTES + 1)
+            return f.read(SNIFF_BYTES)
     except PermissionError as exc:
         raise CheckpointError(f"{path} cannot be read: permission denied. Check the file's "
                               "permissions or copy it somewhere readable.") from exc
     except OSError as exc:
         raise CheckpointError(f"{path} cannot be read: {exc.strerror or exc}.") from exc
-    if len(blob) > MAX_FILE_BYTES:
-        raise CheckpointError(f"{path} is larger than any vae-gui checkpoint; it is not one.")
-    return blob
 
 
-def _looks_like_pickle(blob: bytes) -> bool:
+def _looks_like_pickle(start: bytes) -> bool:
     """A pickle (protocol 2 or later) or a torch.save zip archive."""
-    return (blob[:1] == b"\x80" and blob[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")) or (
-        blob[:4] == b"PK\x03\x04")
+    return (start[:1] == b"\x80" and start[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")) or (
+        start[:4] == b"PK\x03\x04")
+
+
+def _not_safetensors(path: Path, start: bytes) -> CheckpointError:
+    # Only a file that is not safetensors is checked for pickle: the first byte of a
+    # safetensors file is the low byte of its header length, which may well be 0x80.
+    if _looks_like_pickle(start):
+        return CheckpointError(
+            f"{path} is a pickle or torch.save file. vae-gui never opens those, because "
+            "loading them can run code hidden in the file; open a .safetensors checkpoint "
+            "saved by vae-gui instead."
+        )
+    return CheckpointError(
+        f"{path} is not a vae-gui checkpoint: it is not a safetensors file, or it is "
+        "truncated (an unfinished save or download). Save or download it again."
+    )
+
+
+# What safetensors says when the header is valid JSON but the tensors it lists do not fit
+# the file: offsets past its end (a truncated file), sizes that overflow, gaps or overlaps.
+_TENSORS_DO_NOT_FIT = ("incomplete metadata", "not fully covered", "invalid offset",
+                       "overflow", "invalid shape, data type, or offset", "misaligned")
+
+
+def _open_safetensors(path: Path):
+    """safe_open on `path`, which reads and checks its header (not its tensors); any problem
+    raises CheckpointError."""
+    start = _read_start(path)
+    if not start:
+        raise CheckpointError(f"{path} is empty; it may be a save that never finished. "
+                              "Choose another checkpoint.")
+    # safetensors itself reads headers of up to 100 MB; a checkpoint's is a few kilobytes.
+    if len(start) >= 8 and int.from_bytes(start[:8], "little") > MAX_HEADER_BYTES:
+        raise _not_safetensors(path, start)
+    try:
+        return safe_open(str(path), framework="pt")
+    except OSError as exc:
+        raise CheckpointError(f"{path} cannot be read: {exc.strerror or exc}.") from exc
+    except Exception as exc:  # noqa: BLE001 - SafetensorError, and others for odd files
+        detail = str(exc).removeprefix("Error while deserializing header: ")
+        if any(words in detail for words in _TENSORS_DO_NOT_FIT):
+            raise CheckpointError(
+                f"{path} is damaged: the tensors its header lists do not fit in the file "
+                f"({detail}); it may be truncated (an unfinished save or download). Save or "
+                "download it again."
+            ) from exc
+        raise _not_safetensors(path, start) from exc
 
 
 def _json(text: str | bytes):
@@ -175,34 +179,9 @@ def _json(text: str | bytes):
         raise ValueError("nested too deeply") from None
 
 
-def _parse_header(path: Path, blob: bytes) -> dict:
-    """The metadata dictionary from the safetensors header, without touching the tensors."""
-    if len(blob) == 0:
-        raise CheckpointError(f"{path} is empty; it may be a save that never finished. "
-                              "Choose another checkpoint.")
-    header = None
-    if len(blob) >= 8:
-        (n,) = struct.unpack("<Q", blob[:8])
-        if 0 < n <= min(MAX_HEADER_BYTES, len(blob) - 8):
-            try:
-                header = _json(blob[8:8 + n])
-            except ValueError:
-                header = None
-    # Only a file that is not safetensors is checked for pickle: the first byte of a
-    # safetensors file is the low byte of its header length, which may well be 0x80.
-    if not isinstance(header, dict):
-        if _looks_like_pickle(blob):
-            raise CheckpointError(
-                f"{path} is a pickle or torch.save file. vae-gui never opens those, because "
-                "loading them can run code hidden in the file; open a .safetensors checkpoint "
-                "saved by vae-gui instead."
-            )
-        raise CheckpointError(
-            f"{path} is not a vae-gui checkpoint: it is not a safetensors file, or it is "
-            "truncated (an unfinished save or download). Save or download it again."
-        )
-    extra = header.get("__metadata__")
-    text = extra.get(METADATA_KEY) if isinstance(extra, dict) else None
+def _vae_gui_metadata(path: Path, header_metadata: dict[str, str] | None) -> dict:
+    """The vae-gui metadata dictionary from the safetensors header's metadata."""
+    text = (header_metadata or {}).get(METADATA_KEY)
     if not isinstance(text, str):
         raise CheckpointError(f"{path} is a safetensors file without vae-gui metadata, so it "
                               "was not saved by vae-gui; open a checkpoint that vae-gui saved.")
@@ -257,51 +236,79 @@ def _parse_metadata(path: Path, meta: dict) -> tuple:
     return model_config, train_config, class_names, history, dataset, epoch, step
 
 
-FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+# safetensors' names of the floating-point types that weights may be stored as.
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
+
+
+def _expected_shapes(model_config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Every tensor name of a checkpoint of these networks, with its shape.
+
+    The networks are built on the meta device: no memory is allocated, so absurd sizes in
+    the metadata cost nothing here (ModelConfig's BOUNDS have refused them already).
+    """
+    with torch.device("meta"):
+        modules = {"ae": Autoencoder(model_config), "vae": VariationalAutoencoder(model_config)}
+    return {f"{prefix}.{name}": tuple(t.shape) for prefix, module in modules.items()
+            for name, t in module.state_dict().items()}
+
+
+def _check_tensors(path: Path, f, model_config: ModelConfig) -> list[str]:
+    """Checks every name, shape and dtype in the header against the networks that the
+    metadata describes, without reading any tensor's data; returns the names."""
+    expected = _expected_shapes(model_config)
+    names = set(f.keys())
+    missing, extra = sorted(set(expected) - names), sorted(names - set(expected))
+    if missing or extra:
+        def short(names: list[str]) -> list[str]:  # "decoder.net.2.bias" for either model
+            return [n.split(".", 1)[1] if n.startswith(("ae.", "vae.")) else n
+                    for n in names[:3]]
+        raise CheckpointError(
+            f"{path} does not match the networks its metadata describes "
+            f"(missing {short(missing)}, unexpected {short(extra)})."
+        )
+    for name, want in expected.items():
+        tensor = f.get_slice(name)
+        shape = tuple(tensor.get_shape())
+        if shape != want:
+            raise CheckpointError(
+                f"{path}: {name} has shape {list(shape)}, but the metadata "
+                f"(latent {model_config.latent_dim}, hidden {list(model_config.hidden)}, "
+                f"images {list(model_config.image_shape)}) needs {list(want)}."
+            )
+        dtype = tensor.get_dtype()
+        if dtype not in FLOAT_DTYPES:
+            raise CheckpointError(f"{path}: {name} is stored as {dtype}, not as "
+                                  "floating-point weights; the file is damaged.")
+    return list(expected)
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
-    """Reads and validates a checkpoint; any problem raises CheckpointError with the reason."""
+    """Reads and validates a checkpoint; any problem raises CheckpointError with the reason.
+
+    The file is checked in the order of what it costs: its kind and size (stat), its first
+    bytes, the safetensors header (safe_open), the vae-gui metadata, then every tensor's name,
+    shape and dtype from the header; only then are the weights read, checked to be finite,
+    and the models built.
+    """
     path = Path(path)
-    blob = _read_bytes(path)
-    meta = _parse_header(path, blob)
-    model_config, train_config, class_names, history, dataset, epoch, step = _parse_metadata(
-        path, meta)
-    try:
-        tensors = load_safetensors(blob)
-    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
-        raise CheckpointError(f"{path} is damaged: its tensors cannot be read ({exc}).") from exc
-    # Shapes come from networks built on the meta device: no memory is allocated, so absurd
-    # sizes in the metadata are caught here, before anything real is built.
-    with torch.device("meta"):
-        expected = {"ae": Autoencoder(model_config).state_dict(),
-                    "vae": VariationalAutoencoder(model_config).state_dict()}
-    weights: dict[str, dict[str, torch.Tensor]] = {}
-    for prefix, want_shapes in expected.items():
-        found = {k[len(prefix) + 1:]: v for k, v in tensors.items()
-                 if k.startswith(prefix + ".")}
-        missing = sorted(set(want_shapes) - set(found))
-        extra = sorted(set(found) - set(want_shapes))
-        if missing or extra:
-            raise CheckpointError(
-                f"{path} does not match the networks its metadata describes "
-                f"(missing {missing[:3]}, unexpected {extra[:3]})."
-            )
-        for name, t in found.items():
-            want = tuple(want_shapes[name].shape)
-            if tuple(t.shape) != want:
-                raise CheckpointError(
-                    f"{path}: {prefix}.{name} has shape {list(t.shape)}, but the metadata "
-                    f"(latent {model_config.latent_dim}, hidden {list(model_config.hidden)}, "
-                    f"images {list(model_config.image_shape)}) needs {list(want)}."
-                )
-            if t.dtype not in FLOAT_DTYPES:
-                raise CheckpointError(f"{path}: {prefix}.{name} is stored as {t.dtype}, not as "
-                                      "floating-point weights; the file is damaged.")
+    _check_file(path)
+    with _open_safetensors(path) as f:
+        meta = _vae_gui_metadata(path, f.metadata())
+        model_config, train_config, class_names, history, dataset, epoch, step = (
+            _parse_metadata(path, meta))
+        names = _check_tensors(path, f, model_config)
+        weights: dict[str, dict[str, torch.Tensor]] = {"ae": {}, "vae": {}}
+        for name in names:
+            try:
+                t = f.get_tensor(name)
+            except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+                raise CheckpointError(f"{path} is damaged: its tensor {name} cannot be read "
+                                      f"({exc}).") from exc
             if not torch.isfinite(t).all():
-                raise CheckpointError(f"{path}: {prefix}.{name} contains NaN or infinite "
+                raise CheckpointError(f"{path}: {name} contains NaN or infinite "
                                       "weights; the run that saved it had diverged.")
-        weights[prefix] = {k: v.float() for k, v in found.items()}
+            prefix, key = name.split(".", 1)
+            weights[prefix][key] = t.float()
     ae, vae = build_models(model_config, seed=0)
     for prefix, module in (("ae", ae), ("vae", vae)):
         module.load_state_dict(weights[prefix])

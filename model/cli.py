@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import signal
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from vae_gui.model.atomic_write import atomic_write
 from vae_gui.model.config import (
     DEVICES,
     MAX_HIDDEN_LAYERS,
@@ -25,9 +25,7 @@ from vae_gui.model.config import (
 )
 from vae_gui.model.data import BUILTIN_DATASETS
 from vae_gui.model.errors import VaeGuiError
-
-CHECKPOINT_NAME = "checkpoint.safetensors"
-METRICS_NAME = "metrics.json"
+from vae_gui.model.run_folder import CHECKPOINT_NAME, METRICS_NAME, epoch_checkpoint_name
 
 
 def _int_in(minimum: int, maximum: int | None = None):
@@ -101,7 +99,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="vae-gui-run",
                    help="folder for the checkpoint and metrics.json (default: ./vae-gui-run)")
     p.add_argument("--save-every-epoch", action="store_true",
-                   help="also keep one checkpoint per epoch (epoch-0001.safetensors, ...)")
+                   help="also keep one checkpoint per epoch "
+                        f"({epoch_checkpoint_name(1)}, ...)")
 
 
 def _check_out_dir(parser: argparse.ArgumentParser, out: Path) -> None:
@@ -114,21 +113,9 @@ def _check_out_dir(parser: argparse.ArgumentParser, out: Path) -> None:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    """Like save_checkpoint: a temporary file renamed over `path`, removed if anything fails."""
-    from vae_gui.model.checkpoint import new_file_mode
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            if hasattr(os, "fchmod"):
-                os.fchmod(f.fileno(), new_file_mode())
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Writes `data` as JSON through atomic_write, as save_checkpoint writes checkpoints."""
+    with atomic_write(path, "w") as f:
+        json.dump(data, f, indent=2)
 
 
 @contextlib.contextmanager
@@ -218,7 +205,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         with _interrupt_after():
             save_checkpoint(ckpt, checkpoint_path)
             if args.save_every_epoch:
-                save_checkpoint(ckpt, out / f"epoch-{trainer.epoch:04d}.safetensors")
+                save_checkpoint(ckpt, out / epoch_checkpoint_name(trainer.epoch))
             _write_json_atomic(out / METRICS_NAME, {
                 "dataset": data.source, "model": model_config.to_dict(),
                 "training": train_config.to_dict(), "device": str(trainer.device),

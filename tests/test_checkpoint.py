@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import vae_gui.model.atomic_write as atomic_write_module
 import vae_gui.model.checkpoint as checkpoint_module
 from conftest import split_safetensors
 from safetensors.torch import save as save_safetensors
@@ -212,6 +213,75 @@ def test_integer_tensors(saved_checkpoint, tmp_path):
     path = tmp_path / "ints.safetensors"
     path.write_bytes(save_safetensors(tensors, metadata=header["__metadata__"]))
     _refused(path, "not as floating-point")
+
+
+def _spy_on_reads(monkeypatch) -> tuple[list[str], list[str]]:
+    """Records every tensor that load_checkpoint reads (get_tensor) and every model it builds.
+
+    safetensors' safe_open is a Rust object whose methods cannot be patched, so the module's
+    safe_open is replaced by a wrapper that passes everything else through.
+    """
+    reads, built = [], []
+    real_safe_open, real_build = checkpoint_module.safe_open, checkpoint_module.build_models
+
+    class SpyingSafeOpen:
+        def __init__(self, *args, **kwargs):
+            self.f = real_safe_open(*args, **kwargs)
+
+        def __enter__(self):
+            self.f.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            return self.f.__exit__(*exc)
+
+        def get_tensor(self, name):
+            reads.append(name)
+            return self.f.get_tensor(name)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    def build(*args, **kwargs):
+        built.append(args)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint_module, "safe_open", SpyingSafeOpen)
+    monkeypatch.setattr(checkpoint_module, "build_models", build)
+    return reads, built
+
+
+@pytest.mark.parametrize("damage, fragments", [
+    # The last tensor of the VAE's decoder: a loader that checked each tensor as it read it
+    # would have read every other one first.
+    (lambda t: t.__setitem__("vae.decoder.net.2.bias", torch.zeros(5)),
+     ["vae.decoder.net.2.bias", "has shape [5]"]),
+    (lambda t: t.__setitem__("vae.decoder.net.2.bias", torch.zeros(784, dtype=torch.int64)),
+     ["vae.decoder.net.2.bias", "not as floating-point"]),
+    (lambda t: t.__setitem__("stray", torch.zeros(3)), ["does not match", "['stray']"]),
+], ids=["shape", "dtype", "stray-name"])
+def test_names_shapes_and_dtypes_are_checked_before_any_tensor_is_read(
+        saved_checkpoint, tmp_path, monkeypatch, damage, fragments):
+    from safetensors.torch import load_file
+
+    tensors = load_file(saved_checkpoint)
+    damage(tensors)
+    header, _ = split_safetensors(saved_checkpoint.read_bytes())
+    path = tmp_path / "damaged.safetensors"
+    path.write_bytes(save_safetensors(tensors, metadata=header["__metadata__"]))
+    reads, built = _spy_on_reads(monkeypatch)
+    _refused(path, *fragments)
+    assert reads == [] and built == []
+
+
+def test_a_good_checkpoint_reads_each_tensor_once_after_the_checks(saved_checkpoint,
+                                                                  monkeypatch):
+    # The control of the test above: the spy does see the reads of a checkpoint that loads.
+    from safetensors.torch import load_file
+
+    reads, built = _spy_on_reads(monkeypatch)
+    load_checkpoint(saved_checkpoint)
+    assert sorted(reads) == sorted(load_file(saved_checkpoint)) and len(built) == 1
 
 
 def test_missing_metadata(saved_checkpoint, tmp_path, rewrite_checkpoint):
@@ -422,10 +492,10 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, make_checkpoint, 
                 self.f.write(data[: len(data) // 2])  # half of it reaches the disk
                 no_space()
 
-        monkeypatch.setattr(checkpoint_module.os, "fdopen",
+        monkeypatch.setattr(atomic_write_module.os, "fdopen",
                             lambda *a, **k: FullDisk(real_fdopen(*a, **k)))
     else:
-        monkeypatch.setattr(checkpoint_module.os, failing.split(".")[1], no_space)
+        monkeypatch.setattr(atomic_write_module.os, failing.split(".")[1], no_space)
     with pytest.raises(CheckpointError, match="No space left on device.*Nothing was overwritten"):
         save_checkpoint(make_checkpoint(seed=2, step=200), path)
     monkeypatch.undo()
@@ -441,7 +511,7 @@ def test_an_interrupted_save_keeps_the_previous_checkpoint(tmp_path, make_checkp
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(checkpoint_module.os, "fsync", interrupt)
+    monkeypatch.setattr(atomic_write_module.os, "fsync", interrupt)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(make_checkpoint(step=200), path)
     monkeypatch.undo()
@@ -461,9 +531,94 @@ def test_saving_over_a_folder_raises_checkpoint_error(tmp_path, make_checkpoint)
     assert _leftovers(tmp_path) == []
 
 
+def test_atomic_write_removes_its_temporary_file_whatever_stops_it(tmp_path):
+    # One writer for checkpoints, metrics.json and exports (vae_gui.model.atomic_write).
+    from vae_gui.model.atomic_write import atomic_write, write_atomic
+
+    path = write_atomic(tmp_path / "notes.txt", b"old")
+    for stop in (KeyboardInterrupt, ValueError):
+        with pytest.raises(stop), atomic_write(path, "w") as f:
+            f.write("new, half written")
+            raise stop
+        assert path.read_bytes() == b"old" and _leftovers(tmp_path) == []
+    old = os.umask(0o022)
+    try:
+        with atomic_write(path, "w") as f:
+            f.write("new \u03b2")
+    finally:
+        os.umask(old)
+    assert path.read_text(encoding="utf-8") == "new \u03b2"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644 and _leftovers(tmp_path) == []
+    with pytest.raises(ValueError, match="mode"), atomic_write(path, "a"):
+        pass
+
+
+def _encodings(seed: int):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    codes = [rng.normal(size=(12, 3)).astype(np.float32) for _ in range(3)]
+    return (*codes, np.arange(12) % 2, ("even", "odd"))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".npz"])
+@pytest.mark.parametrize("failing", ["os.replace", "os.fsync"])
+def test_a_failed_export_keeps_the_previous_file(tmp_path, monkeypatch, suffix, failing):
+    import numpy as np
+    from vae_gui.model.export import export_encodings
+
+    path = export_encodings(tmp_path / f"codes{suffix}", *_encodings(1))
+    before = path.read_bytes()
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic_write_module.os, failing.split(".")[1], no_space)
+    with pytest.raises(OSError, match="No space left on device"):
+        export_encodings(path, *_encodings(2))
+    monkeypatch.undo()
+    assert path.read_bytes() == before and _leftovers(tmp_path) == []
+    # Control: the same export, unhindered, replaces the file with the new encodings.
+    export_encodings(path, *_encodings(2))
+    assert path.read_bytes() != before and _leftovers(tmp_path) == []
+    ae_codes = _encodings(2)[0]
+    if suffix == ".npz":
+        with np.load(path) as saved:
+            np.testing.assert_array_equal(saved["ae_codes"], ae_codes)
+    else:
+        first = path.read_text(encoding="utf-8").splitlines()[1].split(",")
+        assert first[:3] == ["0", "0", "even"]
+        np.testing.assert_allclose([float(v) for v in first[3:6]], ae_codes[0], rtol=1e-5)
+
+
+def test_an_interrupted_export_keeps_the_previous_file(tmp_path, monkeypatch):
+    import csv
+
+    from vae_gui.model.export import export_encodings
+
+    path = export_encodings(tmp_path / "codes.csv", *_encodings(1))
+    before = path.read_bytes()
+    real_writer = csv.writer
+
+    def writer_interrupted_after_the_header(f):
+        w = real_writer(f)
+
+        class Interrupted:
+            def writerow(self, row):
+                if row[0] != "index":
+                    raise KeyboardInterrupt
+                w.writerow(row)
+        return Interrupted()
+
+    monkeypatch.setattr(csv, "writer", writer_interrupted_after_the_header)
+    with pytest.raises(KeyboardInterrupt):
+        export_encodings(path, *_encodings(2))
+    assert path.read_bytes() == before and _leftovers(tmp_path) == []
+
+
 SAVE_LOOP = textwrap.dedent("""
     import os, stat, sys, time
-    import vae_gui.model.checkpoint
+    import vae_gui.model.atomic_write
     from vae_gui.model.checkpoint import Checkpoint, save_checkpoint
     from vae_gui.model.config import ModelConfig, TrainConfig
     from vae_gui.model.networks import build_models
@@ -487,7 +642,7 @@ SAVE_LOOP = textwrap.dedent("""
     save_checkpoint(versions[0], path)
     print("saving", flush=True)
     if slow:
-        vae_gui.model.checkpoint.os.fsync = slow_fsync
+        vae_gui.model.atomic_write.os.fsync = slow_fsync
     i = 1
     while True:
         save_checkpoint(versions[i % 2], path)

@@ -140,12 +140,12 @@ def test_a_full_disk_during_a_save_exits_1_and_keeps_nothing_half_written(
         capsys, tmp_path, monkeypatch):
     import errno
 
-    import vae_gui.model.checkpoint
+    import vae_gui.model.atomic_write
 
     def no_space(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(vae_gui.model.checkpoint.os, "replace", no_space)
+    monkeypatch.setattr(vae_gui.model.atomic_write.os, "replace", no_space)
     out = tmp_path / "o"
     assert main(["--epochs", "1", "--hidden", "16", "--out", str(out), "--device", "cpu"]) == 1
     monkeypatch.undo()
@@ -214,3 +214,74 @@ def test_the_entry_point_routes_train_to_the_cli(tmp_path, capsys):
         app_main(["train", "--epochs", "0", "--out", str(tmp_path / "o")])
     assert info.value.code == 2
     assert Path(tmp_path / "o").exists() is False
+
+
+# ------------------------------------------------------------------------ the run folder
+
+
+def test_run_folder_names():
+    from vae_gui.model.run_folder import (
+        CHECKPOINT_NAME,
+        METRICS_NAME,
+        epoch_checkpoint_name,
+        epoch_of,
+    )
+
+    assert (CHECKPOINT_NAME, METRICS_NAME) == ("checkpoint.safetensors", "metrics.json")
+    assert epoch_checkpoint_name(1) == "epoch-0001.safetensors"
+    assert epoch_checkpoint_name(12345) == "epoch-12345.safetensors"
+    assert epoch_of("epoch-0042.safetensors") == 42 and epoch_of("epoch-12345.safetensors")
+    for name in ("epoch-.safetensors", ".epoch-0001.safetensors.abc.tmp", "epoch-1.pt",
+                 "checkpoint.safetensors", "epoch-0001.safetensors.bak"):
+        assert epoch_of(name) is None, name
+    with pytest.raises(ValueError):
+        epoch_checkpoint_name(-1)
+
+
+def test_latest_checkpoint_prefers_the_runs_checkpoint_then_the_highest_epoch(tmp_path):
+    from vae_gui.model.run_folder import epoch_checkpoint_name, latest_checkpoint
+
+    assert latest_checkpoint(tmp_path) is None
+    assert latest_checkpoint(tmp_path / "missing") is None
+    (tmp_path / "metrics.json").write_text("{}")
+    (tmp_path / ".epoch-0099.safetensors.x1y2.tmp").write_bytes(b"")  # an unfinished save
+    (tmp_path / "epoch-0500.safetensors").mkdir()  # not a file
+    assert latest_checkpoint(tmp_path) is None
+    for epoch in (1, 2, 9999, 10000, 3):
+        (tmp_path / epoch_checkpoint_name(epoch)).write_bytes(b"")
+    # By number, not by name: "epoch-10000" sorts before "epoch-9999" as text.
+    assert latest_checkpoint(tmp_path) == tmp_path / "epoch-10000.safetensors"
+    (tmp_path / "checkpoint.safetensors").write_bytes(b"")
+    assert latest_checkpoint(str(tmp_path)) == tmp_path / "checkpoint.safetensors"
+
+
+def test_latest_checkpoint_of_a_real_run(tmp_path):
+    from vae_gui.model.run_folder import CHECKPOINT_NAME, latest_checkpoint
+
+    out = tmp_path / "run"
+    assert main(["--epochs", "2", "--hidden", "16", "--out", str(out), "--device", "cpu",
+                 "--save-every-epoch"]) == 0
+    assert latest_checkpoint(out) == out / CHECKPOINT_NAME
+    (out / CHECKPOINT_NAME).unlink()
+    assert latest_checkpoint(out) == out / "epoch-0002.safetensors"
+    assert load_checkpoint(latest_checkpoint(out)).epoch == 2
+
+
+def test_a_failed_metrics_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    import errno
+
+    import vae_gui.model.atomic_write
+    from vae_gui.model.cli import _write_json_atomic
+
+    path = tmp_path / "metrics.json"
+    _write_json_atomic(path, {"epochs": [1]})
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(vae_gui.model.atomic_write.os, "fsync", no_space)
+    with pytest.raises(OSError, match="No space"):
+        _write_json_atomic(path, {"epochs": [1, 2]})
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == {"epochs": [1]}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6 import QtCore
 
-from vae_gui.model.cli import CHECKPOINT_NAME
+from vae_gui.model.run_folder import latest_checkpoint
 
 POLL_MS = 1000
 
@@ -43,14 +43,9 @@ class RunFollower(QtCore.QObject):
         self.folder = None
 
     def latest(self) -> Path | None:
-        """The run's checkpoint, or else its newest per-epoch checkpoint."""
-        if self.folder is None:
-            return None
-        main = self.folder / CHECKPOINT_NAME
-        if main.is_file():
-            return main
-        epochs = sorted(self.folder.glob("epoch-*.safetensors"))
-        return epochs[-1] if epochs else None
+        """The run's checkpoint, or else its newest per-epoch checkpoint (see
+        vae_gui.model.run_folder.latest_checkpoint)."""
+        return None if self.folder is None else latest_checkpoint(self.folder)
 
     def poll(self) -> None:
         path = self.latest()
