@@ -13,12 +13,8 @@ from pathlib import Path
 
 from vae_gui.model.atomic_write import atomic_write
 from vae_gui.model.config import (
+    BOUNDS,
     DEVICES,
-    MAX_HIDDEN_LAYERS,
-    MAX_HIDDEN_UNITS,
-    MAX_IMAGE_SIDE,
-    MAX_LATENT_DIM,
-    MAX_SEED,
     RECONSTRUCTION_LOSSES,
     ModelConfig,
     TrainConfig,
@@ -28,36 +24,25 @@ from vae_gui.model.errors import VaeGuiError
 from vae_gui.model.run_folder import CHECKPOINT_NAME, METRICS_NAME, epoch_checkpoint_name
 
 
-def _int_in(minimum: int, maximum: int | None = None):
-    def parse(text: str) -> int:
+def _bounded(key: str):
+    """An argparse type: a whole number or a number within BOUNDS[key], as in the config."""
+    bound = BOUNDS[key]
+
+    def parse(text: str) -> int | float:
         try:
-            value = int(text)
+            value = int(text) if bound.whole else float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
-        if maximum is not None and value > maximum:
-            raise argparse.ArgumentTypeError(f"must be at most {maximum}, not {value}")
+            kind = "a whole number" if bound.whole else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        problem = bound.problem(value)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
         return value
     return parse
 
 
-_positive_int = _int_in(1)
-
-
-def _number(minimum: float, inclusive: bool):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        ok = value >= minimum if inclusive else value > minimum
-        if not ok or value != value or value == float("inf"):
-            sign = ">=" if inclusive else ">"
-            raise argparse.ArgumentTypeError(f"must be a finite number {sign} {minimum:g}, "
-                                             f"not {text}")
-        return value
-    return parse
+def _range(key: str) -> str:
+    return BOUNDS[key].text()
 
 
 def build_parser(prog: str = "vae-gui train") -> argparse.ArgumentParser:
@@ -81,20 +66,29 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", default=None,
                    help="where torchvision datasets are kept or downloaded "
                         "(default: a per-user cache folder)")
-    p.add_argument("--image-size", type=_int_in(1, MAX_IMAGE_SIDE), default=28,
-                   help="side length that folder images are resized to (default: 28)")
-    p.add_argument("--epochs", type=_positive_int, default=d_train.epochs)
-    p.add_argument("--latent-dim", type=_int_in(1, MAX_LATENT_DIM), default=d_model.latent_dim)
-    p.add_argument("--hidden", type=_int_in(1, MAX_HIDDEN_UNITS), nargs="+",
+    p.add_argument("--image-size", type=_bounded("image_side"), default=28,
+                   help="side length that folder images are resized to, "
+                        f"{_range('image_side')} (default: 28)")
+    p.add_argument("--epochs", type=_bounded("epochs"), default=d_train.epochs,
+                   help=f"{_range('epochs')} (default: {d_train.epochs})")
+    p.add_argument("--latent-dim", type=_bounded("latent_dim"), default=d_model.latent_dim,
+                   help=f"{_range('latent_dim')} (default: {d_model.latent_dim})")
+    p.add_argument("--hidden", type=_bounded("hidden"), nargs="+",
                    default=list(d_model.hidden),
-                   help="hidden layer sizes of the encoder (the decoder mirrors them)")
-    p.add_argument("--beta", type=_number(0.0, True), default=d_train.beta,
-                   help="weight of the KL term; 1 gives the ELBO (default: 1)")
-    p.add_argument("--lr", type=_number(0.0, False), default=d_train.lr)
-    p.add_argument("--batch-size", type=_positive_int, default=d_train.batch_size)
+                   help="hidden layer sizes of the encoder (the decoder mirrors them): "
+                        f"{_range('hidden_layers')} sizes, each {_range('hidden')} "
+                        f"(default: {' '.join(map(str, d_model.hidden))})")
+    p.add_argument("--beta", type=_bounded("beta"), default=d_train.beta,
+                   help=f"weight of the KL term, {_range('beta')}; 1 gives the ELBO "
+                        "(default: 1)")
+    p.add_argument("--lr", type=_bounded("lr"), default=d_train.lr,
+                   help=f"learning rate, {_range('lr')} (default: {d_train.lr:g})")
+    p.add_argument("--batch-size", type=_bounded("batch_size"), default=d_train.batch_size,
+                   help=f"{_range('batch_size')} (default: {d_train.batch_size})")
     p.add_argument("--loss", choices=RECONSTRUCTION_LOSSES, default=d_train.loss,
                    help="reconstruction loss (default: bce)")
-    p.add_argument("--seed", type=_int_in(0, MAX_SEED), default=d_train.seed)
+    p.add_argument("--seed", type=_bounded("seed"), default=d_train.seed,
+                   help=f"{_range('seed')} (default: {d_train.seed})")
     p.add_argument("--device", choices=DEVICES, default=d_train.device)
     p.add_argument("--out", default="vae-gui-run",
                    help="folder for the checkpoint and metrics.json (default: ./vae-gui-run)")
@@ -136,12 +130,21 @@ def _interrupt_after() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def format_epoch(m, epochs: int) -> str:
-    """One line per epoch with both models' test metrics."""
+def format_epoch(m, epochs: int, beta: float = 1.0) -> str:
+    """One line per epoch with both models' test metrics.
+
+    The VAE's loss is its reconstruction plus beta times its KL: with beta 1 the line shows
+    the KL; otherwise it shows the weighted term that the loss adds (beta*KL) and, after it,
+    the KL itself, so that every number is what its label says.
+    """
     t = m.test
+    if beta == 1:
+        terms = f"recon {t.vae_recon:7.2f} + KL {t.vae_kl:6.2f}"
+    else:
+        terms = (f"recon {t.vae_recon:7.2f} + beta*KL {beta * t.vae_kl:6.2f} "
+                 f"(beta {beta:g}, KL {t.vae_kl:.2f})")
     return (f"epoch {m.epoch:>3}/{epochs}  test: AE recon {t.ae_recon:7.2f} | VAE loss "
-            f"{t.vae_loss:7.2f} = recon {t.vae_recon:7.2f} + beta*KL {t.vae_kl:6.2f}  "
-            f"(nats/image, {m.seconds:.2f} s)")
+            f"{t.vae_loss:7.2f} = {terms}  (nats/image, {m.seconds:.2f} s)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,10 +161,20 @@ def run_training(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         return 130
 
 
+def configs_from_args(args: argparse.Namespace,
+                      image_shape: tuple[int, int]) -> tuple[ModelConfig, TrainConfig]:
+    """The configurations that `args` (from add_train_arguments) ask for, for images of
+    `image_shape` (the dataset's); ValueError when they are out of BOUNDS."""
+    model_config = ModelConfig(image_shape, tuple(args.hidden), args.latent_dim)
+    train_config = TrainConfig(args.epochs, args.batch_size, args.lr, args.beta, args.loss,
+                               args.seed, args.device)
+    return model_config, train_config
+
+
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    if len(args.hidden) > MAX_HIDDEN_LAYERS:
-        parser.error(f"--hidden: give at most {MAX_HIDDEN_LAYERS} layer sizes, "
-                     f"not {len(args.hidden)}")
+    layers = BOUNDS["hidden_layers"].problem(len(args.hidden))
+    if layers is not None:
+        parser.error(f"--hidden: the number of layer sizes {layers}")
     if args.dataset not in BUILTIN_DATASETS and not Path(args.dataset).expanduser().exists():
         parser.error(f"--dataset {args.dataset!r}: not one of {', '.join(BUILTIN_DATASETS)} "
                      "and no such file or folder")
@@ -176,9 +189,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     try:
         data = load_dataset(args.dataset, args.data_root, args.image_size)
-        model_config = ModelConfig(data.image_shape, tuple(args.hidden), args.latent_dim)
-        train_config = TrainConfig(args.epochs, args.batch_size, args.lr, args.beta, args.loss,
-                                   args.seed, args.device)
+        model_config, train_config = configs_from_args(args, data.image_shape)
         trainer = Trainer(data, model_config, train_config)
     except (VaeGuiError, ValueError) as exc:
         print(f"vae-gui train: {exc}", file=sys.stderr)
@@ -199,7 +210,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     def on_epoch(m) -> None:
         nonlocal saved_epoch
-        bar.write(format_epoch(m, args.epochs))
+        bar.write(format_epoch(m, args.epochs, args.beta))
         ckpt = Checkpoint(trainer.ae, trainer.vae, model_config, train_config, data.source,
                           data.class_names, trainer.epoch, trainer.step, tuple(trainer.history))
         with _interrupt_after():

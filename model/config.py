@@ -2,20 +2,77 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from numbers import Integral
+from numbers import Integral, Real
+from types import MappingProxyType
 from typing import Any
 
 RECONSTRUCTION_LOSSES = ("bce", "mse")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
-# Bounds that keep a hostile checkpoint or a typo from allocating gigabytes.
-MAX_LATENT_DIM = 512
-MAX_HIDDEN_UNITS = 8192
-MAX_HIDDEN_LAYERS = 8
-MAX_IMAGE_SIDE = 512
 MAX_CLASSES = 1000
-MAX_SEED = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The inclusive range of one setting, and whether it must be a whole number.
+
+    BOUNDS below is the one place where these ranges are set: the CLI's argument checks, the
+    GUI's spin boxes and ModelConfig/TrainConfig.problems() (which checkpoint loading uses)
+    all read them from there, so that a value one of them accepts is accepted by all.
+    """
+
+    min: int | float
+    max: int | float
+    whole: bool = True
+
+    def problem(self, value: object) -> str | None:
+        """Why `value` is out of bounds, as the end of a sentence ("must be at most 512,
+        not 600"), or None when it is within them."""
+        is_number = isinstance(value, Real) and not isinstance(value, bool)
+        if self.whole and not (is_number and isinstance(value, Integral)):
+            return f"must be a whole number, not {value!r}"
+        if not is_number or not math.isfinite(value):
+            return f"must be a finite number, not {value!r}"
+        if value < self.min:
+            return f"must be at least {_text(self.min)}, not {_text(value)}"
+        if value > self.max:
+            return f"must be at most {_text(self.max)}, not {_text(value)}"
+        return None
+
+    def text(self) -> str:
+        """The range as people write it: "from 1 to 512"."""
+        return f"from {_text(self.min)} to {_text(self.max)}"
+
+    def __contains__(self, value: object) -> bool:
+        return self.problem(value) is None
+
+
+def _text(value: float) -> str:
+    """A number as the shortest text that reads back as it: 4294967295, 1e-08, 0.5, 10."""
+    if isinstance(value, Integral):
+        return str(int(value))
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+# The bounds of every setting; they keep a hostile checkpoint or a typo from allocating
+# gigabytes or running for ever. Keys: the field names of ModelConfig and TrainConfig, with
+# "hidden" for the size of each hidden layer, "hidden_layers" for their number and
+# "image_side" for either side of the images.
+BOUNDS: Mapping[str, Bound] = MappingProxyType({
+    "latent_dim": Bound(1, 512),
+    "hidden": Bound(1, 8192),
+    "hidden_layers": Bound(1, 8),
+    "image_side": Bound(1, 512),
+    "epochs": Bound(1, 100_000),
+    "batch_size": Bound(1, 8192),
+    "lr": Bound(1e-8, 10.0, whole=False),
+    "beta": Bound(0.0, 1000.0, whole=False),
+    "seed": Bound(0, 2**32 - 1),
+})
 
 
 @dataclass(frozen=True)
@@ -38,22 +95,19 @@ class ModelConfig:
         return self.image_shape[0] * self.image_shape[1]
 
     def problems(self) -> list[str]:
-        """Every way in which this configuration is out of bounds, as sentences."""
-        out = []
-        if not 1 <= self.latent_dim <= MAX_LATENT_DIM:
-            out.append(f"latent dimension must be between 1 and {MAX_LATENT_DIM}, "
-                       f"not {self.latent_dim}")
-        if not 1 <= len(self.hidden) <= MAX_HIDDEN_LAYERS:
-            out.append(f"give between 1 and {MAX_HIDDEN_LAYERS} hidden layer sizes, "
-                       f"not {len(self.hidden)}")
-        if any(not 1 <= h <= MAX_HIDDEN_UNITS for h in self.hidden):
-            out.append(f"hidden layer sizes must be between 1 and {MAX_HIDDEN_UNITS}, "
-                       f"not {list(self.hidden)}")
-        if len(self.image_shape) != 2 or any(
-            not 1 <= s <= MAX_IMAGE_SIDE for s in self.image_shape
-        ):
-            out.append(f"image shape must be two sides between 1 and {MAX_IMAGE_SIDE}, "
-                       f"not {list(self.image_shape)}")
+        """Every way in which this configuration is out of BOUNDS, as sentences."""
+        out = _problems(("latent dimension", "latent_dim", self.latent_dim),
+                        ("the number of hidden layers", "hidden_layers", len(self.hidden)))
+        for h in self.hidden:
+            if (why := BOUNDS["hidden"].problem(h)) is not None:
+                out.append(f"hidden layer sizes {why}")
+                break
+        if len(self.image_shape) != 2:
+            out.append(f"image shape must be two sides, not {list(self.image_shape)}")
+        for s in self.image_shape:
+            if (why := BOUNDS["image_side"].problem(s)) is not None:
+                out.append(f"image sides {why}")
+                break
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,22 +143,15 @@ class TrainConfig:
             raise ValueError("; ".join(problems))
 
     def problems(self) -> list[str]:
-        out = []
-        if self.epochs < 1:
-            out.append(f"epochs must be at least 1, not {self.epochs}")
-        if self.batch_size < 1:
-            out.append(f"batch size must be at least 1, not {self.batch_size}")
-        if not self.lr > 0 or self.lr != self.lr or self.lr == float("inf"):
-            out.append(f"learning rate must be a positive number, not {self.lr}")
-        if not self.beta >= 0 or self.beta == float("inf"):
-            out.append(f"beta must be zero or positive, not {self.beta}")
+        """Every way in which this configuration is out of BOUNDS, as sentences."""
+        out = _problems(("epochs", "epochs", self.epochs),
+                        ("batch size", "batch_size", self.batch_size),
+                        ("learning rate", "lr", self.lr),
+                        ("beta", "beta", self.beta),
+                        ("seed", "seed", self.seed))
         if self.loss not in RECONSTRUCTION_LOSSES:
             out.append(f"reconstruction loss must be one of {', '.join(RECONSTRUCTION_LOSSES)}, "
                        f"not {self.loss!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, Integral) or not (
-            0 <= self.seed <= MAX_SEED
-        ):
-            out.append(f"seed must be a whole number from 0 to {MAX_SEED}, not {self.seed!r}")
         if self.device not in DEVICES:
             out.append(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
         return out
@@ -123,3 +170,9 @@ class TrainConfig:
             seed=int(d["seed"]),
             device=str(d.get("device", "auto")),
         )
+
+
+def _problems(*checks: tuple[str, str, object]) -> list[str]:
+    """Sentences for each (label, BOUNDS key, value) whose value is out of bounds."""
+    return [f"{label} {why}" for label, key, value in checks
+            if (why := BOUNDS[key].problem(value)) is not None]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from vae_gui.model.config import MAX_CLASSES, MAX_IMAGE_SIDE
+from vae_gui.model.config import BOUNDS, MAX_CLASSES
 from vae_gui.model.errors import DatasetError
 from vae_gui.model.shipped_files import embedded_dataset
 
@@ -48,8 +48,9 @@ def load_dataset(
     name: str, data_root: str | os.PathLike | None = None, image_size: int = 28
 ) -> DatasetBundle:
     """Load a dataset by name (see BUILTIN_DATASETS), or from a .npz file or a folder of images."""
-    if not 1 <= image_size <= MAX_IMAGE_SIDE:
-        raise DatasetError(f"Image size must be between 1 and {MAX_IMAGE_SIDE} pixels, "
+    side = BOUNDS["image_side"]
+    if image_size not in side:
+        raise DatasetError(f"Image size must be between {side.min} and {side.max} pixels, "
                            f"not {image_size}.")
     if name == "mnist5k":
         return _load_npz(embedded_dataset(), "mnist5k")

@@ -71,16 +71,21 @@ def _usage_error(capsys, argv) -> str:
 @pytest.mark.parametrize("argv, fragment", [
     (["--epochs", "0"], "--epochs: must be at least 1, not 0"),
     (["--epochs", "ten"], "--epochs: 'ten' is not a whole number"),
-    (["--beta", "-1"], "--beta: must be a finite number >= 0"),
-    (["--beta", "inf"], "--beta: must be a finite number >= 0"),
+    (["--epochs", "100001"], "--epochs: must be at most 100000, not 100001"),
+    (["--beta", "-1"], "--beta: must be at least 0, not -1"),
+    (["--beta", "inf"], "--beta: must be a finite number, not inf"),
+    (["--beta", "1000.5"], "--beta: must be at most 1000, not 1000.5"),
+    (["--beta", "much"], "--beta: 'much' is not a number"),
     (["--latent-dim", "0"], "--latent-dim: must be at least 1"),
     (["--latent-dim", "100000"], "--latent-dim: must be at most 512"),
     (["--hidden", "0"], "--hidden: must be at least 1"),
     (["--hidden", "10000000"], "--hidden: must be at most 8192"),
-    (["--hidden", *["8"] * 9], "--hidden: give at most 8 layer sizes"),
-    (["--lr", "0"], "--lr: must be a finite number > 0"),
-    (["--lr", "nan"], "--lr: must be a finite number > 0"),
+    (["--hidden", *["8"] * 9], "--hidden: the number of layer sizes must be at most 8, not 9"),
+    (["--lr", "0"], "--lr: must be at least 1e-08, not 0"),
+    (["--lr", "nan"], "--lr: must be a finite number, not nan"),
+    (["--lr", "1e6"], "--lr: must be at most 10, not 1000000"),
     (["--batch-size", "0"], "--batch-size: must be at least 1"),
+    (["--batch-size", "8193"], "--batch-size: must be at most 8192, not 8193"),
     (["--seed", "-1"], "--seed: must be at least 0"),
     (["--seed", str(10**30)], "--seed: must be at most 4294967295"),
     (["--image-size", "100000"], "--image-size: must be at most 512"),
@@ -128,11 +133,12 @@ def test_an_absent_device_exits_1_with_the_reason(capsys, tmp_path):
 
 
 def test_a_diverging_run_exits_1_and_says_what_to_do(capsys, tmp_path):
+    # 10 is the highest rate allowed (BOUNDS["lr"]); with the default network (hidden 256 128,
+    # batch 128) it makes the VAE's log-variance overflow within 3 to 5 steps (seeds 0 to 2).
     out = tmp_path / "o"
-    assert main(["--lr", "1e6", "--epochs", "2", "--hidden", "16", "--out", str(out),
-                 "--device", "cpu"]) == 1
+    assert main(["--lr", "10", "--epochs", "2", "--out", str(out), "--device", "cpu"]) == 1
     err = capsys.readouterr().err
-    assert "Training diverged" in err and "lower the learning rate (now 1e+06)" in err
+    assert "Training diverged" in err and "lower the learning rate (now 10)" in err
     assert not (out / "checkpoint.safetensors").exists()  # it diverged in the first epoch
 
 
@@ -214,6 +220,59 @@ def test_the_entry_point_routes_train_to_the_cli(tmp_path, capsys):
         app_main(["train", "--epochs", "0", "--out", str(tmp_path / "o")])
     assert info.value.code == 2
     assert Path(tmp_path / "o").exists() is False
+
+
+# ------------------------------------------------------------------ the epoch line's labels
+
+
+def _metrics(beta: float):
+    from vae_gui.model.training import EpochMetrics, Losses
+
+    recon, kl = 150.0, 8.0
+    test = Losses(ae_recon=140.0, vae_loss=recon + beta * kl, vae_recon=recon, vae_kl=kl)
+    return EpochMetrics(3, 1.25, test, test, (4.0, 4.0))
+
+
+def _terms(line: str) -> dict[str, float]:
+    """The labelled numbers of an epoch line: {'VAE loss': 158.0, 'recon': 150.0, ...}."""
+    import re
+
+    return {label: float(number) for label, number in
+            re.findall(r"(VAE loss|AE recon|recon|beta\*KL|KL|beta)\s+([-\d.]+)", line)}
+
+
+def test_the_epoch_line_prints_the_kl_under_its_own_name_when_beta_is_1():
+    from vae_gui.model.cli import format_epoch
+
+    line = format_epoch(_metrics(1.0), 10, beta=1.0)
+    assert "recon  150.00 + KL   8.00" in line and "beta" not in line
+    terms = _terms(line)
+    assert terms["VAE loss"] == terms["recon"] + terms["KL"] == 158.0
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 4.0])
+def test_the_epoch_line_prints_beta_times_kl_as_beta_kl(beta):
+    # It used to print the unweighted KL after the label "beta*KL", so that the terms of
+    # "VAE loss = recon + beta*KL" did not add up whenever beta was not 1.
+    from vae_gui.model.cli import format_epoch
+
+    line = format_epoch(_metrics(beta), 10, beta=beta)
+    terms = _terms(line)
+    assert terms["beta*KL"] == pytest.approx(beta * 8.0) and terms["KL"] == 8.0
+    assert terms["beta"] == beta
+    assert terms["VAE loss"] == pytest.approx(terms["recon"] + terms["beta*KL"])
+    assert line.startswith("epoch   3/10  test: AE recon  140.00 | VAE loss")
+
+
+def test_a_run_with_beta_prints_the_weighted_kl(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["--epochs", "1", "--hidden", "16", "--beta", "0.5", "--out", str(out),
+                 "--device", "cpu"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("epoch"))
+    metrics = json.loads((out / "metrics.json").read_text())["epochs"][0]["test"]
+    terms = _terms(line)
+    assert terms["beta*KL"] == pytest.approx(0.5 * metrics["vae_kl"], abs=0.01)
+    assert terms["KL"] == pytest.approx(metrics["vae_kl"], abs=0.01)
 
 
 # ------------------------------------------------------------------------ the run folder

@@ -2,25 +2,115 @@
 
 from __future__ import annotations
 
-from PySide6 import QtCore, QtWidgets
+import math
+import re
 
-from vae_gui.model.config import RECONSTRUCTION_LOSSES, ModelConfig, TrainConfig
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from vae_gui.model.config import BOUNDS, RECONSTRUCTION_LOSSES, ModelConfig, TrainConfig
+from vae_gui.model.data import BUILTIN_DATASETS
 from vae_gui.workers.training_session import TrainingSpec
 
-DATASETS = ("mnist5k", "mnist", "fashion-mnist", "kmnist")
+INT32_MAX = 2**31 - 1  # the most a QSpinBox holds
+# What may still become a number as the user types: "", "1.", "1e", "1e-".
+_PARTIAL_NUMBER = re.compile(r"[0-9]*\.?[0-9]*(?:[eE][-+]?[0-9]*)?")
+
+
+def _short(value: float) -> str:
+    """The shortest text that reads back as exactly `value`: 0.001, 1e-05, 10."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _whole_box(key: str, value: int) -> QtWidgets.QAbstractSpinBox:
+    """A spin box for the whole-number setting BOUNDS[key]; a QSpinBox holds only int32, so a
+    wider range (the seed's 0 to 2**32 - 1) gets a QDoubleSpinBox without decimals, which
+    holds every whole number up to 2**53 exactly."""
+    bound = BOUNDS[key]
+    if bound.max <= INT32_MAX:
+        return QtWidgets.QSpinBox(minimum=bound.min, maximum=bound.max, value=value)
+    return QtWidgets.QDoubleSpinBox(minimum=bound.min, maximum=bound.max, value=value,
+                                    decimals=0)
+
+
+class FloatSpinBox(QtWidgets.QDoubleSpinBox):
+    """A spin box for a real-valued setting that keeps the exact value it is given.
+
+    QDoubleSpinBox rounds to its `decimals`, so a learning rate of 3e-6 from a CLI run would
+    become 0 and retrain differently. This one keeps every double (decimals at Qt's maximum),
+    shows the shortest text that reads back as the value, accepts typed scientific notation
+    ("1e-4"), and steps either by `step` or, with `ladder`, along 1, 2, 5, 10, 20, 50, ...
+    """
+
+    def __init__(self, key: str, value: float, step: float = 0.1, ladder: bool = False,
+                 parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._step, self._ladder = step, ladder
+        self.setDecimals(1000)  # Qt clamps this to the most a double can need (323)
+        self.setRange(BOUNDS[key].min, BOUNDS[key].max)
+        self.setSingleStep(step)
+        self.setValue(value)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
+        return _short(value)
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt's name
+        try:
+            return float(text.strip())
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):
+        stripped = text.strip()
+        try:
+            value = float(stripped)
+        except ValueError:
+            partial = _PARTIAL_NUMBER.fullmatch(stripped) is not None
+            state = QtGui.QValidator.State.Intermediate if partial else \
+                QtGui.QValidator.State.Invalid
+            return state, text, pos
+        if not math.isfinite(value) or not _PARTIAL_NUMBER.fullmatch(stripped):
+            return QtGui.QValidator.State.Invalid, text, pos  # "inf", "nan", "-1"
+        if self.minimum() <= value <= self.maximum():
+            return QtGui.QValidator.State.Acceptable, text, pos
+        return QtGui.QValidator.State.Intermediate, text, pos  # "0" on the way to "0.001"
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt's name
+        value = self.value()
+        for _ in range(abs(steps)):
+            if self._ladder and value > 0:
+                value = _ladder_step(value, up=steps > 0)
+            else:
+                value += self._step if steps > 0 else -self._step
+                value = float(f"{value:.12g}")  # 0.30000000000000004 -> 0.3
+        self.setValue(min(max(value, self.minimum()), self.maximum()))
+        self.selectAll()
+
+
+def _ladder_step(value: float, up: bool) -> float:
+    """The next value along 1, 2, 5 times a power of ten, above or below `value`."""
+    exponent = math.floor(math.log10(value))
+    candidates = [float(f"{m}e{e}") for e in (exponent - 1, exponent, exponent + 1)
+                  for m in (1, 2, 5)]
+    if up:
+        return min(c for c in candidates if c > value * (1 + 1e-9))
+    return max(c for c in candidates if c < value * (1 - 1e-9))
 
 
 class SettingsPanel(QtWidgets.QWidget):
-    """Edits a TrainingSpec; changes take effect on Reset or the next Train from scratch."""
+    """Edits a TrainingSpec; changes take effect on Reset or the next Train from scratch.
 
-    changed = QtCore.Signal()
+    Every range comes from vae_gui.model.config.BOUNDS, as the CLI's and the checkpoint
+    loader's do, so any configuration that a checkpoint holds shows here unchanged, and
+    spec() gives it back exactly.
+    """
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         m, t = ModelConfig(), TrainConfig(epochs=30)
         self.dataset = QtWidgets.QComboBox()
         self.dataset.setEditable(True)
-        self.dataset.addItems(DATASETS)
+        self.dataset.addItems(BUILTIN_DATASETS)
         self.dataset.setToolTip("mnist5k ships with vae-gui; the others download once into the "
                                 "data folder. You may also type a .npz file or a folder path.")
         browse = QtWidgets.QToolButton(text="\u2026")
@@ -31,24 +121,25 @@ class SettingsPanel(QtWidgets.QWidget):
         dataset_row.setContentsMargins(0, 0, 0, 0)
         dataset_row.addWidget(self.dataset, 1)
         dataset_row.addWidget(browse)
-        self.image_size = QtWidgets.QSpinBox(minimum=4, maximum=128, value=28)
+        self.image_size = _whole_box("image_side", 28)
         self.image_size.setToolTip("Folder images are converted to grayscale and resized to "
                                    "this many pixels a side; the decoder's output follows.")
-        self.latent_dim = QtWidgets.QSpinBox(minimum=1, maximum=64, value=m.latent_dim)
+        self.latent_dim = _whole_box("latent_dim", m.latent_dim)
         self.hidden = QtWidgets.QLineEdit(" ".join(str(h) for h in m.hidden))
-        self.hidden.setToolTip("Hidden layer sizes of the encoder, e.g. '400' or '512 256'; "
-                               "the decoder mirrors them.")
-        self.beta = QtWidgets.QDoubleSpinBox(minimum=0.0, maximum=100.0, value=t.beta,
-                                             singleStep=0.1, decimals=2)
+        self.hidden.setToolTip(f"Hidden layer sizes of the encoder, e.g. '400' or '512 256' "
+                               f"({BOUNDS['hidden_layers'].text()} sizes, each "
+                               f"{BOUNDS['hidden'].text()}); the decoder mirrors them.")
+        self.beta = FloatSpinBox("beta", t.beta, step=0.1)
         self.beta.setToolTip("Weight of the KL term; 1 gives the ELBO, 0 makes the VAE an AE "
                              "with noise.")
-        self.lr = QtWidgets.QDoubleSpinBox(minimum=1e-5, maximum=10.0, value=t.lr,
-                                           singleStep=1e-4, decimals=5)
-        self.batch_size = QtWidgets.QSpinBox(minimum=1, maximum=8192, value=t.batch_size)
-        self.epochs = QtWidgets.QSpinBox(minimum=1, maximum=100000, value=t.epochs)
+        self.lr = FloatSpinBox("lr", t.lr, ladder=True)
+        self.lr.setToolTip("Adam's learning rate; the arrows step along 1, 2, 5 x 10^k. Type "
+                           "any value, e.g. 3e-4.")
+        self.batch_size = _whole_box("batch_size", t.batch_size)
+        self.epochs = _whole_box("epochs", t.epochs)
         self.loss = QtWidgets.QComboBox()
         self.loss.addItems(RECONSTRUCTION_LOSSES)
-        self.seed = QtWidgets.QSpinBox(minimum=0, maximum=2**31 - 1, value=t.seed)
+        self.seed = _whole_box("seed", t.seed)
 
         form = QtWidgets.QFormLayout(self)
         form.addRow("Dataset", dataset_row)
@@ -66,11 +157,11 @@ class SettingsPanel(QtWidgets.QWidget):
         note.setWordWrap(True)
         note.setStyleSheet("color:#555")
         form.addRow(note)
-        for w in (self.latent_dim, self.beta, self.lr, self.batch_size, self.epochs, self.seed):
-            w.valueChanged.connect(self.changed)
-        self.hidden.textChanged.connect(self.changed)
-        self.dataset.currentTextChanged.connect(self.changed)
-        self.loss.currentTextChanged.connect(self.changed)
+        for key, box in (("image_side", self.image_size), ("latent_dim", self.latent_dim),
+                         ("beta", self.beta), ("lr", self.lr), ("batch_size", self.batch_size),
+                         ("epochs", self.epochs), ("seed", self.seed)):
+            if not box.toolTip():
+                box.setToolTip(BOUNDS[key].text().capitalize() + ".")
 
     def spec(self, data_root: str | None = None) -> TrainingSpec:
         """The current settings; raises ValueError with a readable message when invalid."""
@@ -86,7 +177,7 @@ class SettingsPanel(QtWidgets.QWidget):
                                    latent_dim=self.latent_dim.value())
         train_config = TrainConfig(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
                                    lr=self.lr.value(), beta=self.beta.value(),
-                                   loss=self.loss.currentText(), seed=self.seed.value())
+                                   loss=self.loss.currentText(), seed=int(self.seed.value()))
         return TrainingSpec(self.dataset.currentText().strip() or "mnist5k", data_root,
                             model_config, train_config)
 
@@ -111,7 +202,13 @@ class SettingsPanel(QtWidgets.QWidget):
 
     def show_configs(self, dataset: str, model_config: ModelConfig,
                      train_config: TrainConfig) -> None:
-        """Shows the settings that produced the models on screen (after a load)."""
+        """Shows the settings that produced the models on screen (after a load).
+
+        Every value of a valid configuration fits its widget (both obey BOUNDS), so spec()
+        then gives back the same configurations, except the device: the GUI always trains
+        on the best one here ("auto"), wherever the checkpoint was trained. The image size
+        shows the height (folders are resized to squares).
+        """
         blockers = [QtCore.QSignalBlocker(w) for w in self.findChildren(QtWidgets.QWidget)]
         self.dataset.setCurrentText(dataset)
         self.latent_dim.setValue(model_config.latent_dim)
@@ -120,6 +217,7 @@ class SettingsPanel(QtWidgets.QWidget):
         self.beta.setValue(train_config.beta)
         self.lr.setValue(train_config.lr)
         self.batch_size.setValue(train_config.batch_size)
+        self.epochs.setValue(train_config.epochs)
         self.loss.setCurrentText(train_config.loss)
         self.seed.setValue(train_config.seed)
         del blockers
