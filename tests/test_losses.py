@@ -6,8 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
+from vae_gui.model.losses import (
+    _BinaryCrossEntropyWithLogits,
+    kl_per_dimension,
+    reconstruction_loss,
+    vae_loss,
+)
 from vae_gui.model.losses import kl_divergence as closed_form_kl
-from vae_gui.model.losses import kl_per_dimension, reconstruction_loss, vae_loss
 
 
 @pytest.fixture
@@ -52,6 +57,57 @@ def test_bce_reconstruction_is_summed_over_pixels_and_averaged_over_batch():
     reference = F.binary_cross_entropy(torch.sigmoid(logits), x.flatten(1), reduction="sum") / 16
     torch.testing.assert_close(reconstruction_loss(logits, x, "bce"), reference,
                                rtol=1e-5, atol=1e-3)
+
+
+def _bce_inputs(seed: int, shape=(5, 9)) -> tuple[torch.Tensor, torch.Tensor]:
+    """float64 logits spread over a wide range (both signs) and targets in [0, 1]."""
+    gen = torch.Generator().manual_seed(seed)
+    logits = (torch.randn(shape, generator=gen, dtype=torch.float64) * 4).requires_grad_()
+    target = torch.rand(shape, generator=gen, dtype=torch.float64).requires_grad_()
+    return logits, target
+
+
+@pytest.mark.parametrize("wrt", ["both", "logits", "target"])
+def test_the_custom_bce_backward_passes_gradcheck(wrt):
+    # Finite differences in float64 against the hand-written backward: sigmoid(l) - x for the
+    # logits and -l for the target, each times the incoming gradient.
+    logits, target = _bce_inputs(4)
+    logits.requires_grad_(wrt in ("both", "logits"))
+    target.requires_grad_(wrt in ("both", "target"))
+    assert torch.autograd.gradcheck(_BinaryCrossEntropyWithLogits.apply, (logits, target),
+                                    eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+def test_the_custom_bce_matches_torch_in_values_and_gradients():
+    logits, target = _bce_inputs(5, shape=(4, 16))
+    with torch.no_grad():  # extremes, where a naive log(sigmoid) would overflow or lose digits
+        logits[0, :8] = torch.tensor([-700.0, -100.0, -30.0, -1e-8, 0.0, 1e-8, 30.0, 700.0],
+                                     dtype=torch.float64)
+        target[0, :4] = torch.tensor([0.0, 1.0, 0.0, 1.0], dtype=torch.float64)
+    ref_logits = logits.detach().clone().requires_grad_()
+    ref_target = target.detach().clone().requires_grad_()
+    ours = _BinaryCrossEntropyWithLogits.apply(logits, target)
+    reference = F.binary_cross_entropy_with_logits(ref_logits, ref_target, reduction="none")
+    torch.testing.assert_close(ours, reference, rtol=1e-12, atol=1e-12)
+    # An uneven incoming gradient, so that the backward must scale by it element by element.
+    upstream = torch.randn(logits.shape, generator=torch.Generator().manual_seed(6),
+                           dtype=torch.float64)
+    (ours * upstream).sum().backward()
+    (reference * upstream).sum().backward()
+    torch.testing.assert_close(logits.grad, ref_logits.grad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(target.grad, ref_target.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_bce_reconstruction_has_torchs_gradient_in_float32():
+    # The path training takes: float32, summed over pixels and averaged over the batch.
+    gen = torch.Generator().manual_seed(7)
+    logits = (torch.randn(16, 784, generator=gen) * 3).requires_grad_()
+    x = torch.rand(16, 28, 28, generator=gen)
+    ref_logits = logits.detach().clone().requires_grad_()
+    reconstruction_loss(logits, x, "bce").backward()
+    reference = F.binary_cross_entropy_with_logits(ref_logits, x.flatten(1), reduction="sum")
+    (reference / 16).backward()
+    torch.testing.assert_close(logits.grad, ref_logits.grad)
 
 
 def test_mse_reconstruction_compares_sigmoid_images():
