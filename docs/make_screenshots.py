@@ -71,9 +71,9 @@ def main() -> int:
     tab = window.tools.interpolate
     window.tools.show_tab(tab)
     vae_plot.set_cursor(-1.6, -0.9, notify=True)
-    tab.pin(0, window._cursor_z())
+    tab.pin(0, window.cursor_z())
     vae_plot.set_cursor(1.4, 1.2, notify=True)
-    tab.pin(1, window._cursor_z())
+    tab.pin(1, window.cursor_z())
     shoot(app, window, "tool-interpolate.png")
 
     draw = window.tools.draw

@@ -1,15 +1,17 @@
-"""Model-level fixtures: datasets, small models and checkpoints. No Qt is imported here."""
+"""Model-level fixtures: datasets, small models and checkpoints. No Qt is imported here.
+
+Fixtures only: helpers that test modules share live in checkpoint_files.py,
+dataset_files.py and gui_helpers.py, and are imported from there."""
 
 from __future__ import annotations
 
 import json
 import os
-import struct
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
+from checkpoint_files import join_safetensors, split_safetensors
 
 # The README's `pytest` must run anywhere, with or without a display: every window the tests
 # open (and every app they start as a subprocess) uses Qt's offscreen platform.
@@ -77,19 +79,6 @@ def saved_checkpoint(tmp_path, make_checkpoint) -> Path:
     return save_checkpoint(make_checkpoint(), tmp_path / "good.safetensors")
 
 
-def split_safetensors(blob: bytes) -> tuple[dict, bytes]:
-    """The JSON header and the tensor bytes of a safetensors file."""
-    (n,) = struct.unpack("<Q", blob[:8])
-    return json.loads(blob[8:8 + n]), blob[8 + n:]
-
-
-def join_safetensors(header: dict, data: bytes) -> bytes:
-    """A safetensors file from a header and tensor bytes (header padded to 8 bytes)."""
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    return struct.pack("<Q", len(text)) + text + data
-
-
 @pytest.fixture
 def rewrite_checkpoint(saved_checkpoint, tmp_path) -> Callable:
     """Writes a copy of the good checkpoint with its header or metadata changed.
@@ -116,14 +105,6 @@ def rewrite_checkpoint(saved_checkpoint, tmp_path) -> Callable:
     return rewrite
 
 
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """An uncompressed IDX file (big-endian), as MNIST ships them: magic 0x0803 or 0x0801."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    magic = 0x0800 + array.ndim  # 0x08: unsigned byte, then the number of dimensions
-    head = struct.pack(">I", magic) + b"".join(struct.pack(">I", s) for s in array.shape)
-    path.write_bytes(head + array.tobytes())
-
-
 @pytest.fixture
 def no_network(monkeypatch):
     """Downloads and sockets fail at once, as on a machine with no network."""
@@ -141,3 +122,17 @@ def no_network(monkeypatch):
     monkeypatch.setattr(tv_mnist, "download_and_extract_archive", no_download)
     monkeypatch.setattr(socket.socket, "connect", no_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", no_connect)
+
+
+@pytest.fixture(autouse=True)
+def qt_leak_guard(request, monkeypatch):
+    """GUI tests (those that use qtbot) fail when they leave a QThread running, a QThreadPool
+    busy, a QTimer active or a top-level widget visible (see qt_leaks.py). Other tests are
+    untouched: Qt is imported only for tests that use qtbot."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    from qt_leaks import guard
+
+    with guard(request, monkeypatch):
+        yield

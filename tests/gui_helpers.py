@@ -20,13 +20,20 @@ def make_window(qtbot, tmp_path, load: bool = True):
 
     settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
     window = MainWindow(settings)
-    qtbot.addWidget(window)
+    # Closing hides the window at once and closes it for good when its threads have ended:
+    # let them end before pytest-qt deletes it.
+    qtbot.addWidget(window, before_close_func=lambda w: _close_and_wait(qtbot, w))
     window.show()
     qtbot.waitExposed(window)
     if load:
         with qtbot.waitSignal(window.models_shown, timeout=LOAD_TIMEOUT_MS):
             window.load_initial()
     return window
+
+
+def _close_and_wait(qtbot, window) -> None:
+    window.close()
+    qtbot.waitUntil(lambda: not window.busy, timeout=LOAD_TIMEOUT_MS)
 
 
 def view_to_widget(plot, x: float, y: float) -> QtCore.QPoint:
@@ -73,6 +80,27 @@ def toolbar_button(window, action) -> QtWidgets.QToolButton:
     """The toolbar button a user presses for `action`."""
     toolbar = window.findChild(QtWidgets.QToolBar, "main-toolbar")
     return toolbar.widgetForAction(action)
+
+
+def wait_until_unchanged(qtbot, read, for_ms: int, timeout: int):
+    """Waits until `read()` has returned the same value for `for_ms` (events processed
+    meanwhile), and returns that value; fails if it keeps changing for `timeout` ms.
+
+    For checks that something has stopped: on a busy machine it waits longer instead of
+    failing, where a fixed wait followed by a comparison would flake."""
+    value, since = read(), QtCore.QElapsedTimer()
+    since.start()
+
+    def settled() -> bool:
+        nonlocal value
+        now = read()
+        if now != value:
+            value = now
+            since.restart()
+        return since.elapsed() >= for_ms
+
+    qtbot.waitUntil(settled, timeout=timeout)
+    return value
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# Each runs a GUI benchmark's quick mode for 20 to 45 s: `pytest -m slow` runs them (.ci/run does).
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parent.parent
 
 

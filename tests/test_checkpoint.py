@@ -21,7 +21,8 @@ import pytest
 import torch
 import vae_gui.model.atomic_write as atomic_write_module
 import vae_gui.model.checkpoint as checkpoint_module
-from conftest import split_safetensors
+from checkpoint_files import Payload as _Payload
+from checkpoint_files import split_safetensors
 from safetensors.torch import save as save_safetensors
 from vae_gui.model.checkpoint import load_checkpoint, save_checkpoint
 from vae_gui.model.config import ModelConfig
@@ -135,16 +136,6 @@ def test_random_bytes_behind_a_plausible_header_length(tmp_path):
     path = tmp_path / "noise.safetensors"
     path.write_bytes(struct.pack("<Q", 1000) + noise)
     _refused(path, "not a vae-gui checkpoint")
-
-
-class _Payload:
-    """Unpickling this creates `marker`: proof that code in the file ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (str(self.marker), "w"))
 
 
 @pytest.mark.parametrize("protocol", [0, 2, 4, 5])

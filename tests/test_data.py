@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_idx
+from dataset_files import damage as _damage
+from dataset_files import write_idx
+from dataset_files import write_torchvision_layout as _write_torchvision_layout
 from vae_gui.model.data import BUILTIN_DATASETS, load_dataset, stratified_split
 from vae_gui.model.errors import DatasetError
 
@@ -69,21 +71,6 @@ def test_stratified_split_keeps_class_shares_and_is_reproducible():
 # -------------------------------------------------------------------------- torchvision
 
 
-def _write_torchvision_layout(root: Path, folder: str, n_train=30, n_test=10, seed=0):
-    """The four uncompressed IDX files, where torchvision's MNIST-like classes read them."""
-    rng = np.random.default_rng(seed)
-    raw = root / folder / "raw"
-    raw.mkdir(parents=True)
-    arrays = {}
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        write_idx(raw / f"{split}-images-idx3-ubyte", images)
-        write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
-        arrays[split] = images, labels
-    return raw, arrays
-
-
 @pytest.mark.parametrize("name", list(LAYOUTS))
 def test_torchvision_sets_load_from_idx_files(tmp_path, name):
     import torchvision
@@ -114,25 +101,6 @@ def test_files_for_one_set_do_not_count_for_another(tmp_path):
     _write_torchvision_layout(tmp_path, "MNIST")
     with pytest.raises(DatasetError, match="could not be downloaded"):
         load_dataset("kmnist", data_root=tmp_path)
-
-
-def _damage(raw: Path, how: str) -> None:
-    images = raw / "train-images-idx3-ubyte"
-    blob = images.read_bytes()
-    if how == "truncated-images":
-        images.write_bytes(blob[: len(blob) // 2])
-    elif how == "truncated-header":
-        images.write_bytes(blob[:6])
-    elif how == "empty-images":
-        images.write_bytes(b"")
-    elif how == "bad-magic":
-        images.write_bytes(b"\x00\x00\x00\x00" + blob[4:])
-    elif how == "labels-are-images":
-        shutil.copy(images, raw / "train-labels-idx1-ubyte")
-    elif how == "fewer-labels":
-        write_idx(raw / "train-labels-idx1-ubyte", np.zeros(5, dtype=np.uint8))
-    elif how == "label-out-of-range":
-        write_idx(raw / "t10k-labels-idx1-ubyte", np.full(10, 77, dtype=np.uint8))
 
 
 @pytest.mark.parametrize("how", ["truncated-images", "truncated-header", "empty-images",

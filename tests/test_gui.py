@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from app_process import MODELS_SHOWN, TRAINING_STARTED, AppProcess
 from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
     click,
     collect_windows_after_test,
@@ -17,6 +19,7 @@ from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
     press,
     toolbar_button,
     view_to_widget,
+    wait_until_unchanged,
 )
 from PySide6 import QtCore, QtWidgets
 from vae_gui.model.checkpoint import load_checkpoint
@@ -133,10 +136,9 @@ def test_pause_resume_and_reset(qtbot, tmp_path):
     press(qtbot, window, window.train_action)
     qtbot.waitUntil(lambda: window.snapshot.step > 20, timeout=30000)
     press(qtbot, window, window.pause_action)
-    qtbot.wait(800)  # the last snapshot before the pause is drawn within 0.5 s
-    step = window.snapshot.step
-    qtbot.wait(800)
-    assert window.snapshot.step == step
+    # Paused: the step shown stops moving (once the last snapshot before the pause is drawn).
+    step = wait_until_unchanged(qtbot, lambda: window.snapshot.step, for_ms=800,
+                                timeout=30000)
     press(qtbot, window, window.pause_action)  # now reads Resume
     qtbot.waitUntil(lambda: window.snapshot.step > step, timeout=30000)
     window.close()
@@ -149,10 +151,11 @@ def test_closing_the_window_mid_training_stops_the_thread(qtbot, tmp_path):
     pretrained = window.snapshot
     qtbot.waitUntil(lambda: window.snapshot is not pretrained and window.snapshot.step > 10,
                     timeout=30000)
-    thread = window.session._thread
-    window.close()
-    assert not window.session.running
-    assert thread.isFinished()
+    (thread,) = window.session.threads()
+    with qtbot.waitSignal(window.closed, timeout=30000):
+        window.close()  # returns at once: the window hides, and closes once the thread ends
+        assert not window.isVisible() and not window.session.running
+    assert thread.isFinished() and not window.busy
 
 
 def test_opening_a_corrupt_file_shows_the_reason_and_keeps_the_models(qtbot, tmp_path,
@@ -210,21 +213,14 @@ def test_screenshot_mode_writes_a_png_and_exits_0(tmp_path):
 
 
 def test_interrupting_the_real_app_while_training_exits_cleanly(tmp_path):
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.Popen([sys.executable, "-m", "vae_gui.app", "--train"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        import time
-        time.sleep(8)  # start-up, loading and a few seconds of training
-        assert proc.poll() is None, proc.stderr.read()
-        t0 = time.perf_counter()
-        proc.send_signal(2)  # SIGINT, as Ctrl-C in a terminal
-        _, stderr = proc.communicate(timeout=10)
-        elapsed = time.perf_counter() - t0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, stderr
-    assert elapsed < 3.0
+    # The app says when its models are shown and when training has started
+    # (VAE_GUI_REPORT_EVENTS=1, see tests/app_process.py); Ctrl-C then closes it cleanly.
+    with AppProcess(["--train"]) as app:
+        app.wait_for_line(MODELS_SHOWN)
+        app.wait_for_line(TRAINING_STARTED)
+        app.proc.send_signal(signal.SIGINT)  # as Ctrl-C in a terminal
+        code = app.wait(timeout=30)  # a bound for a hang, not a speed limit
+        stderr = app.stderr
+    assert code == 0, f"exit status {code}\n{stderr}"
     for bad in ("QThread: Destroyed", "deallocating", "Traceback", "Fatal"):
-        assert bad not in stderr
+        assert bad not in stderr, stderr

@@ -29,7 +29,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shiboken6
-from conftest import split_safetensors
+from checkpoint_files import Payload as _Payload
+from checkpoint_files import split_safetensors
+from dataset_files import damage as _damage
+from dataset_files import write_torchvision_layout as _write_torchvision_layout
 from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
     click,
     collect_windows_after_test,
@@ -40,14 +43,20 @@ from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
     view_to_widget,
 )
 from PySide6 import QtCore, QtWidgets
-from test_checkpoint import _Payload
-from test_data import _damage, _write_torchvision_layout
 
 REPO = Path(__file__).resolve().parent.parent
 FAIL_MS = 30000  # a failure must be reported long before this; it only bounds a broken run
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+def _quick_ones(cases, quick: tuple) -> list:
+    """`cases` as parameters, those in `quick` in the default run and the rest marked slow:
+    the model-level tests (test_checkpoint.py, test_data.py) check every case's message
+    in milliseconds, and each case here opens a window; the quick ones cover each way
+    the GUI fails."""
+    return [pytest.param(c, marks=() if c in quick else pytest.mark.slow) for c in cases]
 
 
 def type_into(qtbot, widget, text: str) -> None:
@@ -257,7 +266,8 @@ HOSTILE = {
 }
 
 
-@pytest.mark.parametrize("case", list(HOSTILE))
+@pytest.mark.parametrize("case", _quick_ones(HOSTILE, ("truncated", "pickle-with-payload",
+                                                       "nan-weights", "named-pipe")))
 def test_opening_a_hostile_checkpoint_shows_why_and_keeps_the_models(qtbot, tmp_path,
                                                                     monkeypatch, request, case):
     def fixture(name):
@@ -360,9 +370,13 @@ WARM_UP = 20
 RSS_GROWTH_LIMIT = 60 * 2**20
 
 
-def test_200_rapid_train_stop_reset_cycles_while_dragging_leave_no_thread_and_flat_memory(
-        qtbot, tmp_path, monkeypatch):
-    from vae_gui import training_session
+@pytest.mark.parametrize("cycles, warm_up, min_runs", [
+    (5, 1, 2),  # every button and drags, quickly: the default run
+    pytest.param(CYCLES, WARM_UP, 60, marks=pytest.mark.slow),
+], ids=["5", str(CYCLES)])
+def test_rapid_train_stop_reset_cycles_while_dragging_leave_no_thread_and_flat_memory(
+        qtbot, tmp_path, monkeypatch, cycles, warm_up, min_runs):
+    from vae_gui.workers import training_session
 
     started: list[weakref.ref] = []
 
@@ -384,14 +398,16 @@ def test_200_rapid_train_stop_reset_cycles_while_dragging_leave_no_thread_and_fl
 
     def quiet_rss() -> int:
         press(qtbot, window, window.stop_action)
-        qtbot.waitUntil(lambda: not window.session.running, timeout=5000)
-        qtbot.wait(50)
+        # Reset retires a thread without waiting for it: wait for every one to end.
+        qtbot.waitUntil(lambda: not window.session.busy, timeout=10000)
+        QtWidgets.QApplication.processEvents()
+        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
         gc.collect()
         return rss_bytes()
 
     started_at = time.perf_counter()
-    for cycle in range(CYCLES):
-        if cycle == WARM_UP:
+    for cycle in range(cycles):
+        if cycle == warm_up:
             rss_warm = quiet_rss()
         name = rng.choice(list(actions))
         pressed[name] += actions[name].isEnabled()
@@ -411,7 +427,7 @@ def test_200_rapid_train_stop_reset_cycles_while_dragging_leave_no_thread_and_fl
     # No training thread is left: the session says so, every QThread it started has
     # finished (or is already freed), and neither Python nor the OS lists one.
     assert not window.session.running
-    assert len(started) >= 60, f"only {len(started)} runs started: the cycles did too little"
+    assert len(started) >= min_runs, f"only {len(started)} runs started: the cycles did too little"
     alive = [r() for r in started if r() is not None]
     assert all(t.isFinished() and not t.isRunning() for t in alive)
     assert TRAINING_THREAD not in os_thread_names()
@@ -419,12 +435,12 @@ def test_200_rapid_train_stop_reset_cycles_while_dragging_leave_no_thread_and_fl
     assert not [t for t in threading.enumerate()
                 if t.ident not in python_threads and str(t.native_id) in tasks]
     # The cursor followed the drags all along, and still decodes.
-    assert len(moves) > CYCLES
+    assert len(moves) > cycles
     assert_cursor_decodes(qtbot, window)
     assert not error_shown(window)
     # Memory stays flat.
     growth = rss_end - rss_warm
-    print(f"\n{CYCLES} cycles in {elapsed:.1f} s, {len(started)} training runs started, "
+    print(f"\n{cycles} cycles in {elapsed:.1f} s, {len(started)} training runs started, "
           f"{len(alive)} thread objects still alive, presses that took effect {pressed}; "
           f"RSS after warm-up {rss_warm / 2**20:.1f} MB, at the end {rss_end / 2**20:.1f} MB, "
           f"growth {growth / 2**20:+.1f} MB")
@@ -443,7 +459,9 @@ def test_200_rapid_train_stop_reset_cycles_while_dragging_leave_no_thread_and_fl
 # Printed when a QThread or a Python object outlives what it needs, or the process crashes.
 BAD_OUTPUT = ("QThread: Destroyed", "deallocating", "Traceback", "Fatal", "Segmentation fault",
               "Aborted", "Timers cannot be stopped", "QObject::", "Exception ignored")
-EXIT_WITHIN_S = 3.0
+# A clean exit takes well under a second on an idle machine; the bound only catches a
+# hang (a busy 2-core machine once took 4.2 s), what is asserted is the exit status.
+EXIT_WITHIN_S = 30
 
 
 def _launch(args: list[str]) -> subprocess.Popen:
@@ -464,7 +482,7 @@ def _wait_for(proc: subprocess.Popen, condition, what: str, timeout: float = 60)
 
 
 def _signal_and_collect(proc: subprocess.Popen, sig: int,
-                        timeout: float = 30) -> tuple[float, str, str]:
+                        timeout: float = EXIT_WITHIN_S) -> tuple[float, str, str]:
     sent = time.perf_counter()
     proc.send_signal(sig)
     try:
@@ -479,21 +497,38 @@ def _signal_and_collect(proc: subprocess.Popen, sig: int,
 def _assert_clean_exit(proc, elapsed: float, err: str) -> None:
     print(f"exited with status {proc.returncode} {elapsed:.2f} s after the signal")
     assert proc.returncode == 0, err
-    assert elapsed < EXIT_WITHIN_S, f"took {elapsed:.2f} s to exit"
+    assert elapsed < EXIT_WITHIN_S, f"still running {elapsed:.2f} s after the signal"
     for bad in BAD_OUTPUT:
         assert bad not in err, err
 
 
-@pytest.mark.parametrize("sig, after", [(signal.SIGINT, 1.5), (signal.SIGTERM, 1.5),
+def _thread_cpu_s(pid: int, name: str) -> float:
+    """CPU seconds used so far by the process's threads called `name` (from /proc)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # the thread may end while we look
+            stat = (task / "stat").read_text()
+            end = stat.rindex(")")  # the name is in parentheses and may hold spaces
+            if stat[stat.index("(") + 1:end] == name:
+                fields = stat[end + 2:].split()  # from field 3, the state
+                total += int(fields[11]) + int(fields[12])  # utime, stime (14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.slow  # three real apps; test_gui.py interrupts one while training quickly
+@pytest.mark.parametrize("sig, cpu_s", [(signal.SIGINT, 1.0), (signal.SIGTERM, 1.0),
                                         (signal.SIGINT, 0.0)],
                          ids=["SIGINT", "SIGTERM", "SIGINT-as-the-thread-starts"])
-def test_the_real_app_exits_cleanly_when_signalled_during_training(sig, after):
+def test_the_real_app_exits_cleanly_when_signalled_during_training(sig, cpu_s):
     # `vae-gui --train` trains as soon as the pretrained models are shown. The training
-    # thread is seen in /proc by its name; 1.5 s later it is well into training (batches,
-    # snapshots, progress); at 0 s it is still loading the data and building the trainer.
+    # thread is seen in /proc by its name; once it has used a second of CPU it is well
+    # into training (batches, snapshots, progress); at 0 s it is still loading the data
+    # and building the trainer.
     proc = _launch(["-m", "vae_gui.app", "--train"])
     _wait_for(proc, lambda: TRAINING_THREAD in os_thread_names(proc.pid), "training")
-    time.sleep(after)
+    if cpu_s:
+        _wait_for(proc, lambda: _thread_cpu_s(proc.pid, TRAINING_THREAD) >= cpu_s,
+                  f"{cpu_s} s of training", timeout=120)
     assert TRAINING_THREAD in os_thread_names(proc.pid)
     elapsed, _, err = _signal_and_collect(proc, sig)
     _assert_clean_exit(proc, elapsed, err)
@@ -507,7 +542,7 @@ def test_the_real_app_exits_cleanly_when_signalled_while_it_starts():
 
     proc = _launch(["-m", "vae_gui.app"])
     _wait_for(proc, loading_qt, "loading Qt")
-    elapsed, _, err = _signal_and_collect(proc, signal.SIGINT, timeout=10)
+    elapsed, _, err = _signal_and_collect(proc, signal.SIGINT)
     _assert_clean_exit(proc, elapsed, err)
 
 
@@ -525,6 +560,7 @@ def large_checkpoint(tmp_path_factory) -> Path:
                                       tuple("0123456789"), 0, 0, ()), path)
 
 
+@pytest.mark.slow  # two real apps; the in-process test below closes during a load
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_the_real_app_exits_cleanly_when_signalled_during_a_load(large_checkpoint, sig):
     # `vae-gui PATH --train` opens PATH at start and would train once it is shown. The signal
@@ -532,10 +568,11 @@ def test_the_real_app_exits_cleanly_when_signalled_during_a_load(large_checkpoin
     # nothing (no late result, no training thread) starts after the window has closed.
     path = str(large_checkpoint.resolve())
 
-    def reading() -> bool:
-        fds = Path(f"/proc/{proc.pid}/fd")
+    def reading() -> bool:  # open, or mapped into memory (safetensors maps the file)
         try:
-            return any(os.readlink(fd) == path for fd in fds.iterdir())
+            fds = Path(f"/proc/{proc.pid}/fd")
+            return (any(os.readlink(fd) == path for fd in fds.iterdir())
+                    or path in Path(f"/proc/{proc.pid}/maps").read_text())
         except OSError:
             return False
 
@@ -574,6 +611,7 @@ SAVING_DRIVER = """
 """
 
 
+@pytest.mark.slow  # two real apps, 15 s each
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_the_real_app_finishes_a_save_and_exits_cleanly_when_signalled_during_it(
         tmp_path, make_checkpoint, sig):
@@ -603,12 +641,16 @@ def test_closing_during_a_load_drops_it_at_its_next_stage(qtbot, tmp_path, monke
 
     window = make_window(qtbot, tmp_path)
     before = on_screen(window)
-    real_load, reading, encoded = vae_gui.model.checkpoint.load_checkpoint, threading.Event(), []
+    real_load, encoded = vae_gui.model.checkpoint.load_checkpoint, []
+    reading, read, loaded = threading.Event(), threading.Event(), threading.Event()
 
-    def slow_load(path):
+    def slow_load(path):  # a large file on a slow disk, read once the window has closed
         reading.set()
-        time.sleep(0.5)  # a large file on a slow disk
-        return real_load(path)
+        read.wait(FAIL_MS / 1000)
+        try:
+            return real_load(path)
+        finally:
+            loaded.set()
 
     monkeypatch.setattr(vae_gui.model.checkpoint, "load_checkpoint", slow_load)
     monkeypatch.setattr(vae_gui.model.training, "snapshot_of", lambda *a, **k: encoded.append(1))
@@ -616,11 +658,11 @@ def test_closing_during_a_load_drops_it_at_its_next_stage(qtbot, tmp_path, monke
     window.load_failed.connect(failures.append)
     window.load_initial()  # opens the pretrained models again
     qtbot.waitUntil(reading.is_set, timeout=5000)
-    t0 = time.perf_counter()
     window.close()
-    closed_in = time.perf_counter() - t0
-    qtbot.wait(300)
-    assert closed_in < 1.5, f"close waited {closed_in:.2f} s"
+    assert not loaded.is_set(), "close waited for the whole load"
+    read.set()  # the file is read now; the load must stop at its next stage
+    qtbot.waitUntil(loaded.is_set, timeout=FAIL_MS)
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=FAIL_MS)
     assert not encoded, "the load went on after the window closed"
     assert not failures and not error_shown(window)
     assert_still_shown(window, before)
@@ -678,7 +720,7 @@ def _train_or_reset_and_expect_failure(qtbot, window, button: str) -> str:
     return failed.args[0]
 
 
-@pytest.mark.parametrize("case", list(DATA))
+@pytest.mark.parametrize("case", _quick_ones(DATA, ("missing-npz", "images-of-two-sizes")))
 def test_a_bad_dataset_typed_in_the_settings_says_why_and_keeps_the_models(qtbot, tmp_path,
                                                                           case):
     make, button, fragments = DATA[case]
@@ -711,7 +753,8 @@ def offline_data_root(tmp_path, monkeypatch, no_network) -> Path:
     return tmp_path / "cache" / "vae-gui" / "data"
 
 
-@pytest.mark.parametrize("damage", [None, "truncated-images", "label-out-of-range"],
+@pytest.mark.parametrize("damage", _quick_ones([None, "truncated-images",
+                                                "label-out-of-range"], (None,)),
                          ids=["missing-offline", "truncated-idx", "labels-out-of-range"])
 def test_mnist_missing_or_damaged_in_the_data_root_says_what_to_do(qtbot, tmp_path,
                                                                   offline_data_root, damage):
@@ -722,9 +765,8 @@ def test_mnist_missing_or_damaged_in_the_data_root_says_what_to_do(qtbot, tmp_pa
     before = on_screen(window)
     combo = window.settings_panel.dataset
     combo.setCurrentIndex(combo.findText("mnist"))  # chosen from the list
-    started = time.perf_counter()
+    # No waiting on a network that is not there: the failure comes within FAIL_MS.
     message = _train_or_reset_and_expect_failure(qtbot, window, "train")
-    assert time.perf_counter() - started < 15  # no waiting on a network that is not there
     raw = offline_data_root / "MNIST" / "raw"
     if damage is None:
         assert "could not be downloaded" in message and "Connect to the internet once" in message

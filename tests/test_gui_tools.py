@@ -52,7 +52,7 @@ def test_four_latent_dimensions_are_shown_by_pca_or_chosen_axes(qtbot, tmp_path)
     before = vae.decoded.current_image()
     start = view_to_widget(vae.latent_plot, *vae.latent_plot.cursor_position())
     drag(qtbot, vae.latent_plot, start, start + QtCore.QPoint(50, -30))
-    z = window._cursor_z()
+    z = window.cursor_z()
     assert z.shape == (4,)
     assert not np.allclose(before, vae.decoded.current_image())
 
@@ -112,9 +112,9 @@ def test_interpolation_between_two_pinned_points(qtbot, tmp_path):
     window.tools.show_tab(tab)
     plot = window.columns["vae"].latent_plot
     plot.set_cursor(-1.5, -1.0, notify=True)
-    tab.pin(0, window._cursor_z())
+    tab.pin(0, window.cursor_z())
     plot.set_cursor(1.5, 1.0, notify=True)
-    tab.pin(1, window._cursor_z())
+    tab.pin(1, window.cursor_z())
     for which in ("ae", "vae"):
         path = window.overlays[which].data("path")
         assert path is not None and len(path) == 10

@@ -101,7 +101,26 @@ def test_a_non_finite_point_does_not_hide_the_others(plot):
 
 def test_opacity_and_unchanged_labels(plot):
     plot.set_points_opacity(0.25)
-    assert plot._scatters[0].opacity() == pytest.approx(0.25)
+    assert plot.points_opacity() == pytest.approx(0.25)
     plot.set_axis_labels("z1", "z2")
     plot.set_axis_labels("PC1", "PC2")
     assert plot.plot_item.getAxis("bottom").labelText == "PC1"
+
+
+def test_dots_are_painted_by_the_fast_path_in_one_call(plot):
+    # PrimitiveArray is private pyqtgraph API (pinned in pyproject): all dots in view must go
+    # through one drawPixmapFragments call, not a Python loop.
+    rng = np.random.default_rng(0)
+    plot.set_points(rng.normal(size=(500, 2)), rng.integers(0, 10, 500))
+    plot.fit(np.array([-5.0, -5.0]), np.array([5.0, 5.0]))
+    pixels(plot)
+    assert plot.dots_painted() == 500
+
+
+def test_a_click_on_a_point_reports_its_index(plot, qtbot):
+    plot.set_points(np.array([[0.0, 0.0], [2.0, 1.0], [-1.0, 2.0]]), np.array([0, 1, 2]))
+    plot.fit(np.array([-3.0, -3.0]), np.array([3.0, 3.0]))
+    scene_pos = plot.view_box.mapViewToScene(QtCore.QPointF(2.0, 1.0))
+    assert plot.point_near(scene_pos) == 1
+    far = plot.view_box.mapViewToScene(QtCore.QPointF(1.0, -2.0))
+    assert plot.point_near(far) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
@@ -27,6 +28,25 @@ def _close_on_signals(window: MainWindow) -> QtCore.QTimer:
     return timer
 
 
+def _report_events(window: MainWindow) -> None:
+    """With VAE_GUI_REPORT_EVENTS=1, prints one line on stdout when the models are first shown
+    (`vae-gui: models shown`) and when training first runs (`vae-gui: training started`), so
+    that tests and scripts driving the real app wait for these instead of sleeping."""
+    if os.environ.get("VAE_GUI_REPORT_EVENTS") != "1":
+        return
+
+    def report(event: str) -> None:
+        print(f"vae-gui: {event}", flush=True)
+
+    def on_running(running: bool) -> None:
+        if running:
+            window.session.running_changed.disconnect(on_running)
+            report("training started")
+
+    window.models_shown.connect(lambda: report("models shown"))
+    window.session.running_changed.connect(on_running)
+
+
 def run_gui(args: argparse.Namespace, pending_signals: list[int] | None = None) -> int:
     """Shows the window first, then loads torch and the models in the background.
 
@@ -37,9 +57,14 @@ def run_gui(args: argparse.Namespace, pending_signals: list[int] | None = None) 
     pg.setConfigOptions(antialias=False, foreground="k")
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
+    # The window hides at once on close but closes for good only when its threads have
+    # ended (MainWindow.closeEvent): quit then, not when it hides.
+    app.setQuitOnLastWindowClosed(False)
     window = MainWindow()
+    window.closed.connect(app.quit)
     window.show()
     _close_on_signals(window)
+    _report_events(window)
     if pending_signals:
         QtCore.QTimer.singleShot(0, window.close)
     exit_code = {"value": 0}
@@ -62,8 +87,10 @@ def run_gui(args: argparse.Namespace, pending_signals: list[int] | None = None) 
         window.models_shown.connect(lambda: QtCore.QTimer.singleShot(300, save_and_quit))
         window.load_failed.connect(fail)
         # Never hang a script: give up when the models have not been drawn in time.
-        QtCore.QTimer.singleShot(SCREENSHOT_TIMEOUT_MS,
-                                 lambda: None if window._shown_once else fail(
+        shown: list[bool] = []
+        window.models_shown.connect(lambda: shown.append(True))
+        QtCore.QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, window,
+                                 lambda: None if shown else fail(
                                      "the models were not drawn in time; no screenshot saved"))
     # A moment for the first paint before the loader thread starts importing torch, which
     # competes with it for the interpreter (first paint 0.96 s -> 0.59 s, benchmarks/).

@@ -25,10 +25,9 @@ DENSITY_REF_PERCENTILE = 90  # cells at least this dense (among non-empty ones) 
 RENDER_MODES = ("auto", "points", "density")
 GRID_COLORS = ("#d9d9d9", "#eeeeee")  # major, minor lines: black at 15% and 7% on white
 
-try:  # one C++ call for all dots; the array type is not public pyqtgraph API
-    from pyqtgraph.Qt.internals import PrimitiveArray as _PrimitiveArray
-except ImportError:  # pragma: no cover - very old pyqtgraph: draw the dots one by one
-    _PrimitiveArray = None
+# One C++ call for all dots. The array type is not public pyqtgraph API: pyproject pins the
+# pyqtgraph versions tested, and tests/test_latent_plot.py checks that this path is in use.
+from pyqtgraph.Qt.internals import PrimitiveArray  # noqa: E402
 
 
 class _CloudItem(pg.GraphicsObject):
@@ -60,8 +59,8 @@ class _CloudItem(pg.GraphicsObject):
         self._atlas: QtGui.QPixmap | None = None
         self._atlas_dpr = 0.0
         self._colors: list[QtGui.QColor] = []
-        self._fragments = (_PrimitiveArray(QtGui.QPainter.PixmapFragment, 10)
-                           if _PrimitiveArray is not None else None)
+        self._fragments = PrimitiveArray(QtGui.QPainter.PixmapFragment, 10)
+        self.fragments_drawn = 0  # dots painted by the last paint (for tests)
         self._version = 0
         self._density_key = None
         self._visible_key = None
@@ -211,13 +210,6 @@ class _CloudItem(pg.GraphicsObject):
         atlas = self._atlas_for(dpr)
         cell = atlas.height()
         p.resetTransform()
-        if self._fragments is None:  # pragma: no cover - see the import
-            for i in idx:
-                c = int(self._cls[i])
-                p.drawPixmap(QtCore.QRectF(x[i] - cell / dpr / 2, y[i] - cell / dpr / 2,
-                                           cell / dpr, cell / dpr), atlas,
-                             QtCore.QRectF(c * cell, 0, cell, cell))
-            return
         self._fragments.resize(len(idx))
         frags = self._fragments.ndarray()
         frags[:, 0] = x[idx]  # the centre of each dot
@@ -229,6 +221,7 @@ class _CloudItem(pg.GraphicsObject):
         if self._alpha is not None:
             frags[:, 9] = self._alpha[idx]
         p.drawPixmapFragments(*self._fragments.drawargs(), atlas)
+        self.fragments_drawn = len(idx)
 
     def _visible_rect(self) -> QtCore.QRectF:
         vb = self.getViewBox()
@@ -363,7 +356,7 @@ class LatentPlot(pg.PlotWidget):
     """
 
     cursor_moved = QtCore.Signal(float, float)
-    activated = QtCore.Signal()
+    point_clicked = QtCore.Signal(int)  # the index (as given to set_points) of a clicked point
 
     def __init__(self, title: str, parent=None) -> None:
         super().__init__(parent=parent, background="w")
@@ -382,9 +375,8 @@ class LatentPlot(pg.PlotWidget):
         self._cloud = _CloudItem()
         self._cloud.setZValue(1)
         self.plot_item.addItem(self._cloud)
-        # The one item that draws every class (main_window dims it under the manifold view).
-        self._scatters: list[pg.GraphicsObject] = [self._cloud]
         self._class_names: tuple[str, ...] = ()
+        self._xy = np.zeros((0, 2))
         self._rings = [pg.PlotCurveItem(pen=pg.mkPen(PRIOR_COLOR, width=1,
                                                      style=QtCore.Qt.PenStyle.DashLine))
                        for _ in RING_SIGMAS]
@@ -418,7 +410,21 @@ class LatentPlot(pg.PlotWidget):
                    alpha: np.ndarray | None = None) -> None:
         """Replaces the plotted points: xy (N, 2) in plot coordinates, labels (N,), and
         optionally an opacity in [0, 1] per point (dots only; the density image ignores it)."""
+        self._xy = np.asarray(xy).reshape(-1, 2)
         self._cloud.set_data(xy, labels, alpha)
+
+    def point_near(self, scene_pos: QtCore.QPointF, max_pixels: float = 6) -> int | None:
+        """The index of the plotted point nearest `scene_pos`, if within `max_pixels`."""
+        if not len(self._xy):
+            return None
+        vb = self.view_box
+        click = vb.mapSceneToView(scene_pos)
+        px = vb.viewPixelSize()  # distances in screen pixels: view units over a pixel's size
+        with np.errstate(invalid="ignore"):
+            d = np.hypot((self._xy[:, 0] - click.x()) / px[0],
+                         (self._xy[:, 1] - click.y()) / px[1])
+        i = int(np.nanargmin(d)) if np.isfinite(d).any() else -1
+        return i if i >= 0 and d[i] <= max_pixels else None
 
     def point_count(self) -> int:
         return self._cloud.count()
@@ -445,6 +451,13 @@ class LatentPlot(pg.PlotWidget):
     def set_points_opacity(self, opacity: float) -> None:
         """Dims the cloud (e.g. under an overlay drawn beneath it)."""
         self._cloud.setOpacity(opacity)
+
+    def points_opacity(self) -> float:
+        return float(self._cloud.opacity())
+
+    def dots_painted(self) -> int:
+        """How many dots the last paint drew in one drawPixmapFragments call (the fast path)."""
+        return self._cloud.fragments_drawn
 
     def set_prior_center(self, center: tuple[float, float]) -> None:
         center = (float(center[0]), float(center[1]))
@@ -496,20 +509,21 @@ class LatentPlot(pg.PlotWidget):
             self.cursor_moved.emit(float(x), float(y))
 
     def _on_cursor_dragged(self) -> None:
-        self.activated.emit()
         x, y = self.cursor_position()
         self.cursor_moved.emit(x, y)
 
     def _on_scene_clicked(self, event) -> None:
-        """A click on empty space moves the cursor there."""
+        """A click moves the cursor there; a click on a point also reports that point."""
         if event.button() != QtCore.Qt.MouseButton.LeftButton or event.isAccepted():
             return
         if not self.view_box.sceneBoundingRect().contains(event.scenePos()):
             return
         p = self.view_box.mapSceneToView(event.scenePos())
         self.setFocus()
-        self.activated.emit()
         self.set_cursor(p.x(), p.y(), notify=True)
+        index = self.point_near(event.scenePos())
+        if index is not None:
+            self.point_clicked.emit(index)
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
         """Arrow keys nudge the cursor by 1% of the visible width (10% with Shift)."""
@@ -524,6 +538,5 @@ class LatentPlot(pg.PlotWidget):
             step *= 10
         dx, dy = steps[event.key()]
         x, y = self.cursor_position()
-        self.activated.emit()
         self.set_cursor(x + dx * step, y + dy * step, notify=True)
         event.accept()

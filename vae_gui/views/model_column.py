@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
-import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
+from superqt.utils import qthrottled
 
-from vae_gui.model.latent import Projection, certainty_opacity, decode_images, kl_per_dimension
+from vae_gui.explorer_state import ExplorerState
+from vae_gui.model.latent import certainty_opacity, decode_images, kl_per_dimension
 from vae_gui.views.decoded_image import DecodedImage
 from vae_gui.views.histograms import MarginalHistograms
+from vae_gui.views.kl_bars import KLBars
 from vae_gui.views.latent_plot import LatentPlot
 from vae_gui.views.loss_curves import LossCurves
 from vae_gui.views.palette import AE_COLOR, VAE_COLOR, legend_html
 from vae_gui.views.prior_panel import PriorPanel
 
-if TYPE_CHECKING:
-    from vae_gui.model.training import Snapshot
+LIVE_PANELS_MS = 1000  # while training: histograms, KL bars and loss curves once a second
 
 TITLES = {
     "ae": ("Autoencoder (AE)", "z = encoder(x): one point per image, no prior, no KL term",
@@ -28,42 +27,16 @@ TITLES = {
 }
 
 
-class KLBars(pg.PlotWidget):
-    """KL per VAE dimension: a bar near zero is a collapsed unit that carries no information."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent=parent, background="w")
-        item = self.getPlotItem()
-        item.setTitle("KL per dim.", size="8pt")
-        item.setMenuEnabled(False)
-        item.setMouseEnabled(False, False)
-        item.hideButtons()
-        self.bars = pg.BarGraphItem(x=[1], height=[0], width=0.7, brush=VAE_COLOR)
-        item.addItem(self.bars)
-        self.setMinimumWidth(110)
-
-    def set_kl(self, kl: np.ndarray) -> None:
-        x = np.arange(1, len(kl) + 1)
-        self.bars.setOpts(x=x, height=kl, width=0.7)
-        self.getPlotItem().setXRange(0.4, len(kl) + 0.6, padding=0)
-        self.getPlotItem().setYRange(0, max(float(np.max(kl, initial=0)) * 1.1, 0.1),
-                                     padding=0)
-        axis = self.getPlotItem().getAxis("bottom")
-        step = max(1, len(kl) // 8)
-        axis.setTicks([[(int(i), f"z{i}") for i in x[::step]]])
-
-
 class ModelColumn(QtWidgets.QWidget):
-    """Latent plot, prior, decoded image, marginal histograms and loss curves of one model."""
+    """Latent plot, prior, decoded image, marginal histograms and loss curves of one model;
+    it draws what the explorer state holds for that model, when the state changes."""
 
-    def __init__(self, which: str, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, which: str, state: ExplorerState,
+                 parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.which = which
+        self.state = state
         title, subtitle, color = TITLES[which]
-        self.model = None
-        self.image_shape: tuple[int, int] = (28, 28)
-        self.projection: Projection | None = None
-        self.codes = np.zeros((0, 2), dtype=np.float32)
 
         heading = QtWidgets.QLabel(f"<b style='color:{color}; font-size:13pt'>{title}</b>"
                                    f"<br><span style='color:#555'>{subtitle}</span>")
@@ -109,23 +82,45 @@ class ModelColumn(QtWidgets.QWidget):
         layout.addLayout(lower, 1)
         layout.addWidget(self.loss_curves, 2)
 
-    def show_snapshot(self, snapshot: Snapshot, projection: Projection,
-                      class_names: tuple[str, ...], image_shape: tuple[int, int],
-                      fade_uncertain: bool = False) -> None:
-        """Redraws the cloud from `snapshot` (the panels: `show_panels`)."""
-        self.model = snapshot.ae if self.which == "ae" else snapshot.vae
-        self.codes = snapshot.ae_codes if self.which == "ae" else snapshot.vae_mu
-        self.image_shape = image_shape
-        self.projection = projection
-        self.latent_plot.set_classes(class_names)
-        if class_names != self._legend_for:
-            self._legend_for = class_names
-            self.legend.setText(legend_html(class_names))
+        # While training, the panels follow at most once a second, in their own event-loop
+        # turn, so that no single turn blocks the cursor for long; the last one is drawn.
+        self._draw_panels_live = qthrottled(self.draw_panels, timeout=LIVE_PANELS_MS,
+                                            parent=self)
+        state.models_changed.connect(self._on_models_changed)
+        state.cursor_changed.connect(self._on_cursor_changed)
+
+    def _on_models_changed(self, _refit: bool) -> None:
+        self.draw_cloud()
+        if self.state.live:
+            self._draw_panels_live()
+        else:
+            self._draw_panels_live.cancel()
+            self.draw_panels()
+
+    def flush(self) -> None:
+        """Draws a pending live update of the panels now (when training stops)."""
+        self._draw_panels_live.flush()
+
+    def stop(self) -> None:
+        """Drops pending redraws (the window is closing)."""
+        self._draw_panels_live.cancel()
+
+    def draw_cloud(self) -> None:
+        """The encoded test set in this model's plot, with the prior's rings."""
+        state = self.state
+        snapshot, projection = state.snapshot, state.projections[self.which]
+        self.latent_plot.set_classes(state.class_names)
+        if state.class_names != self._legend_for:
+            self._legend_for = state.class_names
+            self.legend.setText(legend_html(state.class_names))
         alpha = None
-        if fade_uncertain and self.which == "vae":
+        if state.options.fade_uncertain and self.which == "vae":
             alpha = certainty_opacity(snapshot.vae_logvar)
-        self.latent_plot.set_points(projection.to_plane(self.codes), snapshot.labels, alpha)
+        self.latent_plot.set_render_mode("density" if state.options.density else "auto")
+        self.latent_plot.set_points(projection.to_plane(state.plotted(self.which)),
+                                    snapshot.labels, alpha)
         self.latent_plot.set_prior_center(tuple(projection.prior_center()))
+        self.latent_plot.set_axis_labels(*axis_names(projection))
         # Above two dimensions, say how the plane was chosen and where the rest of z sits.
         note = projection.description if projection.latent_dim > 2 else ""
         if note != self._plot_note:
@@ -134,19 +129,33 @@ class ModelColumn(QtWidgets.QWidget):
                                         "</span>" if note else "")
             self.latent_plot.plot_item.setTitle(title)
 
-    def show_panels(self, snapshot: Snapshot) -> None:
-        """Redraws the histograms, KL bars and loss curves from `snapshot`."""
-        self.histograms.set_codes(self.codes)
-        if isinstance(self.kl_bars, KLBars):
+    def draw_panels(self) -> None:
+        """Histograms of the plotted points, the KL bars and the loss curves."""
+        snapshot = self.state.snapshot
+        if snapshot is None:
+            return
+        self.histograms.set_codes(self.state.plotted(self.which))
+        if isinstance(self.kl_bars, KLBars):  # always from the posteriors, never from samples
             self.kl_bars.set_kl(kl_per_dimension(snapshot.vae_mu, snapshot.vae_logvar))
         self.loss_curves.set_snapshot(snapshot, snapshot.steps_per_epoch)
 
-    def decode_at(self, z: np.ndarray) -> None:
-        """Decodes the full latent point z and shows it; the cursor's plane point is z's image."""
-        if self.model is None:
+    def _on_cursor_changed(self, which: str) -> None:
+        if which != self.which or self.state.snapshot is None:
             return
-        self.decoded.set_image(decode_images(self.model, z, self.image_shape)[0])
+        z = self.state.cursors[which]
+        projection = self.state.projections[which]
+        self.decoded.set_image(decode_images(self.state.model(which), z,
+                                             self.state.image_shape)[0])
         shown = ", ".join(f"{v:+.2f}" for v in z[:2]) + (", \u2026" if len(z) > 2 else "")
         self.decoded.set_caption(f"decoded at<br>z = ({shown})")
-        xy = self.projection.to_plane(z) - self.projection.prior_center()
+        xy = projection.to_plane(z) - projection.prior_center()
         self.prior.set_marker(float(xy[0]), float(xy[1]))
+
+
+def axis_names(projection) -> tuple[str, str]:
+    """'PCA 1', 'PCA 2' or the names of the two latent dimensions shown."""
+    if projection.description.startswith("PCA"):
+        return "PCA 1", "PCA 2"
+    i = int(np.argmax(projection.basis[:, 0]))
+    j = int(np.argmax(projection.basis[:, 1])) if projection.latent_dim > 1 else i
+    return f"z{i + 1}", (f"z{j + 1}" if projection.latent_dim > 1 else "")

@@ -11,8 +11,8 @@ AE_COLOR = "#d62728"
 VAE_COLOR = "#1f77b4"
 PRIOR_COLOR = "#404040"
 CURSOR_COLOR = "#ff7f0e"
-TRAIN_STYLE = {"width": 1.5}
-TEST_STYLE = {"width": 2.5}
+DRAWN_COLOR = CURSOR_COLOR  # the Draw tool's star and ellipse
+MARK_COLOR = "#ffffff"  # the inspected point and the ends of an interpolation path
 
 
 def class_color(index: int, n_classes: int) -> str:

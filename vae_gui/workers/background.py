@@ -56,6 +56,8 @@ class _Task(QtCore.QRunnable):
 class BackgroundRunner(QtCore.QObject):
     """Runs functions on a private thread pool; results arrive as calls on this thread."""
 
+    idle = QtCore.Signal()  # the last job has ended (its result delivered or dropped)
+
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self.pool = QtCore.QThreadPool(self)
@@ -80,17 +82,21 @@ class BackgroundRunner(QtCore.QObject):
     def _on_posted(self, kind: str, value: tuple[int, Any]) -> None:
         key, result = value
         on_done, on_failed = self._handlers.pop(key)
-        if kind == "cancelled" or self._cancelled.is_set():
-            return  # the window has closed: a late result must not redraw or start anything
-        (on_done if kind == "done" else on_failed)(result)
+        try:
+            if kind == "cancelled" or self._cancelled.is_set():
+                return  # the window has closed: a late result must not redraw or start anything
+            (on_done if kind == "done" else on_failed)(result)
+        finally:
+            if not self._handlers:
+                self.idle.emit()
 
     @property
     def busy(self) -> bool:
         return bool(self._handlers)
 
-    def shutdown(self, msecs: int) -> bool:
-        """For closing: jobs that can stop early (loads) stop at their next stage, others
-        (saves) finish; waits at most `msecs`. Results that arrive later are dropped, and
-        nothing new starts. True when every job has ended."""
+    def shutdown(self) -> bool:
+        """For closing, without waiting: jobs that can stop early (loads) stop at their next
+        stage, others (saves) finish. Results that arrive later are dropped, and nothing new
+        starts. True when no job is left; otherwise `idle` follows when the last has ended."""
         self._cancelled.set()
-        return self.pool.waitForDone(msecs)
+        return not self.busy

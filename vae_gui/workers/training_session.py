@@ -1,4 +1,6 @@
-"""The training thread: runs model/'s Trainer in one QThread and relays what it publishes."""
+"""The training thread: runs vae_gui.model's Trainer in one QThread and relays what it
+publishes. Only immutable records cross from the thread: snapshots, progress, the dataset
+(read-only arrays) and messages; the Trainer itself is touched by its thread alone."""
 
 from __future__ import annotations
 
@@ -24,10 +26,22 @@ class TrainingSpec:
     max_points: int | None = MAX_POINTS
 
 
+@dataclass(frozen=True, eq=False)
+class TrainingStarted:
+    """Posted once a run's data is loaded and its models are built."""
+
+    data: object  # a DatasetBundle: frozen, with read-only arrays
+    model_config: ModelConfig
+    train_config: TrainConfig
+    device: str
+
+
 class TrainingThread(QtCore.QThread):
     """Runs the trainer in `run` (no event loop: the thread ends when training does).
 
-    What the trainer publishes goes to `mailbox`, to be handled on the GUI thread.
+    `trainer` is None for a new run (built here, from `spec`) or the trainer of a stopped
+    run to continue; the GUI thread hands it over and never calls it. What the trainer
+    publishes goes to `mailbox`, to be handled on the GUI thread.
     """
 
     def __init__(self, spec: TrainingSpec, trainer, control, mailbox: Mailbox) -> None:
@@ -37,6 +51,7 @@ class TrainingThread(QtCore.QThread):
         self.trainer = trainer
         self.control = control
         self.mailbox = mailbox
+        self.can_continue = False  # set by run(): whether Train may continue this trainer
 
     def run(self) -> None:
         post = self.mailbox.post
@@ -53,7 +68,8 @@ class TrainingThread(QtCore.QThread):
                                      spec.model_config.latent_dim)
                 self.trainer = Trainer(data, config, spec.train_config,
                                        max_points=spec.max_points)
-                post("ready", (self.trainer, data))
+                post("started", TrainingStarted(data, config, spec.train_config,
+                                                str(self.trainer.device)))
                 post("snapshot", self.trainer.snapshot())  # the untrained starting point
             self.trainer.run(self.control, on_progress=lambda p: post("progress", p),
                              on_snapshot=lambda s: post("snapshot", s))
@@ -63,28 +79,36 @@ class TrainingThread(QtCore.QThread):
             traceback.print_exc()
             post("failed", f"Training failed unexpectedly: {type(exc).__name__}: {exc}")
         finally:
-            post("finished", self)
+            trainer = self.trainer
+            self.can_continue = trainer is not None and trainer.epoch < trainer.config.epochs
+            post("finished")
 
 
 class TrainingSession(QtCore.QObject):
-    """Starts, pauses, steps and stops training; at most one training thread at a time.
+    """Starts, pauses, steps and stops training; at most one current training thread.
 
-    The trainer survives a Stop so that Train continues where it was; Reset drops it.
+    Stop keeps the trainer so that Train continues where it was; Reset drops it. Neither
+    Reset nor shutdown waits: a thread that is still finishing its batch is retired (its
+    late messages are dropped) and `idle` is emitted once no thread is left.
     """
 
-    ready = QtCore.Signal(object, object)
+    started = QtCore.Signal(object)  # TrainingStarted
     snapshot = QtCore.Signal(object)
     progress = QtCore.Signal(object)
     failed = QtCore.Signal(str)
     running_changed = QtCore.Signal(bool)
+    idle = QtCore.Signal()  # no thread is running any more (after a stop, reset or close)
 
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
-        self.trainer = None
+        self._trainer = None  # a stopped run's trainer, handed to the next thread as is
+        self._can_continue = False
         self._thread: TrainingThread | None = None
         self._control = None
-        self._mailbox = Mailbox(self._on_posted, self)
+        self._retiring: dict[TrainingThread, Mailbox] = {}
+        self._mailbox: Mailbox | None = None
         self._closed = False  # after shutdown nothing starts and nothing more is shown
+        self._draining: TrainingThread | None = None
 
     @property
     def running(self) -> bool:
@@ -96,33 +120,45 @@ class TrainingSession(QtCore.QObject):
 
     @property
     def can_continue(self) -> bool:
-        return self.trainer is not None and self.trainer.epoch < self.trainer.config.epochs
+        return self._trainer is not None and self._can_continue
+
+    @property
+    def busy(self) -> bool:
+        """Whether any thread (current or retiring) is still running."""
+        return self._thread is not None or bool(self._retiring)
+
+    def threads(self) -> list[TrainingThread]:
+        """Every thread not yet finished (for tests and for closing)."""
+        return ([self._thread] if self._thread is not None else []) + list(self._retiring)
 
     def start(self, spec: TrainingSpec, fresh: bool, paused: bool = False) -> None:
-        """Trains in the background: a new trainer when `fresh`, else the current one."""
+        """Trains in the background: a new trainer when `fresh`, else the stopped one."""
         if self.running or self._closed:
             return
         from vae_gui.model.training import TrainingControl
 
         if fresh or not self.can_continue:
-            self.trainer = None
+            self._trainer = None
         self._control = TrainingControl()
         if paused:
             self._control.pause()
-        self._thread = TrainingThread(spec, self.trainer, self._control, self._mailbox)
-        self._thread.start()
+        thread_box: list[TrainingThread] = []
+        self._mailbox = Mailbox(lambda kind, value: self._on_posted(thread_box[0], kind, value),
+                                self)
+        thread = TrainingThread(spec, self._trainer, self._control, self._mailbox)
+        thread_box.append(thread)
+        self._trainer = None  # the thread owns it until it finishes
+        self._thread = thread
+        thread.start()
         self.running_changed.emit(True)
 
-    def _on_posted(self, kind: str, value) -> None:
+    def _on_posted(self, thread: TrainingThread, kind: str, value) -> None:
         if kind == "finished":
-            self._on_thread_finished(value)
-        elif self._closed:
-            return  # the window has closed: no late snapshot, error dialog or new state
-        elif kind == "ready":
-            self.trainer = value[0]
-            self.ready.emit(*value)
+            self._on_thread_finished(thread)
+        elif self._closed or (thread is not self._thread and thread is not self._draining):
+            return  # closed, or reset since: no late snapshot, error dialog or new state
         else:
-            getattr(self, kind).emit(value)  # snapshot, progress or failed
+            getattr(self, kind).emit(value)  # started, snapshot, progress or failed
 
     def pause(self) -> None:
         if self._control:
@@ -139,37 +175,46 @@ class TrainingSession(QtCore.QObject):
             self._control.request_step()
 
     def stop(self) -> None:
+        """Asks the thread to stop after its batch; `running_changed(False)` follows."""
         if self._control:
             self._control.stop()
 
     def reset(self) -> None:
-        """Forgets the trainer, so that the next start begins from new random weights."""
-        self.stop()
-        self.wait(5000)
-        self.trainer = None
+        """Forgets the run at once: the next start begins from new random weights. A thread
+        still finishing its batch is retired, not waited for."""
+        self._retire()
+        self._trainer = None
+        self._can_continue = False
 
-    def wait(self, msecs: int) -> bool:
-        """Blocks until the thread has ended; True when it has (or none was running)."""
-        if self._thread is None:
-            return True
-        finished = self._thread.wait(QtCore.QDeadlineTimer(msecs))
-        if finished:
-            self._on_thread_finished(self._thread)
-        return finished
-
-    def shutdown(self, msecs: int = 3000) -> bool:
-        """For closing: stops training, waits at most `msecs`; nothing starts afterwards."""
+    def shutdown(self) -> bool:
+        """For closing: stops every thread without waiting; nothing starts afterwards.
+        True when none is running; otherwise `idle` follows when the last has ended."""
         self._closed = True
-        self.stop()
-        return self.wait(msecs)
+        self._retire()
+        return not self.busy
+
+    def _retire(self) -> None:
+        thread = self._thread
+        if thread is None:
+            return
+        self._control.stop()
+        self._retiring[thread] = self._mailbox
+        self._thread, self._control, self._mailbox = None, None, None
+        self.running_changed.emit(False)
 
     def _on_thread_finished(self, thread: TrainingThread) -> None:
-        if thread is not self._thread:  # a late message from a thread already handled
-            return
-        self._thread = None  # first: the drain below may hold this thread's "finished" too
         thread.wait()  # returns at once: run() has posted its last message
-        self._mailbox.drain()  # what it published last, before we say it has stopped
-        if self.trainer is None:
-            self.trainer = thread.trainer  # built in the thread; `ready` may not have arrived
-        # No deleteLater: Python owns the thread object, and it has finished.
-        self.running_changed.emit(False)
+        if thread is self._thread:
+            mailbox = self._mailbox
+            self._thread, self._draining = None, thread  # nothing restarts it meanwhile
+            mailbox.drain()  # what it published last, before we say it has stopped
+            self._draining = None
+            self._trainer, self._can_continue = thread.trainer, thread.can_continue
+            self._control, self._mailbox = None, None
+            self.running_changed.emit(False)
+        else:
+            mailbox = self._retiring.pop(thread, None)
+        if mailbox is not None:
+            mailbox.deleteLater()
+        if not self.busy:
+            self.idle.emit()

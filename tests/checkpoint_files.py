@@ -1,0 +1,33 @@
+"""Helpers that take checkpoint files apart and make hostile ones (no fixtures, no Qt).
+
+Test modules import these from here, never from one another (test_checkpoint.py and
+test_gui_reliability.py both use them)."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+
+def split_safetensors(blob: bytes) -> tuple[dict, bytes]:
+    """The JSON header and the tensor bytes of a safetensors file."""
+    (n,) = struct.unpack("<Q", blob[:8])
+    return json.loads(blob[8:8 + n]), blob[8 + n:]
+
+
+def join_safetensors(header: dict, data: bytes) -> bytes:
+    """A safetensors file from a header and tensor bytes (header padded to 8 bytes)."""
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data
+
+
+class Payload:
+    """Unpickling this creates `marker`: proof that code in the file ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))

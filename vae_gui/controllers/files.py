@@ -1,0 +1,215 @@
+"""Files: opening and saving checkpoints, recent files, following a run folder, and
+exporting the encoded test set. Loads and saves run in the background."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+from vae_gui.controllers.run_follower import RunFollower
+from vae_gui.controllers.training import TrainingController, make_action
+from vae_gui.explorer_state import ExplorerState, ModelsOrigin
+from vae_gui.workers.background import BackgroundRunner
+from vae_gui.workers.loading import PRETRAINED, LoadedModels, cloud_images_of, load_for_display
+
+MAX_RECENT = 8
+
+
+class FileController(QtCore.QObject):
+    """Owns the file actions and the background runner that loads and saves."""
+
+    message = QtCore.Signal(str, int)  # a status-bar message and how long to show it (ms)
+    error = QtCore.Signal(str, str)  # a title and a sentence for a dialog
+    source_changed = QtCore.Signal(str)
+    loaded = QtCore.Signal(object)  # LoadedModels, after they are shown
+    load_failed = QtCore.Signal(str)
+
+    def __init__(self, state: ExplorerState, training: TrainingController,
+                 settings: QtCore.QSettings, window: QtWidgets.QWidget) -> None:
+        super().__init__(window)
+        self.state = state
+        self.training = training
+        self.settings = settings
+        self.window = window  # the parent of the file dialogs
+        self.runner = BackgroundRunner(self)
+        self.follower = RunFollower(self)
+        self.follower.checkpoint_changed.connect(self._on_followed_checkpoint)
+        training.session.started.connect(lambda _: self.follower.stop())
+
+        self.open_action = make_action(self, "&Open\u2026", self._on_open, "Ctrl+O",
+                                       "Open a checkpoint holding an AE and a VAE")
+        self.save_action = make_action(self, "&Save\u2026", self._on_save, "Ctrl+S",
+                                       "Save both models shown to a checkpoint")
+        self.follow_action = make_action(
+            self, "&Follow a run folder\u2026", self._on_follow, None,
+            "Show each new checkpoint that 'vae-gui train' writes into a folder")
+        self.export_codes_action = make_action(
+            self, "Export encoded test set\u2026", self._on_export_codes, None,
+            "Codes, means, log-variances and labels as CSV or NPZ")
+        self.recent_menu = QtWidgets.QMenu("Open &recent", window)
+        self._rebuild_recent_menu()
+        self.save_action.setEnabled(False)
+        state.models_changed.connect(lambda _: self.save_action.setEnabled(True))
+
+    # --- opening --------------------------------------------------------------------------
+    def open_checkpoint(self, path: str) -> None:
+        """Loads in the background; on failure a dialog explains and the models stay."""
+        self.message.emit(f"Opening {path}\u2026", 0)
+        QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.BusyCursor)
+        self.open_action.setEnabled(False)
+        self.runner.run(lambda: load_for_display(path), self._on_loaded,
+                        lambda message: self._on_load_failed(path, message))
+
+    def _on_loaded(self, loaded: LoadedModels) -> None:
+        QtWidgets.QApplication.restoreOverrideCursor()
+        self.open_action.setEnabled(True)
+        self.follower.stop()  # an explicit Open ends following a folder
+        self.show_loaded(loaded, remember=True)
+        self.message.emit(f"Opened {loaded.path}", 5000)
+
+    def show_loaded(self, loaded: LoadedModels, remember: bool, refit: bool = True) -> None:
+        """Replaces what is on screen (and whatever was training) with loaded models."""
+        self.training.discard()
+        ckpt = loaded.checkpoint
+        self.training.settings_panel.show_configs(ckpt.dataset, ckpt.model_config,
+                                                  ckpt.train_config)
+        pretrained = loaded.path.resolve() == PRETRAINED.resolve()
+        if remember and not pretrained:
+            self.remember_recent(str(loaded.path))
+        label = "pretrained models" if pretrained else loaded.path.name
+        origin = ModelsOrigin(ckpt.dataset, ckpt.class_names,
+                              tuple(ckpt.model_config.image_shape), cloud_images_of(loaded.data),
+                              ckpt.model_config, ckpt.train_config, str(loaded.path))
+        self.state.show(loaded.snapshot, origin, refit=refit)
+        self.source_changed.emit(f"Showing {label}: {ckpt.dataset}, epoch {ckpt.epoch}")
+        self.training.update_controls()
+        self.loaded.emit(loaded)
+
+    def _on_load_failed(self, path: str, message: str) -> None:
+        QtWidgets.QApplication.restoreOverrideCursor()
+        self.open_action.setEnabled(True)
+        self.message.emit(f"Could not open {path}", 5000)
+        self.error.emit("Could not open the checkpoint",
+                        f"{message}\n\nThe models on screen were kept.")
+        self.load_failed.emit(message)
+
+    def _on_open(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self.window, "Open checkpoint", self.last_folder(),
+            "vae-gui checkpoints (*.safetensors);;All files (*)")
+        if path:
+            self.open_checkpoint(path)
+
+    # --- saving ---------------------------------------------------------------------------
+    def save_checkpoint(self, path: str) -> None:
+        """Saves the models on screen (a frozen snapshot) atomically, in the background."""
+        state = self.state
+        if state.snapshot is None or state.origin is None:
+            self.error.emit("Nothing to save", "No models are shown yet.")
+            return
+        from vae_gui.model.checkpoint import Checkpoint, save_checkpoint
+
+        s, origin = state.snapshot, state.origin
+        checkpoint = Checkpoint(s.ae, s.vae, origin.model_config, origin.train_config,
+                                origin.dataset, origin.class_names, len(s.history), s.step,
+                                s.history)
+        self.message.emit(f"Saving {path}\u2026", 0)
+        self.runner.run(lambda: save_checkpoint(checkpoint, path), self._on_saved,
+                        lambda message: self.error.emit(
+                            "Could not save the checkpoint",
+                            f"{message}\n\nNothing was overwritten."))
+
+    def _on_saved(self, path: Path) -> None:
+        self.remember_recent(str(path))
+        self.message.emit(f"Saved {path}", 5000)
+
+    def _on_save(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self.window, "Save checkpoint", str(Path(self.last_folder()) / "vae-gui.safetensors"),
+            "vae-gui checkpoints (*.safetensors)")
+        if path:
+            if not path.endswith(".safetensors"):
+                path += ".safetensors"
+            self.save_checkpoint(path)
+
+    # --- recent files ---------------------------------------------------------------------
+    def last_folder(self) -> str:
+        recent = self.recent_files()
+        return str(Path(recent[0]).parent) if recent else str(Path.cwd())
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def remember_recent(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        files = [path] + [p for p in self.recent_files() if p != path]
+        self.settings.setValue("recent_files", files[:MAX_RECENT])
+        self._rebuild_recent_menu()
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        for path in files:
+            self.recent_menu.addAction(path, lambda p=path: self.open_checkpoint(p))
+        self.recent_menu.setEnabled(bool(files))
+
+    # --- exporting ------------------------------------------------------------------------
+    def export_codes(self, path: str) -> None:
+        """The encoded test set as CSV or NPZ (by the file's suffix)."""
+        from vae_gui.model.export import export_encodings
+
+        s = self.state.snapshot
+        try:
+            export_encodings(path, s.ae_codes, s.vae_mu, s.vae_logvar, s.labels,
+                             self.state.class_names)
+        except OSError as exc:
+            self.error.emit("Could not export", f"{path} could not be written: {exc}")
+            return
+        self.message.emit(f"Exported {path}", 5000)
+
+    def _on_export_codes(self) -> None:
+        if self.state.snapshot is None:
+            return
+        path, chosen = QtWidgets.QFileDialog.getSaveFileName(
+            self.window, "Export encoded test set",
+            str(Path(self.last_folder()) / "encoded-test-set.csv"),
+            "CSV (*.csv);;NumPy archive (*.npz)")
+        if path:
+            if not path.endswith((".csv", ".npz")):
+                path += ".npz" if "npz" in chosen else ".csv"
+            self.export_codes(path)
+
+    # --- following a run ------------------------------------------------------------------
+    def follow(self, folder: str) -> None:
+        """Shows the newest checkpoint in `folder` and every one that lands there later."""
+        self.follower.follow(folder)
+        self.message.emit(f"Following {folder}: new checkpoints appear as they land", 0)
+
+    def _on_follow(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self.window, "Follow a run folder",
+                                                            self.last_folder())
+        if folder:
+            self.follow(folder)
+
+    def _on_followed_checkpoint(self, path: str) -> None:
+        if self.runner.busy:  # a load is under way: look again shortly
+            QtCore.QTimer.singleShot(300, self, lambda: self._on_followed_checkpoint(path))
+            return
+        self.runner.run(lambda: load_for_display(path), self._on_followed_loaded,
+                        lambda message: self.message.emit(f"Skipped {path}: {message}", 5000))
+
+    def _on_followed_loaded(self, loaded: LoadedModels) -> None:
+        if not self.follower.following:
+            return  # stopped following (an Open, or training) while it loaded
+        self.show_loaded(loaded, remember=False, refit=self.state.snapshot is None)
+        self.source_changed.emit(f"Following {loaded.path.parent.name}: epoch "
+                                 f"{loaded.checkpoint.epoch}")
+
+    def shutdown(self) -> bool:
+        """For closing: stops following and cancels loads without waiting."""
+        self.follower.stop()
+        return self.runner.shutdown()

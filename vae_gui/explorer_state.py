@@ -1,0 +1,158 @@
+"""The explorer state: what the window shows, held once, announced by signals.
+
+Views and tools read from it and subscribe to it; they never reach into each other. It
+holds only immutable values from the workers (snapshots, never a model being trained) and
+the values derived from them for display (projections, the one-sample cloud), each in its
+own field: a snapshot field always means what the trainer put there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6 import QtCore
+
+from vae_gui.model.latent import Projection, pca_projection, sample_posterior
+
+if TYPE_CHECKING:
+    from vae_gui.model.config import ModelConfig, TrainConfig
+    from vae_gui.model.training import Snapshot
+
+MODELS = ("ae", "vae")
+NAMES = {"ae": "AE", "vae": "VAE"}
+
+
+@dataclass(frozen=True, eq=False)
+class ModelsOrigin:
+    """Where the models on screen come from and what they were trained on."""
+
+    dataset: str  # what load_dataset takes to load the data again (saved in checkpoints)
+    class_names: tuple[str, ...]
+    image_shape: tuple[int, int]
+    cloud_images: np.ndarray  # the test images behind the plotted points, in the same order
+    model_config: ModelConfig
+    train_config: TrainConfig | None
+    source: str  # a checkpoint's path, or "training"
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """How the clouds are shown; every one is a View menu entry."""
+
+    link_cursors: bool = True
+    same_scale: bool = True
+    sampled_cloud: bool = False  # one z ~ q(z|x) per point instead of the means
+    fade_uncertain: bool = False
+    manifold_overlay: bool = False
+    projection_dims: tuple[int, int] | None = None  # None: PCA above two dimensions
+    density: bool = False  # clouds as a density image rather than dots
+
+
+class ExplorerState(QtCore.QObject):
+    """The newest snapshot, its origin, the projections, the cursor, the inspected point and
+    the view options. Changing any of them emits the matching signal."""
+
+    models_changed = QtCore.Signal(bool)  # a new snapshot or origin; True: refit the views
+    cursor_changed = QtCore.Signal(str)  # which model's cursor moved ('ae' or 'vae')
+    inspected_changed = QtCore.Signal(object)  # a test point's index, or None
+    options_changed = QtCore.Signal()
+
+    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.snapshot: Snapshot | None = None
+        self.origin: ModelsOrigin | None = None
+        self.options = ViewOptions()
+        self.projections: dict[str, Projection] = {}
+        self.sampled_vae_z: np.ndarray | None = None  # derived: one draw per VAE posterior
+        self.cursors: dict[str, np.ndarray] = {}  # which -> the full latent point z at its cursor
+        self.live = False  # the snapshot comes from a run that is training now
+        self.inspected: int | None = None
+
+    # --- reading ------------------------------------------------------------------------
+    def model(self, which: str):
+        """The frozen model `which` ('ae' or 'vae') of the newest snapshot."""
+        return self.snapshot.ae if which == "ae" else self.snapshot.vae
+
+    def encoded(self, which: str) -> np.ndarray:
+        """The encoded test set of one model: AE codes or VAE means."""
+        return self.snapshot.ae_codes if which == "ae" else self.snapshot.vae_mu
+
+    def plotted(self, which: str) -> np.ndarray:
+        """The points each plot shows: as `encoded`, or the VAE's one-sample cloud."""
+        if which == "vae" and self.options.sampled_cloud and self.sampled_vae_z is not None:
+            return self.sampled_vae_z
+        return self.encoded(which)
+
+    @property
+    def cursor_z(self) -> np.ndarray | None:
+        """The VAE cursor's z (the tools pin and decode this one)."""
+        return self.cursors.get("vae")
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.snapshot.ae_codes.shape[1]) if self.snapshot is not None else 2
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return self.origin.image_shape if self.origin is not None else (28, 28)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.origin.class_names if self.origin is not None else ()
+
+    # --- changing -----------------------------------------------------------------------
+    def show(self, snapshot: Snapshot, origin: ModelsOrigin | None = None,
+             refit: bool = False, live: bool = False) -> None:
+        """Shows `snapshot` (and, when given, a new origin: a load, or a new training run);
+        `live` while it comes from a run that is training now (views may redraw less)."""
+        old_dim = self.latent_dim if self.snapshot is not None else None
+        self.snapshot = snapshot
+        self.live = live
+        if origin is not None:
+            self.origin = origin
+        self._derive()
+        if old_dim != self.latent_dim:
+            refit = True
+            if self.inspected is not None and self.inspected >= len(snapshot.labels):
+                self.inspected = None
+        self.models_changed.emit(refit)
+
+    def set_options(self, **changes) -> None:
+        """Changes view options by name (see ViewOptions); redraws once."""
+        new = dataclasses.replace(self.options, **changes)
+        if new == self.options:
+            return
+        refit = new.projection_dims != self.options.projection_dims
+        self.options = new
+        self.options_changed.emit()
+        if self.snapshot is not None:
+            self._derive()
+            self.models_changed.emit(refit)
+
+    def move_cursor(self, which: str, z: np.ndarray) -> None:
+        self.cursors[which] = np.asarray(z, dtype=np.float32).copy()
+        self.cursor_changed.emit(which)
+
+    def inspect(self, index: int | None) -> None:
+        self.inspected = index
+        self.inspected_changed.emit(index)
+
+    def _derive(self) -> None:
+        """Projections and the one-sample cloud, from the snapshot and the options."""
+        s = self.snapshot
+        self.projections = {"ae": self._projection_for(s.ae_codes),
+                            "vae": self._projection_for(s.vae_mu)}
+        self.sampled_vae_z = (sample_posterior(s.vae_mu, s.vae_logvar)
+                              if self.options.sampled_cloud else None)
+
+    def _projection_for(self, codes: np.ndarray) -> Projection:
+        d = codes.shape[1]
+        if d <= 2:
+            return Projection.axes(d)
+        dims = self.options.projection_dims
+        if dims is not None and max(dims) < d:
+            return Projection.axes(d, *dims)
+        return pca_projection(codes)

@@ -1,0 +1,66 @@
+"""Tools ▸ Draw: the user's own digit, encoded live into both spaces and reconstructed."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from vae_gui.explorer_state import MODELS, NAMES, ExplorerState
+from vae_gui.model.latent import decode_images, encode_images
+from vae_gui.tools.draw_canvas import DrawCanvas
+from vae_gui.views.decoded_image import DecodedImage
+
+
+class DrawTab(QtWidgets.QWidget):
+    """A canvas and both reconstructions; `codes` and `vae_logvar` are the drawing's encoding."""
+
+    title = "Draw"
+    encoded = QtCore.Signal()
+
+    def __init__(self, state: ExplorerState) -> None:
+        super().__init__()
+        self.state = state
+        self.canvas = DrawCanvas()
+        self.canvas.changed.connect(self._changed)
+        clear = QtWidgets.QPushButton("Clear")
+        clear.clicked.connect(self.canvas.clear)
+        left = QtWidgets.QVBoxLayout()
+        left.addWidget(self.canvas)
+        left.addWidget(clear)
+        left.addStretch(1)
+        self.views = {w: DecodedImage(f"{NAMES[w]} reconstruction") for w in MODELS}
+        row = QtWidgets.QHBoxLayout()
+        row.addLayout(left)
+        for view in self.views.values():
+            row.addWidget(view, 1)
+        note = QtWidgets.QLabel("Your drawing is marked \u2605 on both plots, with the VAE's "
+                                "posterior ellipse (\u03bc \u00b1 2\u03c3).")
+        note.setWordWrap(True)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(row, 1)
+        layout.addWidget(note)
+        self.codes: dict[str, np.ndarray] = {}
+        self.vae_logvar: np.ndarray | None = None
+
+    def _changed(self) -> None:
+        self.refresh()
+        self.encoded.emit()
+
+    def refresh(self) -> None:
+        state = self.state
+        if state.snapshot is None:
+            return
+        self.canvas.set_shape(state.image_shape)
+        if self.canvas.is_empty():
+            self.codes, self.vae_logvar = {}, None
+            for view in self.views.values():
+                view.clear_image()
+            return
+        x = self.canvas.image[None]
+        for which in MODELS:
+            code, logvar = encode_images(state.model(which), x)
+            self.codes[which] = code[0]
+            if which == "vae":
+                self.vae_logvar = logvar[0]
+            self.views[which].set_image(decode_images(state.model(which), code,
+                                                      state.image_shape)[0])
