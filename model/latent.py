@@ -163,7 +163,9 @@ def encode_images(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | N
 def kl_per_dimension(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     """KL(q(z|x) || N(0, 1)) of each latent dimension, averaged over the points, in numpy
     for the views (model.losses.kl_per_dimension is the torch one that training uses)."""
-    return (0.5 * (mu ** 2 + np.exp(logvar) - 1.0 - logvar)).mean(axis=0)
+    mu, logvar = np.asarray(mu, dtype=np.float64), np.asarray(logvar, dtype=np.float64)
+    with np.errstate(over="ignore"):  # a diverged run's huge log-variance: inf, drawn as such
+        return (0.5 * (mu ** 2 + np.exp(logvar) - 1.0 - logvar)).mean(axis=0)
 
 
 def certainty_opacity(logvar: np.ndarray, faintest: float = 0.12) -> np.ndarray:

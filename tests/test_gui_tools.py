@@ -76,6 +76,38 @@ def test_sampled_cloud_replaces_the_means_with_draws(qtbot, tmp_path):
     np.testing.assert_allclose(window.columns["vae"].latent_plot.plotted_points(), means)
 
 
+def test_kl_bars_come_from_the_posteriors_even_when_the_cloud_shows_samples(qtbot, tmp_path):
+    # The one-sample cloud is a separate value: the snapshot's means stay means, and the KL
+    # bars stay the closed-form KL of each posterior (checked against torch.distributions),
+    # not a KL computed as if the samples were means (which reads far higher).
+    import torch
+    from torch.distributions import Normal, kl_divergence
+
+    window = make_window(qtbot, tmp_path)
+    snapshot = window.snapshot
+    mu = torch.tensor(snapshot.vae_mu, dtype=torch.float64)
+    logvar = torch.tensor(snapshot.vae_logvar, dtype=torch.float64)
+    expected = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).mean(0).numpy()
+    bars = window.columns["vae"].kl_bars
+    np.testing.assert_allclose(bars.values, expected, rtol=1e-4)
+    means = snapshot.vae_mu.copy()
+    window.sampled_action.trigger()
+    assert window.snapshot is snapshot
+    np.testing.assert_array_equal(window.snapshot.vae_mu, means)
+    assert not np.allclose(window.state.plotted("vae"), means)
+    np.testing.assert_allclose(bars.values, expected, rtol=1e-4)
+
+
+def test_clouds_can_be_drawn_as_density_images(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    plot = window.columns["vae"].latent_plot
+    assert plot.render_mode == "points"  # 1,000 points: dots in auto mode
+    window.density_action.trigger()
+    assert plot.render_mode == "density" and plot.point_count() == 1000
+    window.density_action.trigger()
+    assert plot.render_mode == "points"
+
+
 def test_fading_uncertain_points_uses_the_posterior_spread(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     cloud = window.columns["vae"].latent_plot._cloud

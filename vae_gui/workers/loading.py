@@ -39,7 +39,8 @@ def cloud_images_of(data: DatasetBundle) -> np.ndarray:
 
 
 def prepare_torch() -> None:
-    """Imports torch and leaves one core to the GUI thread (see DESIGN.md's hazards)."""
+    """Imports torch and leaves one core to the GUI thread, which a training thread using
+    every core would starve."""
     import torch
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
