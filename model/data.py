@@ -6,6 +6,7 @@ Everything here returns numpy arrays, so the GUI can show data before torch is i
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,8 @@ def default_data_root() -> Path:
 
 
 def load_dataset(
-    name: str, data_root: str | os.PathLike | None = None, image_size: int = 28
+    name: str, data_root: str | os.PathLike | None = None, image_size: int = 28,
+    check: Callable[[], None] | None = None,
 ) -> DatasetBundle:
     """Load a dataset by name (see BUILTIN_DATASETS), or from a .npz file or a folder of images."""
     side = BOUNDS["image_side"]
@@ -55,7 +57,8 @@ def load_dataset(
     if name == "mnist5k":
         return _load_npz(embedded_dataset(), "mnist5k")
     if name in TORCHVISION_SETS:
-        return _load_torchvision(name, Path(data_root) if data_root else default_data_root())
+        return _load_torchvision(name, Path(data_root) if data_root else default_data_root(),
+                                 check)
     path = Path(name).expanduser()
     if path.suffix.lower() == ".npz":
         return _load_npz(path, path.stem, image_size, source=str(path.resolve()))
@@ -206,9 +209,12 @@ def _load_folder(root: Path, image_size: int) -> DatasetBundle:
                    source=str(root.resolve()))
 
 
-def _load_torchvision(name: str, root: Path) -> DatasetBundle:
-    """Read the IDX files under root (downloading them first if they are not there)."""
+def _load_torchvision(name: str, root: Path, check: Callable[[], None] | None = None
+                      ) -> DatasetBundle:
+    """Read the IDX files under root, downloading them first if they are not there; `check`
+    is called between download chunks and may raise to cancel."""
     import torchvision
+    from vae_gui.model.download import download_raw_files
 
     cls = getattr(torchvision.datasets, TORCHVISION_SETS[name])
     splits = []
@@ -223,8 +229,9 @@ def _load_torchvision(name: str, root: Path) -> DatasetBundle:
                     "delete them so they can be downloaded again."
                 ) from exc
             try:
-                ds = cls(str(root), train=train, download=True)
-            except Exception as exc:  # noqa: BLE001 - network and disk errors alike
+                download_raw_files(cls, raw, check)
+                ds = cls(str(root), train=train, download=False)
+            except (OSError, ValueError, RuntimeError) as exc:  # network and disk errors
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise DatasetError(
                     f"{name} is not in {root} and could not be downloaded ({reason}). Connect "

@@ -62,7 +62,8 @@ def load_for_display(path: str | os.PathLike, data_root: str | None = None) -> L
     checkpoint = load_checkpoint(path)
     check_cancelled()
     try:
-        data = load_dataset(checkpoint.dataset, data_root, checkpoint.model_config.image_shape[0])
+        data = load_dataset(checkpoint.dataset, data_root, checkpoint.model_config.image_shape[0],
+                            check=check_cancelled)  # a download stops at its next chunk
     except DatasetError as exc:
         raise DatasetError(f"The models in {path} were trained on {checkpoint.dataset!r}, which "
                            f"cannot be loaded: {exc}") from exc

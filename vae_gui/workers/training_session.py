@@ -36,6 +36,10 @@ class TrainingStarted:
     device: str
 
 
+class _Stopped(Exception):
+    """Raised inside a download when the run is stopped, to end it at the next chunk."""
+
+
 class TrainingThread(QtCore.QThread):
     """Runs the trainer in `run` (no event loop: the thread ends when training does).
 
@@ -53,6 +57,10 @@ class TrainingThread(QtCore.QThread):
         self.mailbox = mailbox
         self.can_continue = False  # set by run(): whether Train may continue this trainer
 
+    def _check_stopped(self) -> None:
+        if self.control.stopped:
+            raise _Stopped
+
     def run(self) -> None:
         post = self.mailbox.post
         try:
@@ -61,7 +69,8 @@ class TrainingThread(QtCore.QThread):
                 from vae_gui.model.training import Trainer
 
                 spec = self.spec
-                data = load_dataset(spec.dataset, spec.data_root, spec.model_config.image_shape[0])
+                data = load_dataset(spec.dataset, spec.data_root, spec.model_config.image_shape[0],
+                                    check=self._check_stopped)
                 if self.control.stopped:  # stopped or closed while the data loaded
                     return
                 config = ModelConfig(data.image_shape, spec.model_config.hidden,
@@ -73,6 +82,8 @@ class TrainingThread(QtCore.QThread):
                 post("snapshot", self.trainer.snapshot())  # the untrained starting point
             self.trainer.run(self.control, on_progress=lambda p: post("progress", p),
                              on_snapshot=lambda s: post("snapshot", s))
+        except _Stopped:
+            pass  # stopped, reset or closed during a download: nothing to report
         except (VaeGuiError, ValueError) as exc:
             post("failed", str(exc))
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app carries on
