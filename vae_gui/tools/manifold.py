@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
+from superqt.utils import qdebounced
 
 from vae_gui.explorer_state import ExplorerState
 from vae_gui.model.latent import (
@@ -79,17 +80,16 @@ class ManifoldOverlay:
         self.plots = plots  # which -> LatentPlot
         self.items: dict[str, pg.ImageItem] = {}
         # Coalesces the many range changes of one pan or zoom into one redraw.
-        self._timer = QtCore.QTimer(state, singleShot=True, interval=60)
-        self._timer.timeout.connect(self.draw)
+        self._draw_soon = qdebounced(self.draw, timeout=60, parent=state)
         for plot in plots.values():
             plot.view_box.sigRangeChanged.connect(self._on_range_changed)
 
     def _on_range_changed(self, *_args) -> None:
         if self.state.options.manifold_overlay:
-            self._timer.start()
+            self._draw_soon()
 
     def stop(self) -> None:
-        self._timer.stop()
+        self._draw_soon.cancel()
 
     def draw(self) -> None:
         state = self.state
