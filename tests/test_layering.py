@@ -49,3 +49,31 @@ def test_light_modules_do_not_import_torch(module):
     modules = _modules_after(f"import {module}")
     assert module in modules
     assert not _top_level(modules) & {"torch", "torchvision"}
+
+
+def test_no_module_of_the_model_layer_imports_qt_anywhere_in_its_source():
+    # The import contract at any depth: an import inside a function runs only when called,
+    # so the subprocess check above cannot see it; the source can.
+    import ast
+    from pathlib import Path
+
+    import vae_gui.model
+
+    folder = Path(vae_gui.model.__file__).parent
+    offending = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] if node.level == 0 else []
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                gui = name.startswith("vae_gui.") and not name.startswith(
+                    ("vae_gui.model", "vae_gui.resources"))
+                if top in QT or gui:
+                    offending.append(f"{path.name}:{node.lineno} imports {name}")
+    assert len(list(folder.glob("*.py"))) >= 10
+    assert not offending, offending
