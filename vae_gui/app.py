@@ -58,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     parser, args = parse(list(sys.argv[1:] if argv is None else argv))
     if args.command == "train":
         return run_training(args, parser)
+    from vae_gui.display_check import display_problem
+
+    if (problem := display_problem()) is not None:
+        print(f"vae-gui: {problem}", file=sys.stderr)
+        return 1
     # Until the window can close itself, Ctrl-C or SIGTERM is only noted: a signal that
     # lands while Qt's libraries load would otherwise crash the process.
     pending: list[int] = []
