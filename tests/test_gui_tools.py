@@ -98,6 +98,23 @@ def test_kl_bars_come_from_the_posteriors_even_when_the_cloud_shows_samples(qtbo
     np.testing.assert_allclose(bars.values, expected, rtol=1e-4)
 
 
+def test_each_plot_has_its_own_scale_and_states_its_spread(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    assert not window.same_scale_action.isChecked()
+    ranges = {}
+    for which, column in window.columns.items():
+        codes = window.state.plotted(which).astype(np.float64)
+        spread = np.sqrt(np.mean(codes.var(axis=0)))  # 1 for a sample of N(0, I)
+        title = column.latent_plot.plot_item.titleLabel.text
+        assert f"spread {spread:.1f} (prior: 1)" in title
+        ranges[which] = column.latent_plot.view_box.viewRange()[0]
+    # The AE's cloud is spread far wider than the VAE's, and each plot is fitted to its own.
+    assert ranges["ae"][1] - ranges["ae"][0] > 2 * (ranges["vae"][1] - ranges["vae"][0])
+    window.same_scale_action.trigger()
+    qtbot.waitUntil(lambda: window.columns["vae"].latent_plot.view_box.viewRange()[0]
+                    == pytest.approx(window.columns["ae"].latent_plot.view_box.viewRange()[0]))
+
+
 def test_clouds_can_be_drawn_as_density_images(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     plot = window.columns["vae"].latent_plot

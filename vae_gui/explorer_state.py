@@ -43,7 +43,7 @@ class ViewOptions:
     """How the clouds are shown; every one is a View menu entry."""
 
     link_cursors: bool = True
-    same_scale: bool = True
+    same_scale: bool = False  # each plot at its own scale: both clouds readable
     sampled_cloud: bool = False  # one z ~ q(z|x) per point instead of the means
     fade_uncertain: bool = False
     manifold_overlay: bool = False

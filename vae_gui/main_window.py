@@ -23,9 +23,10 @@ from vae_gui.views.settings_panel import SettingsPanel
 from vae_gui.workers.loading import PRETRAINED, warm_up_training
 
 APP_NAME = "vae-gui"
-HINT = ("Drag the \u271b cursor through either latent space: both decoders turn that point into "
-        "an image. Dashed rings: 1, 2, 3\u03c3 of the prior N(0, I). Press <b>Train</b> to "
-        "watch both models learn from scratch.")
+HINT = ("Drag the black \u2295 cursor through either latent space: both decoders turn that "
+        "point into an image. Dashed rings: 1, 2, 3\u03c3 of the prior N(0, I); each plot has "
+        "its own scale (View \u25b8 Same scale). Press <b>\u25b6 Train</b> to watch both "
+        "models learn from scratch.")
 
 
 class MainWindow(QtWidgets.QMainWindow):

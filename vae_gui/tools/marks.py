@@ -52,7 +52,7 @@ class ToolMarks:
             code = self.draw_tab.codes.get(which)
             logvar = self.draw_tab.vae_logvar
             if code is not None and len(code) == codes.shape[1]:
-                overlays.markers("drawn", projection.to_plane(code[None]), DRAWN_COLOR)
+                overlays.markers("drawn", projection.to_plane(code[None]), MARK_COLOR)
                 if which == "vae" and logvar is not None:
                     overlays.line("drawn-ellipse", posterior_ellipse(
                         projection, code, np.exp(0.5 * logvar)), DRAWN_COLOR)

@@ -386,8 +386,8 @@ class LatentPlot(pg.PlotWidget):
             self.plot_item.addItem(ring)
         self._prior_center: tuple[float, float] | None = None
         self.set_prior_center((0.0, 0.0))
-        self.cursor = pg.TargetItem(pos=(0, 0), size=20, symbol="o",
-                                    pen=pg.mkPen(CURSOR_COLOR, width=3),
+        self.cursor = pg.TargetItem(pos=(0, 0), size=22, symbol="crosshair",
+                                    pen=pg.mkPen(CURSOR_COLOR, width=2.5),
                                     hoverPen=pg.mkPen("k", width=3),
                                     brush=pg.mkBrush(255, 255, 255, 60), movable=True)
         self.cursor.setZValue(20)

@@ -121,8 +121,12 @@ class ModelColumn(QtWidgets.QWidget):
                                     snapshot.labels, alpha)
         self.latent_plot.set_prior_center(tuple(projection.prior_center()))
         self.latent_plot.set_axis_labels(*axis_names(projection))
-        # Above two dimensions, say how the plane was chosen and where the rest of z sits.
-        note = projection.description if projection.latent_dim > 2 else ""
+        # The cloud's spread against the prior's (each plot has its own scale), and above two
+        # dimensions how the plane was chosen and where the rest of z sits.
+        spread = cloud_spread(state.plotted(self.which))
+        note = f"spread {spread:.1f} (prior: 1)" if np.isfinite(spread) else ""
+        if projection.latent_dim > 2:
+            note += f"; {projection.description}"
         if note != self._plot_note:
             self._plot_note = note
             title = self._plot_title + (f"<br><span style='font-size:8pt; color:#555'>{note}"
@@ -150,6 +154,15 @@ class ModelColumn(QtWidgets.QWidget):
         self.decoded.set_caption(f"decoded at<br>z = ({shown})")
         xy = projection.to_plane(z) - projection.prior_center()
         self.prior.set_marker(float(xy[0]), float(xy[1]))
+
+
+def cloud_spread(points: np.ndarray) -> float:
+    """The root mean square, over dimensions, of the points' standard deviation: 1 for a
+    sample of N(0, I), whatever the dimension; NaN when there are no finite points."""
+    finite = points[np.isfinite(points).all(axis=1)]
+    if len(finite) < 2:
+        return float("nan")
+    return float(np.sqrt(np.mean(np.var(finite.astype(np.float64), axis=0))))
 
 
 def axis_names(projection) -> tuple[str, str]:

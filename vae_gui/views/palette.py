@@ -10,8 +10,8 @@ TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 AE_COLOR = "#d62728"
 VAE_COLOR = "#1f77b4"
 PRIOR_COLOR = "#404040"
-CURSOR_COLOR = "#ff7f0e"
-DRAWN_COLOR = CURSOR_COLOR  # the Draw tool's star and ellipse
+CURSOR_COLOR = "#000000"  # no class uses black: the cursor never looks like a point
+DRAWN_COLOR = "#000000"  # the Draw tool's star (white-filled) and ellipse
 MARK_COLOR = "#ffffff"  # the inspected point and the ends of an interpolation path
 
 

@@ -38,8 +38,9 @@ class PriorPanel(pg.PlotWidget):
             label = pg.TextItem(f"{s}\u03c3", color=PRIOR_COLOR, anchor=(0, 1))
             label.setPos(s * 0.71, s * 0.71)
             item.addItem(label)
-        self.marker = pg.ScatterPlotItem([0], [0], size=9, symbol="o",
-                                         brush=pg.mkBrush(CURSOR_COLOR), pen=pg.mkPen("k"))
+        self.marker = pg.ScatterPlotItem([0], [0], size=12, symbol="+",
+                                         brush=pg.mkBrush(CURSOR_COLOR),
+                                         pen=pg.mkPen(CURSOR_COLOR, width=1.5))
         self.marker.setZValue(10)
         item.addItem(self.marker)
         vb.setRange(xRange=(-EXTENT, EXTENT), yRange=(-EXTENT, EXTENT), padding=0)
