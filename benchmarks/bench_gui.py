@@ -25,7 +25,10 @@ The parts, each printing a table:
 - overhead: training samples per second in the window with live views vs the same Trainer in
   a headless process with the same configuration (one without snapshots, like a plain script;
   one publishing snapshots nobody draws), with the GUI's torch thread count, and with torch's
-  default. Rounds alternate the methods, so that a busy machine slows all of them alike.
+  default. Rounds alternate the methods, so that a busy machine slows all of them alike. The
+  window's trainer belongs to its training thread, so the GUI side counts samples from the
+  step of the Progress records the session relays (TrainingSession.progress, about ten a
+  second); the headless side counts them from its own progress callback, the same way.
 """
 
 from __future__ import annotations
@@ -111,12 +114,11 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def samples_done(trainer) -> int:
-    """Training images seen so far (epochs count whole; the last batch may be short)."""
-    n = len(trainer.train_x)
-    spe = trainer.steps_per_epoch
-    epochs, steps = divmod(trainer.step, spe)
-    return epochs * n + min(steps * trainer.config.batch_size, n)
+def samples_done(step: int, steps_per_epoch: int, train_size: int, batch_size: int) -> int:
+    """Training images seen after `step` batches (epochs count whole; an epoch's last batch
+    may be short)."""
+    epochs, steps = divmod(step, steps_per_epoch)
+    return epochs * train_size + min(steps * batch_size, train_size)
 
 
 # ----------------------------------------------------------------------------------- Qt plumbing
@@ -180,6 +182,15 @@ def start_training(window, epochs: int = 100000) -> None:
     window.train_action.trigger()
     wait_until(lambda: window.session.running and window.snapshot is not shown
                and window.snapshot.step >= 1, 120, "the first training snapshot")
+
+
+def close_window(window) -> None:
+    """Closes the window as a user does and waits until it has closed for good (`closed`):
+    closing never blocks, so training and background jobs may still be ending."""
+    closed = []
+    window.closed.connect(lambda: closed.append(True))
+    window.close()
+    wait_until(lambda: closed, 30, "the window to close")
 
 
 def stop_training(window) -> None:
@@ -287,23 +298,26 @@ def measure_drag(app, window, moves: int) -> dict:
 
 
 def drag_breakdown(window, repeats: int = 200) -> list[list[str]]:
-    """Where one move's handler time goes: the parts of MainWindow._on_cursor_moved."""
+    """Where one move's handler time goes: the parts of PlotLinking._on_cursor_dragged and of
+    what ExplorerState.cursor_changed runs (ModelColumn._on_cursor_changed)."""
     from vae_gui.model.latent import decode_images
 
+    state = window.state
     column = window.columns["vae"]
-    z = column.projection.from_plane(np.array(column.latent_plot.cursor_position()))
+    z = state.projections["vae"].from_plane(np.array(column.latent_plot.cursor_position()))
+    model = state.model("vae")
     parts = {
-        "decode one z (torch, VAE decoder)": lambda: decode_images(column.model, z,
-                                                                   column.image_shape),
+        "decode one z (torch, VAE decoder)": lambda: decode_images(model, z, state.image_shape),
         "DecodedImage.set_image": lambda: column.decoded.set_image(image),
         "DecodedImage.set_caption": lambda: column.decoded.set_caption(
             "decoded at<br>z = (+0.12, -0.34)"),
         "PriorPanel.set_marker": lambda: column.prior.set_marker(0.1, -0.2),
         "LatentPlot.set_cursor (the other plot)": lambda: window.columns[
             "ae"].latent_plot.set_cursor(0.1, -0.2),
-        "ModelColumn.decode_at (all of the above but set_cursor)": lambda: column.decode_at(z),
+        "ExplorerState.move_cursor, VAE (all of the above but set_cursor)":
+            lambda: state.move_cursor("vae", z),
     }
-    image = decode_images(column.model, z, column.image_shape)[0]
+    image = decode_images(model, z, state.image_shape)[0]
     rows = []
     for name, fn in parts.items():
         times = []
@@ -385,7 +399,7 @@ def real_cloud(window) -> tuple[np.ndarray, np.ndarray] | None:
     vae = window.snapshot.vae
     with torch.inference_mode():
         mu, _ = vae.encode(torch.from_numpy(images.astype(np.float32) / 255.0))
-    projection = window.columns["vae"].projection
+    projection = window.state.projections["vae"]
     return projection.to_plane(mu.numpy()), labels
 
 
@@ -463,7 +477,7 @@ def _pair(kind: str, size, app):
 
 
 def _fit_box(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """As MainWindow._fit_views: 1st to 99th percentile, and the prior's 3.2 sigma."""
+    """As PlotLinking.fit: 1st to 99th percentile, and the prior's 3.2 sigma."""
     lo = np.minimum(-3.2, np.percentile(xy, 1, axis=0))
     hi = np.maximum(3.2, np.percentile(xy, 99, axis=0))
     return lo, hi
@@ -646,14 +660,41 @@ def spec_json(window) -> dict:
             "max_points": spec.max_points}
 
 
-def gui_rate(window, cfg: Settings) -> float:
+def train_size(spec: dict) -> int:
+    """How many training images the spec's dataset has (the window's trainer is its thread's
+    alone, so the benchmark loads the dataset itself to count)."""
+    from vae_gui.model.data import load_dataset
+
+    key = (spec["dataset"], spec["data_root"], spec["model_config"]["image_shape"][0])
+    if key not in _TRAIN_SIZES:
+        _TRAIN_SIZES[key] = len(load_dataset(*key).train_images)
+    return _TRAIN_SIZES[key]
+
+
+_TRAIN_SIZES: dict[tuple, int] = {}
+
+
+def gui_rate(window, cfg: Settings, spec: dict) -> float:
+    """Samples per second in the window: from the first Progress record after the warm-up to
+    the last one in the window that follows, both as the GUI thread receives them."""
+    n, batch = train_size(spec), spec["train_config"]["batch_size"]
+    reports: list[tuple[float, int]] = []
+
+    def on_progress(p) -> None:
+        reports.append((time.perf_counter(), samples_done(p.step, p.steps_per_epoch, n, batch)))
+
     start_training(window)
-    trainer = window.session.trainer
-    wait(1000 * cfg.overhead_warmup)
-    t0, n0 = time.perf_counter(), samples_done(trainer)
-    wait(1000 * cfg.overhead_window)
-    t1, n1 = time.perf_counter(), samples_done(trainer)
+    window.session.progress.connect(on_progress)
+    try:
+        wait(1000 * cfg.overhead_warmup)
+        first = len(reports)
+        wait(1000 * cfg.overhead_window)
+    finally:
+        window.session.progress.disconnect(on_progress)
     stop_training(window)
+    if len(reports) - first < 2:
+        raise SystemExit("bench_gui: training reported no progress during the overhead window")
+    (t0, n0), (t1, n1) = reports[first], reports[-1]
     return (n1 - n0) / (t1 - t0)
 
 
@@ -685,18 +726,20 @@ def child_headless(job: dict) -> int:
     trainer = Trainer(data, config, TrainConfig.from_dict(job["train_config"]),
                       max_points=job["max_points"])
     control = TrainingControl()
+    n, batch = len(data.train_images), trainer.config.batch_size
     marks: dict[str, tuple[float, int]] = {}
     started = []
 
-    def on_progress(_p) -> None:
+    def on_progress(p) -> None:
         now = time.perf_counter()
+        done = samples_done(p.step, p.steps_per_epoch, n, batch)
         if not started:
             started.append(now)
         elif "t0" not in marks:
             if now - started[0] >= job["warmup"]:
-                marks["t0"] = (now, samples_done(trainer))
+                marks["t0"] = (now, done)
         elif now - marks["t0"][0] >= job["window"]:
-            marks["t1"] = (now, samples_done(trainer))
+            marks["t1"] = (now, done)
             control.stop()
 
     trainer.run(control, on_progress=on_progress,
@@ -727,7 +770,7 @@ def run_overhead(window, cfg: Settings) -> None:
         order = methods[r % len(methods):] + methods[:r % len(methods)]
         for m in order:
             if m == "gui":
-                rates[m].append(gui_rate(window, cfg))
+                rates[m].append(gui_rate(window, cfg, spec))
             else:
                 threads, snaps = variants[m]
                 rates[m].append(headless_rate(spec, threads, snaps, cfg))
@@ -785,30 +828,33 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         window = None
-        if set(parts) & {"drag", "stalls", "overhead"} or (cfg.real and "refresh" in parts):
-            window = open_window(Path(tmp))
-            import torch
+        try:
+            if set(parts) & {"drag", "stalls", "overhead"} or (cfg.real and "refresh" in parts):
+                window = open_window(Path(tmp))
+                import torch
 
-            print(f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s) in the "
-                  f"GUI process (vae_gui.workers.loading.prepare_torch)")
-        if "drag" in parts:
-            run_drag(app, window, cfg)
-        if "refresh" in parts:
+                print(f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s) in "
+                      f"the GUI process (vae_gui.workers.loading.prepare_torch)")
+            if "drag" in parts:
+                run_drag(app, window, cfg)
+            if "refresh" in parts:
+                if window is not None:
+                    size = window.columns["vae"].latent_plot.size()
+                else:
+                    from PySide6 import QtCore
+
+                    size = QtCore.QSize(700, 560)
+                measure_refresh(app, cfg, size, window)
+            if "stalls" in parts:
+                run_stalls(window, cfg)
+            if "overhead" in parts:
+                run_overhead(window, cfg)
+        finally:
+            # Even after a failure: a training thread left running aborts the process at exit.
             if window is not None:
-                size = window.columns["vae"].latent_plot.size()
-            else:
-                from PySide6 import QtCore
-
-                size = QtCore.QSize(700, 560)
-            measure_refresh(app, cfg, size, window)
-        if "stalls" in parts:
-            run_stalls(window, cfg)
-        if "overhead" in parts:
-            run_overhead(window, cfg)
-        if window is not None:
-            window.close()
-            window.deleteLater()
-            app.processEvents()
+                close_window(window)
+                window.deleteLater()
+                app.processEvents()
     load_after = os.getloadavg()[0]
     print(f"\n1-min load average {load_before:.2f} before, {load_after:.2f} after "
           f"({os.cpu_count()} CPUs); {time.perf_counter() - t0:.0f} s in all")

@@ -18,10 +18,13 @@ epochs raised so that training never ends during the soak. While it trains:
 - every exception (in slots, which PySide hands to sys.excepthook, and in Python threads),
   every error dialog the window opens, every Qt warning and every training failure is counted.
 
-At the end training is stopped, the window is closed, and one table is printed: stalls (gap
-percentiles and counts), resident memory at the start of training, after 10% of the time
-(warm-up) and at the end, snapshots drawn and the time each took, training steps and
-cursor moves. Memory is read from
+At the end training is stopped, the window is closed (closing never blocks: the time counted
+is until the window has closed for good, its `closed` signal), and one table is printed:
+stalls (gap percentiles and counts), resident memory at the start of training, after 10% of
+the time (warm-up) and at the end, snapshots drawn and the time each took (one
+ExplorerState.show: the projections and every view subscribed to models_changed; the
+histograms, KL bars and loss curves follow in their own throttled turn, not counted), training
+steps and cursor moves. Memory is read from
 /proc/self/statm after gc.collect() and glibc's malloc_trim(0), so that it is memory in use and
 not what the allocator keeps in reserve. The exit status is 1 when any error was seen.
 """
@@ -219,7 +222,7 @@ def percentile(values, q: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     p.add_argument("--seconds", type=float, default=60.0, help="how long to train (default 60)")
     p.add_argument("--quick", action="store_true", help="5 s: proves the script works")
     args = p.parse_args(argv)
@@ -249,16 +252,19 @@ def main(argv: list[str] | None = None) -> int:
 
     window.show_error = show_error
     render_ms: list[float] = []
-    real_render = window._render
+    state = window.state
+    real_show = state.show
 
-    def render(*a, **k):  # every snapshot drawn, and how long drawing it took
+    def show(*a, **k):  # every snapshot shown, and how long showing it took
         t0 = time.perf_counter()
         try:
-            return real_render(*a, **k)
+            return real_show(*a, **k)
         finally:
             render_ms.append(1000 * (time.perf_counter() - t0))
 
-    window._render = render
+    # The controllers call state.show(...) through the state object, so this instance
+    # attribute sees every snapshot: models_changed's slots all run inside the call.
+    state.show = show
     window.show()
     window.load_initial()
     wait_for(app, lambda: window.snapshot is not None, LOAD_TIMEOUT_S, "loading the models")
@@ -267,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     window.settings_panel.epochs.setValue(window.settings_panel.epochs.maximum())
     heartbeat = Heartbeat()
     cursor = CursorScript(window)
+    # The trainer is its thread's alone: steps are counted from the Progress records the
+    # session relays (about ten a second), the newest when the soak ends.
+    latest: dict = {}
+    window.session.progress.connect(lambda p: latest.update(progress=p))
     rss_start = rss_mb()
     render_ms.clear()
     started = time.perf_counter()
@@ -280,15 +290,18 @@ def main(argv: list[str] | None = None) -> int:
     cursor.stop()
     heartbeat.timer.stop()
     elapsed = time.perf_counter() - started
-    snapshot = window.snapshot
-    steps, epoch = (snapshot.step, snapshot.epoch) if snapshot is not None else (0, 0.0)
+    last = latest.get("progress")
+    steps, epoch = (last.step, last.step / last.steps_per_epoch) if last else (0, 0.0)
     running_at_end = window.session.running
     window.stop_action.trigger()
     wait_for(app, lambda: not window.session.running, 10, "stopping training")
     run_for(app, 0.2)
     rss_end = rss_mb()
+    closed: list[bool] = []
+    window.closed.connect(lambda: closed.append(True))
     t0 = time.perf_counter()
     window.close()
+    wait_for(app, lambda: closed, 30, "closing the window")
     close_s = time.perf_counter() - t0
     if not running_at_end:
         errors.add("training was not running at the end of the soak")

@@ -3,14 +3,16 @@
 Run from the repository root (no display needed):
 
     QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py
+    QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py --out /tmp/shots  # elsewhere
 
 It opens the window on the pretrained models, drives each tool as a user would, and saves
-docs/screenshot.png and docs/tool-*.png. The latent-8 shots train a small model first
-(about 20 s).
+screenshot.png and tool-*.png into docs/ (or --out). The training shots train from scratch,
+and the latent-8 shot trains a small model for 15 epochs (about a minute on 2 cores).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -33,14 +35,19 @@ def wait(app: QtWidgets.QApplication, condition, seconds: float = 60.0) -> None:
         time.sleep(0.01)
 
 
-def shoot(app, window, name: str) -> None:
+def shoot(app, window, out: Path, name: str) -> None:
     for _ in range(5):
         app.processEvents()
-    window.grab().save(str(DOCS / name), "PNG")
-    print(f"wrote docs/{name}")
+    window.grab().save(str(out / name), "PNG")
+    print(f"wrote {out / name}")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=DOCS,
+                   help="folder to write the PNGs into (default: docs/, the README's)")
+    out = p.parse_args(argv).out
+    out.mkdir(parents=True, exist_ok=True)
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=False, foreground="k")
@@ -55,18 +62,18 @@ def main() -> int:
     wait(app, lambda: window.snapshot is not None)
     vae_plot = window.columns["vae"].latent_plot
     vae_plot.set_cursor(0.8, -1.1, notify=True)
-    shoot(app, window, "screenshot.png")
+    shoot(app, window, out, "screenshot.png")
 
     window.sample_action.trigger()
-    shoot(app, window, "tool-prior-samples.png")
+    shoot(app, window, out, "tool-prior-samples.png")
 
     window.manifold_action.trigger()
     window.tools.show_tab(window.tools.manifold)
-    shoot(app, window, "tool-manifold.png")
+    shoot(app, window, out, "tool-manifold.png")
     window.manifold_action.trigger()
 
     window.inspect_point(17)
-    shoot(app, window, "tool-inspect.png")
+    shoot(app, window, out, "tool-inspect.png")
 
     tab = window.tools.interpolate
     window.tools.show_tab(tab)
@@ -74,40 +81,43 @@ def main() -> int:
     tab.pin(0, window.cursor_z())
     vae_plot.set_cursor(1.4, 1.2, notify=True)
     tab.pin(1, window.cursor_z())
-    shoot(app, window, "tool-interpolate.png")
+    shoot(app, window, out, "tool-interpolate.png")
 
     draw = window.tools.draw
     window.tools.show_tab(draw)
     draw.canvas.stroke([(9, 7), (18, 7), (18, 12), (11, 21)])  # a 7
-    shoot(app, window, "tool-draw.png")
+    shoot(app, window, out, "tool-draw.png")
     draw.canvas.clear()
 
     window.sampled_action.trigger()
-    shoot(app, window, "tool-sampled-cloud.png")
+    shoot(app, window, out, "tool-sampled-cloud.png")
     window.sampled_action.trigger()
 
     window.fade_action.trigger()
-    shoot(app, window, "tool-fade-uncertain.png")
+    shoot(app, window, out, "tool-fade-uncertain.png")
     window.fade_action.trigger()
 
     pretrained = window.snapshot
     window.train_action.trigger()
     wait(app, lambda: window.snapshot is not pretrained and window.snapshot.epoch >= 3)
-    shoot(app, window, "tool-training.png")
+    shoot(app, window, out, "tool-training.png")
     window.stop_action.trigger()
-    window.session.wait(5000)
+    wait(app, lambda: not window.session.running)
 
     window.settings_panel.latent_dim.setValue(8)
     window.settings_panel.epochs.setValue(15)
-    window.train_action.trigger()  # a stopped run continues; start fresh with the new shape
-    window.session.wait(1000)
+    # Train would continue the stopped run: Reset starts a paused one with the new shape.
     window.reset_action.trigger()
     window.train_action.trigger()
     wait(app, lambda: window.snapshot.ae_codes.shape[1] == 8 and not window.session.running,
          seconds=300)
-    shoot(app, window, "tool-latent8-pca.png")
+    shoot(app, window, out, "tool-latent8-pca.png")
 
+    # Closing never blocks: the window closes for good once its threads have ended.
+    closed = []
+    window.closed.connect(lambda: closed.append(True))
     window.close()
+    wait(app, lambda: closed)
     return 0
 
 
