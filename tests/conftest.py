@@ -136,3 +136,13 @@ def qt_leak_guard(request, monkeypatch):
 
     with guard(request, monkeypatch):
         yield
+
+
+def pytest_collection_finish(session):
+    """What collecting imported (torch, Qt, pyqtgraph, every test module) stays until the end:
+    freeze it, so that the garbage collection after each GUI test (gui_helpers.py) walks
+    only what the tests created since (0.24 s -> 0.10 s a test here)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

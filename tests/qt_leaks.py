@@ -25,18 +25,16 @@ conftest.py only for tests that use qtbot, so that model-only tests never import
 from __future__ import annotations
 
 import contextlib
-import traceback
+import sys
 import warnings
 import weakref
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import shiboken6
 from PySide6 import QtCore, QtWidgets
 
 QT_LEAK_WAIT_MS = 5000
-TESTS = Path(__file__).resolve().parent
 
 
 class QtLeakWarning(UserWarning):
@@ -44,11 +42,13 @@ class QtLeakWarning(UserWarning):
 
 
 def _started_at() -> str:
-    """The first frame outside this module and Qt's wrappers: the code that called start()."""
-    for frame in reversed(traceback.extract_stack()[:-2]):
-        if frame.filename != __file__:
-            return f"{frame.filename}:{frame.lineno} ({frame.name})"
-    return "?"
+    """The first frame outside this module: the code that called start()."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+    if frame is None:
+        return "?"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno} ({frame.f_code.co_name})"
 
 
 def _alive(obj) -> bool:
