@@ -7,6 +7,7 @@ from it, with no per-sample DataLoader; benchmarks/bench_train.py compares the t
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import threading
 import time
@@ -79,6 +80,15 @@ class Progress:
     samples_per_second: float
 
 
+@dataclass(frozen=True)
+class LiveChange:
+    """β and the learning rate changed while training: from `step` on, they are these."""
+
+    step: int
+    beta: float
+    lr: float
+
+
 @dataclass(frozen=True, eq=False)
 class Snapshot:
     """An immutable picture of both models that another thread may use freely.
@@ -99,16 +109,39 @@ class Snapshot:
     train_curve: np.ndarray
     history: tuple[EpochMetrics, ...]
     steps_per_epoch: int = 0
+    changes: tuple[LiveChange, ...] = ()  # β and learning-rate changes made while training
 
 
 class TrainingControl:
-    """Pause, resume, single-step and stop, called from any thread; checked between batches."""
+    """Pause, resume, single-step, stop, a pace limit and live β and learning rate, called
+    from any thread; checked between batches."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._stopped = False
         self._paused = False
         self._steps_requested = 0
+        self._min_interval = 0.0  # seconds between steps; 0: full speed
+        self._next_step_at = 0.0
+        self._live: tuple[float, float] | None = None
+
+    def set_pace(self, steps_per_second: float | None) -> None:
+        """At most this many steps a second (None: as fast as possible), from now on."""
+        with self._cond:
+            self._min_interval = 1.0 / steps_per_second if steps_per_second else 0.0
+            self._next_step_at = 0.0
+            self._cond.notify_all()
+
+    def set_live(self, beta: float, lr: float) -> None:
+        """β and the learning rate for the next step on (the last values given win)."""
+        with self._cond:
+            self._live = (float(beta), float(lr))
+
+    def take_live(self) -> tuple[float, float] | None:
+        """The β and learning rate asked for since the last call, if any."""
+        with self._cond:
+            live, self._live = self._live, None
+            return live
 
     def stop(self) -> None:
         with self._cond:
@@ -141,7 +174,8 @@ class TrainingControl:
         return self._paused
 
     def wait_for_work(self) -> bool:
-        """Blocks while paused; True to train the next batch, False to stop."""
+        """Blocks while paused, or until the pace allows the next step; True to train the
+        next batch, False to stop. A stop, pause or pace change ends a wait at once."""
         with self._cond:
             while True:
                 if self._stopped:
@@ -149,9 +183,15 @@ class TrainingControl:
                 if self._steps_requested:
                     self._steps_requested -= 1
                     return True
-                if not self._paused:
-                    return True
-                self._cond.wait()
+                if self._paused:
+                    self._cond.wait()
+                    continue
+                now = time.monotonic()
+                if self._min_interval and now < self._next_step_at:
+                    self._cond.wait(self._next_step_at - now)
+                    continue
+                self._next_step_at = now + self._min_interval
+                return True
 
 
 def _adam(params, lr: float) -> torch.optim.Adam:
@@ -273,6 +313,7 @@ class Trainer:
         self.last_batch_size = 0
         self.epoch = 0  # completed epochs
         self.history: list[EpochMetrics] = []
+        self.changes: list[LiveChange] = []
         self._order = torch.empty(0, dtype=torch.long)
         self._pos = 0
         self._curve: list[tuple[float, ...]] = []
@@ -282,6 +323,21 @@ class Trainer:
         self._epoch_n = 0
         self._epoch_started = time.perf_counter()
         self._good = (copy.deepcopy(self.ae.state_dict()), copy.deepcopy(self.vae.state_dict()))
+
+    def set_epochs(self, epochs: int) -> None:
+        """Trains until `epochs` epochs in all (to continue a finished run further)."""
+        self.config = dataclasses.replace(self.config, epochs=epochs)
+
+    def apply_live(self, beta: float, lr: float) -> None:
+        """Trains the next steps with this β and learning rate (each optimizer keeps its
+        moments); raises ValueError when either is out of bounds."""
+        if (beta, lr) == (self.config.beta, self.config.lr):
+            return
+        self.config = dataclasses.replace(self.config, beta=beta, lr=lr)
+        for optimizer in (self.ae_opt, self.vae_opt):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+        self.changes.append(LiveChange(self.step, beta, lr))
 
     def _make_optimizers(self) -> None:
         self.ae_opt = _adam(self.ae.parameters(), self.config.lr)
@@ -403,6 +459,7 @@ class Trainer:
             train_curve=_read_only(np.array(self._curve, dtype=np.float64).reshape(-1, 5)),
             history=tuple(self.history),
             steps_per_epoch=self.steps_per_epoch,
+            changes=tuple(self.changes),
         )
 
     def progress(self, samples_per_second: float) -> Progress:
@@ -437,6 +494,8 @@ class Trainer:
         rate_t, rate_n, rate = last_snap, 0, 0.0
         while self.epoch < self.config.epochs and control.wait_for_work():
             stepping = control.paused  # a single requested step: show its result at once
+            if (live := control.take_live()) is not None:
+                self.apply_live(*live)
             epochs_before = len(self.history)
             self.train_step()
             rate_n += self.last_batch_size

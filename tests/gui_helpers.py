@@ -82,6 +82,15 @@ def toolbar_button(window, action) -> QtWidgets.QToolButton:
     return toolbar.widgetForAction(action)
 
 
+def type_into(qtbot, widget, text: str) -> None:
+    """Selects what the field holds and types `text` over it, then presses Enter."""
+    editor = widget.lineEdit() if isinstance(widget, QtWidgets.QComboBox) else widget
+    widget.setFocus()
+    editor.selectAll()
+    qtbot.keyClicks(editor, text)
+    qtbot.keyClick(editor, QtCore.Qt.Key.Key_Return)
+
+
 def wait_until_unchanged(qtbot, read, for_ms: int, timeout: int):
     """Waits until `read()` has returned the same value for `for_ms` (events processed
     meanwhile), and returns that value; fails if it keeps changing for `timeout` ms.

@@ -100,7 +100,7 @@ def test_train_updates_the_views_live_and_stop_ends_the_thread(qtbot, tmp_path):
     assert window.session.running
     qtbot.waitUntil(lambda: window.snapshot is not pretrained and window.snapshot.step >= 300,
                     timeout=60000)
-    assert window.stop_action.isEnabled() and not window.train_action.isEnabled()
+    assert window.stop_action.isEnabled() and window.train_action.text() == "\u275a\u275a Pause"
     points = window.columns["vae"].latent_plot.plotted_points()
     assert points.shape == pretrained_points.shape
     assert not np.allclose(points, pretrained_points)
@@ -126,24 +126,27 @@ def test_train_updates_the_views_live_and_stop_ends_the_thread(qtbot, tmp_path):
 
 def test_pause_resume_and_reset(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
+    assert window.train_action.text() == "\u25b6 Train from scratch"
     press(qtbot, window, window.reset_action)
     pretrained = window.snapshot
     qtbot.waitUntil(lambda: window.snapshot is not pretrained, timeout=30000)
     assert window.snapshot.step == 0
     assert window.session.running and window.session.paused
+    assert window.train_action.text() == "\u25b6 Continue"  # the untrained models, paused
     qtbot.wait(300)
     assert window.snapshot.step == 0  # reset shows the untrained models and waits
     press(qtbot, window, window.train_action)
     qtbot.waitUntil(lambda: window.snapshot.step > 20, timeout=30000)
-    press(qtbot, window, window.pause_action)
+    assert window.train_action.text() == "\u275a\u275a Pause"
+    press(qtbot, window, window.train_action)
     # Paused: the step shown stops moving (once the last snapshot before the pause is drawn).
     step = wait_until_unchanged(qtbot, lambda: window.snapshot.step, for_ms=800,
                                 timeout=30000)
-    press(qtbot, window, window.pause_action)  # now reads Resume
+    assert window.train_action.text() == "\u25b6 Continue"
+    press(qtbot, window, window.train_action)
     qtbot.waitUntil(lambda: window.snapshot.step > step, timeout=30000)
     window.close()
     assert not window.session.running
-
 
 def test_closing_the_window_mid_training_stops_the_thread(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)

@@ -40,6 +40,7 @@ from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
     make_window,
     press,
     toolbar_button,
+    type_into,
     view_to_widget,
 )
 from PySide6 import QtCore, QtWidgets
@@ -57,15 +58,6 @@ def _quick_ones(cases, quick: tuple) -> list:
     in milliseconds, and each case here opens a window; the quick ones cover each way
     the GUI fails."""
     return [pytest.param(c, marks=() if c in quick else pytest.mark.slow) for c in cases]
-
-
-def type_into(qtbot, widget, text: str) -> None:
-    """Selects what the field holds and types `text` over it, then presses Enter."""
-    editor = widget.lineEdit() if isinstance(widget, QtWidgets.QComboBox) else widget
-    widget.setFocus()
-    editor.selectAll()
-    qtbot.keyClicks(editor, text)
-    qtbot.keyClick(editor, QtCore.Qt.Key.Key_Return)
 
 
 def on_screen(window) -> dict:

@@ -264,3 +264,59 @@ def test_snapshots_are_immutable_frozen_cpu_copies(tiny_data):
     assert not _same_weights(trainer.vae, snap.vae)  # while the trainer's own models moved on
     with pytest.raises(AttributeError):
         snap.step = 99  # frozen dataclass
+
+
+def test_live_beta_and_learning_rate_apply_from_the_next_step_and_are_recorded(tiny_data):
+    config = ModelConfig(hidden=(32,), latent_dim=2)
+    trainer = Trainer(tiny_data, config, TrainConfig(epochs=5, batch_size=50, seed=3))
+    control = TrainingControl()
+    steps = []
+
+    def on_progress(p):
+        steps.append(p.step)
+        if p.step == 2:
+            control.set_live(4.0, 1e-4)
+        if p.step == 4:
+            control.stop()
+
+    trainer.run(control, on_progress=on_progress, progress_interval=0)
+    assert trainer.config.beta == 4.0 and trainer.config.lr == 1e-4
+    for optimizer in (trainer.ae_opt, trainer.vae_opt):
+        assert all(group["lr"] == 1e-4 for group in optimizer.param_groups)
+    (change,) = trainer.snapshot().changes
+    assert (change.step, change.beta, change.lr) == (2, 4.0, 1e-4)
+    losses = trainer.train_step()  # β = 4 weighs the KL term in the VAE's loss
+    assert losses.vae_loss == pytest.approx(losses.vae_recon + 4.0 * losses.vae_kl, rel=1e-5)
+
+
+def test_a_live_value_out_of_bounds_is_refused(tiny_data):
+    trainer = Trainer(tiny_data, ModelConfig(hidden=(16,)), TrainConfig(epochs=1))
+    with pytest.raises(ValueError):
+        trainer.apply_live(1.0, 1e9)
+    assert trainer.config.lr == TrainConfig().lr and not trainer.changes
+
+
+def test_a_pace_limit_holds_the_next_step_until_its_time_and_stop_ends_the_wait():
+    control = TrainingControl()
+    control.set_pace(0.01)  # one step per 100 s
+    assert control.wait_for_work()  # the first step goes at once
+    result = []
+    waiter = threading.Thread(target=lambda: result.append(control.wait_for_work()))
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive() and not result  # held back by the pace
+    control.stop()
+    waiter.join(10)
+    assert result == [False]
+
+
+def test_full_speed_again_releases_a_paced_wait():
+    control = TrainingControl()
+    control.set_pace(0.01)
+    assert control.wait_for_work()
+    result = []
+    waiter = threading.Thread(target=lambda: result.append(control.wait_for_work()))
+    waiter.start()
+    control.set_pace(None)
+    waiter.join(10)
+    assert result == [True]

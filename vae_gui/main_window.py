@@ -11,7 +11,13 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from vae_gui.controllers.files import FileController
 from vae_gui.controllers.plot_linking import PlotLinking
-from vae_gui.controllers.training import TrainingController, make_action
+from vae_gui.controllers.training import (
+    CONTINUE,
+    PAUSE,
+    TRAIN,
+    TrainingController,
+    make_action,
+)
 from vae_gui.explorer_state import MODELS, ExplorerState
 from vae_gui.tools.manifold import ManifoldOverlay, Region
 from vae_gui.tools.marks import ToolMarks
@@ -120,7 +126,7 @@ class MainWindow(QtWidgets.QMainWindow):
         t, f = self.training, self.files
         self.open_action, self.save_action = f.open_action, f.save_action
         self.follow_action, self.export_codes_action = f.follow_action, f.export_codes_action
-        self.train_action, self.pause_action = t.train_action, t.pause_action
+        self.train_action = t.train_action
         self.step_action, self.stop_action, self.reset_action = (t.step_action, t.stop_action,
                                                                  t.reset_action)
         self.export_action = make_action(self, "&Export window as PNG\u2026",
@@ -197,10 +203,22 @@ class MainWindow(QtWidgets.QMainWindow):
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for a in (self.open_action, self.save_action, None, *t.actions, None, self.link_action,
-                  self.fit_action, self.manifold_action, None, self.sample_action,
-                  self.help_action):
+        for a in (self.open_action, self.save_action, None, *t.actions):
             toolbar.addSeparator() if a is None else toolbar.addAction(a)
+        toolbar.addWidget(QtWidgets.QLabel(" Pace "))
+        toolbar.addWidget(t.pace)
+        for a in (None, self.link_action, self.fit_action, self.manifold_action, None,
+                  self.sample_action, self.help_action):
+            toolbar.addSeparator() if a is None else toolbar.addAction(a)
+        # The primary button is as wide as its widest label, so that no button moves when
+        # its label changes (a click meant for Step never lands on another button).
+        primary, shown = toolbar.widgetForAction(self.train_action), self.train_action.text()
+        widths = []
+        for text in (TRAIN, CONTINUE, PAUSE):
+            self.train_action.setText(text)
+            widths.append(primary.sizeHint().width())
+        self.train_action.setText(shown)
+        primary.setFixedWidth(max(widths))
 
     def _build_layout(self) -> None:
         hint = QtWidgets.QLabel(HINT)

@@ -10,13 +10,32 @@ from superqt.utils import qthrottled
 
 from vae_gui.explorer_state import ExplorerState, ModelsOrigin
 from vae_gui.workers.loading import cloud_images_of
-from vae_gui.workers.training_session import TrainingSession, TrainingStarted
+from vae_gui.workers.training_session import TrainingSession, TrainingSpec, TrainingStarted
 
 if TYPE_CHECKING:
     from vae_gui.model.training import Progress, Snapshot
     from vae_gui.views.settings_panel import SettingsPanel
 
 LIVE_CLOUDS_MS = 500  # while training: clouds, cursors and tools at most twice a second
+PACES = (("full speed", None), ("50 steps/s", 50.0), ("10 steps/s", 10.0),
+         ("2 steps/s", 2.0))
+TRAIN = "\u25b6 Train from scratch"
+CONTINUE = "\u25b6 Continue"
+PAUSE = "\u275a\u275a Pause"
+
+
+def structural_changes(old: TrainingSpec, new: TrainingSpec) -> list[str]:
+    """The settings that differ and that only a new run can take (β, the learning rate
+    and the epochs change a run as it goes)."""
+    m0, m1, t0, t1 = old.model_config, new.model_config, old.train_config, new.train_config
+    pairs = (("dataset", old.dataset, new.dataset),
+             ("image size", m0.image_shape[0], m1.image_shape[0]),
+             ("latent dimension", m0.latent_dim, m1.latent_dim),
+             ("hidden sizes", m0.hidden, m1.hidden),
+             ("batch size", t0.batch_size, t1.batch_size),
+             ("reconstruction", t0.loss, t1.loss),
+             ("seed", t0.seed, t1.seed))
+    return [name for name, a, b in pairs if a != b]
 
 
 def make_action(parent: QtCore.QObject, text: str, slot, shortcut: str | None = None,
@@ -58,19 +77,27 @@ class TrainingController(QtCore.QObject):
         # apart, and always the newest (the last one is drawn when training stops).
         self._show_live = qthrottled(self._show_latest, timeout=LIVE_CLOUDS_MS, parent=self)
 
-        self.train_action = make_action(self, "\u25b6 Train", self.train, "Ctrl+T",
-                                        "Train both models in the background (from scratch, "
-                                        "unless a stopped run can continue)")
-        self.pause_action = make_action(self, "Pause", self.toggle_pause, "Ctrl+P",
-                                        "Pause or resume training")
+        # One primary action whose label is what a press does: Train from scratch, Pause or
+        # Continue; no other control shares its label.
+        self.train_action = make_action(self, TRAIN, self.train, "Ctrl+T",
+                                        "Train, pause, or continue a stopped or paused run")
         self.step_action = make_action(self, "Step", self.step, "Ctrl+J",
                                        "Train exactly one batch, then pause")
-        self.stop_action = make_action(self, "Stop", self.session.stop, "Ctrl+.",
-                                       "Stop training; Train continues from here")
+        self.stop_action = make_action(self, "\u25a0 Stop", self.session.stop, "Ctrl+.",
+                                       "Stop training; Continue goes on from here")
         self.reset_action = make_action(self, "\u21ba Reset", self.reset, "Ctrl+R",
                                         "New random weights with the current settings")
-        self.actions = (self.train_action, self.pause_action, self.step_action,
-                        self.stop_action, self.reset_action)
+        self.actions = (self.train_action, self.step_action, self.stop_action,
+                        self.reset_action)
+        self.pace = QtWidgets.QComboBox()
+        self.pace.addItems([label for label, _ in PACES])
+        self.pace.setToolTip("Slow training down to watch an epoch unfold; the window stays "
+                             "responsive at any pace")
+        self.pace.currentIndexChanged.connect(
+            lambda i: self.session.set_pace(PACES[i][1]))
+        self._run_spec: TrainingSpec | None = None  # the settings of the run on screen
+        self._progress: Progress | None = None
+        settings_panel.edited.connect(self._on_settings_edited)
         self.progress_bar = QtWidgets.QProgressBar()
         self.progress_bar.setMaximumWidth(260)
         self.progress_bar.setTextVisible(True)
@@ -86,30 +113,66 @@ class TrainingController(QtCore.QObject):
             self.error.emit("Invalid settings", str(exc))
             return None
 
+    def pending(self) -> list[str]:
+        """Settings changed since the run on screen started that need a new run."""
+        if self._run_spec is None or not self.session.has_run:
+            return []
+        try:
+            spec = self.settings_panel.spec()
+        except ValueError:
+            return ["hidden sizes"]
+        return structural_changes(self._run_spec, spec)
+
+    def primary_label(self) -> str:
+        """What a press of the primary button does now."""
+        session = self.session
+        if session.running and not session.paused:
+            return PAUSE
+        if self.pending():
+            return TRAIN
+        if session.running:
+            return CONTINUE
+        epochs = self.settings_panel.epochs.value()
+        return CONTINUE if session.can_continue(epochs) else TRAIN
+
     def train(self) -> None:
-        if self.session.running:
+        """The primary button: pause a run, continue it, or train from scratch."""
+        label = self.primary_label()
+        if label == PAUSE:
+            self.session.pause()
+        elif label == CONTINUE and self.session.running:
             self.session.resume()
         elif (spec := self._spec()) is not None:
-            fresh = not self.session.can_continue
+            fresh = label == TRAIN
             if fresh:
+                self.discard()
                 self.message.emit("Training from scratch: new random weights", 5000)
+            self._run_spec = spec
             self.session.start(spec, fresh=fresh)
         self.update_controls()
 
-    def toggle_pause(self) -> None:
-        if self.session.paused:
-            self.session.resume()
-        else:
-            self.session.pause()
-        self.update_controls()
-
     def step(self) -> None:
-        """One batch: starts a paused run first when none is there."""
-        if not self.session.running:
+        """One batch: starts a paused run first when none is there (or the settings ask for
+        a new one)."""
+        if not self.session.running or self.pending():
             if (spec := self._spec()) is None:
                 return
-            self.session.start(spec, fresh=not self.session.can_continue, paused=True)
+            fresh = self.primary_label() == TRAIN
+            if fresh:
+                self.discard()
+            self._run_spec = spec
+            self.session.start(spec, fresh=fresh, paused=True)
         self.session.step()
+        self.update_controls()
+
+    def _on_settings_edited(self) -> None:
+        """β and the learning rate go to a running run at once; the rest waits, marked."""
+        if self.session.running and not self.pending():
+            t = self.settings_panel
+            try:
+                self.session.set_live(t.beta.value(), t.lr.value())
+            except ValueError as exc:
+                self.error.emit("Invalid settings", str(exc))
         self.update_controls()
 
     def reset(self) -> None:
@@ -117,15 +180,17 @@ class TrainingController(QtCore.QObject):
         if (spec := self._spec()) is None:
             return
         self.discard()
+        self._run_spec = spec
         self.session.start(spec, fresh=True, paused=True)
-        self.message.emit("Reset: new random weights. Press Train to start.", 5000)
+        self.message.emit(f"Reset: new random weights. Press {CONTINUE} to train them.", 5000)
         self.update_controls()
 
     def discard(self) -> None:
         """Forgets the run (other models are about to be shown); returns at once."""
         self._show_live.cancel()
-        self._latest, self._origin = None, None
+        self._latest, self._origin, self._run_spec, self._progress = None, None, None, None
         self.session.reset()
+        self.progress_label.setText("")
 
     # --- what the thread reports ------------------------------------------------------------
     def _on_started(self, started: TrainingStarted) -> None:
@@ -150,6 +215,7 @@ class TrainingController(QtCore.QObject):
         self.state.show(self._latest, origin, refit=refit, live=self.session.running)
 
     def _on_progress(self, p: Progress) -> None:
+        self._progress = p
         total = p.epochs * p.steps_per_epoch
         done = min(p.step, total) if total else 0
         self.progress_bar.setMaximum(max(total, 1))
@@ -159,6 +225,10 @@ class TrainingController(QtCore.QObject):
             f"\u00b7 {p.samples_per_second:,.0f} samples/s")
 
     def _on_running_changed(self, running: bool) -> None:
+        if not running and self._progress is not None:
+            p = self._progress
+            self.progress_label.setText(f"stopped at epoch {p.epoch}/{p.epochs} \u00b7 step "
+                                        f"{p.step_in_epoch}/{p.steps_per_epoch}")
         if not running and self._latest is not None:
             # Show where training ended at once, not after the live throttle.
             self._show_live.cancel()
@@ -172,15 +242,10 @@ class TrainingController(QtCore.QObject):
 
     def update_controls(self, *_args) -> None:
         session = self.session
-        running, paused = session.running, session.paused
-        self.progress_bar.setVisible(running)
-        self.train_action.setEnabled(not running or paused)
-        self.train_action.setText("\u25b6 Resume" if running and paused else
-                                  "\u25b6 Continue" if session.can_continue and not running
-                                  else "\u25b6 Train")
-        self.pause_action.setEnabled(running)
-        self.pause_action.setText("Resume" if paused else "Pause")
-        self.stop_action.setEnabled(running)
+        self.progress_bar.setVisible(session.running)
+        self.train_action.setText(self.primary_label())
+        self.stop_action.setEnabled(session.running)
+        self.settings_panel.set_pending(self.pending())
 
     def shutdown(self) -> bool:
         """For closing: drops pending redraws and stops training without waiting."""

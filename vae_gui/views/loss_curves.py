@@ -43,6 +43,27 @@ class LossCurves(pg.PlotWidget):
                              symbolBrush=color, symbolPen=None)
             self._curves.append((column, field, train, test))
         self.setMinimumHeight(120)
+        self._markers: list[pg.InfiniteLine] = []  # where β or the learning rate changed
+
+    def _mark_changes(self, snapshot: Snapshot, steps_per_epoch: int) -> None:
+        """A dashed line, labelled with the new values, at each live change of β or lr."""
+        changes = snapshot.changes if steps_per_epoch else ()
+        item = self.getPlotItem()
+        while len(self._markers) > len(changes):
+            item.removeItem(self._markers.pop())
+        while len(self._markers) < len(changes):
+            line = pg.InfiniteLine(angle=90, movable=False,
+                                   pen=pg.mkPen("#555", width=1, style=pg.QtCore.Qt.DashLine),
+                                   label="", labelOpts={"position": 0.9, "color": "#333"})
+            item.addItem(line, ignoreBounds=True)
+            self._markers.append(line)
+        for line, change in zip(self._markers, changes, strict=True):
+            line.setPos(change.step / steps_per_epoch)
+            line.label.setFormat(f"\u03b2 {change.beta:g}, lr {change.lr:g}")
+
+    def marked_changes(self) -> list[tuple[float, str]]:
+        """The change markers shown: (epoch, label) each (for tests)."""
+        return [(float(line.value()), line.label.format) for line in self._markers]
 
     def set_snapshot(self, snapshot: Snapshot, steps_per_epoch: int) -> None:
         curve, history = snapshot.train_curve, snapshot.history
@@ -56,6 +77,7 @@ class LossCurves(pg.PlotWidget):
                 y = np.maximum([getattr(m.train, field) for m in history], 1e-3)
             train.setData(x, y)
             test.setData(epochs, np.maximum([getattr(m.test, field) for m in history], 1e-3))
+        self._mark_changes(snapshot, steps_per_epoch)
 
     def point_count(self) -> int:
         return sum(len(train.xData if train.xData is not None else ())

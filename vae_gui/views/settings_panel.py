@@ -105,6 +105,8 @@ class SettingsPanel(QtWidgets.QWidget):
     spec() gives it back exactly.
     """
 
+    edited = QtCore.Signal()  # the user changed a setting
+
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         m, t = ModelConfig(), TrainConfig(epochs=30)
@@ -152,16 +154,32 @@ class SettingsPanel(QtWidgets.QWidget):
         form.addRow("Epochs", self.epochs)
         form.addRow("Reconstruction", self.loss)
         form.addRow("Seed", self.seed)
-        note = QtWidgets.QLabel("Changes apply on <b>Reset</b> or the next <b>Train</b> from "
-                                "scratch.")
-        note.setWordWrap(True)
-        note.setStyleSheet("color:#555")
-        form.addRow(note)
+        self.note = QtWidgets.QLabel("")
+        self.note.setWordWrap(True)
+        self.note.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        form.addRow(self.note)
+        self.set_pending([])
+        for box in (self.image_size, self.latent_dim, self.beta, self.lr, self.batch_size,
+                    self.epochs, self.seed):
+            box.valueChanged.connect(self.edited)
+        self.hidden.textChanged.connect(self.edited)
+        self.dataset.currentTextChanged.connect(self.edited)
+        self.loss.currentTextChanged.connect(self.edited)
         for key, box in (("image_side", self.image_size), ("latent_dim", self.latent_dim),
                          ("beta", self.beta), ("lr", self.lr), ("batch_size", self.batch_size),
                          ("epochs", self.epochs), ("seed", self.seed)):
             if not box.toolTip():
                 box.setToolTip(BOUNDS[key].text().capitalize() + ".")
+
+    def set_pending(self, names: list[str]) -> None:
+        """Marks settings changed since the run on screen started, which need a new run."""
+        if names:
+            self.note.setText(f"<b style='color:#b35900'>Changed: {', '.join(names)}.</b> "
+                              "They apply when you press <b>\u25b6 Train from scratch</b>.")
+        else:
+            self.note.setText("<span style='color:#555'>\u03b2, the learning rate and the "
+                              "epochs apply at once, even while training; the rest with "
+                              "<b>\u25b6 Train from scratch</b> or <b>Reset</b>.</span>")
 
     def spec(self, data_root: str | None = None) -> TrainingSpec:
         """The current settings; raises ValueError with a readable message when invalid."""

@@ -55,7 +55,7 @@ class TrainingThread(QtCore.QThread):
         self.trainer = trainer
         self.control = control
         self.mailbox = mailbox
-        self.can_continue = False  # set by run(): whether Train may continue this trainer
+        self.epochs_done = 0  # set by run(): the trainer's completed epochs
 
     def _check_stopped(self) -> None:
         if self.control.stopped:
@@ -80,6 +80,9 @@ class TrainingThread(QtCore.QThread):
                 post("started", TrainingStarted(data, config, spec.train_config,
                                                 str(self.trainer.device)))
                 post("snapshot", self.trainer.snapshot())  # the untrained starting point
+            else:  # continuing: with the β, learning rate and epochs the settings say now
+                self.trainer.set_epochs(self.spec.train_config.epochs)
+                self.trainer.apply_live(self.spec.train_config.beta, self.spec.train_config.lr)
             self.trainer.run(self.control, on_progress=lambda p: post("progress", p),
                              on_snapshot=lambda s: post("snapshot", s))
         except _Stopped:
@@ -90,8 +93,7 @@ class TrainingThread(QtCore.QThread):
             traceback.print_exc()
             post("failed", f"Training failed unexpectedly: {type(exc).__name__}: {exc}")
         finally:
-            trainer = self.trainer
-            self.can_continue = trainer is not None and trainer.epoch < trainer.config.epochs
+            self.epochs_done = self.trainer.epoch if self.trainer is not None else 0
             post("finished")
 
 
@@ -113,7 +115,8 @@ class TrainingSession(QtCore.QObject):
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self._trainer = None  # a stopped run's trainer, handed to the next thread as is
-        self._can_continue = False
+        self._epochs_done = 0
+        self._pace: float | None = None  # steps per second, None: full speed
         self._thread: TrainingThread | None = None
         self._control = None
         self._retiring: dict[TrainingThread, Mailbox] = {}
@@ -129,9 +132,30 @@ class TrainingSession(QtCore.QObject):
     def paused(self) -> bool:
         return self._control is not None and self._control.paused
 
+    def can_continue(self, epochs: int) -> bool:
+        """Whether a stopped run could train on towards `epochs` epochs in all."""
+        return self._trainer is not None and self._epochs_done < epochs
+
     @property
-    def can_continue(self) -> bool:
-        return self._trainer is not None and self._can_continue
+    def has_run(self) -> bool:
+        """Whether a run is training or stopped (and could continue)."""
+        return self._thread is not None or self._trainer is not None
+
+    @property
+    def pace(self) -> float | None:
+        """The most steps a second that runs train at (None: full speed)."""
+        return self._pace
+
+    def set_pace(self, steps_per_second: float | None) -> None:
+        """At most this many steps a second, for this run and the next ones."""
+        self._pace = steps_per_second
+        if self._control is not None:
+            self._control.set_pace(steps_per_second)
+
+    def set_live(self, beta: float, lr: float) -> None:
+        """β and the learning rate for the running thread's next step."""
+        if self._control is not None:
+            self._control.set_live(beta, lr)
 
     @property
     def busy(self) -> bool:
@@ -148,9 +172,10 @@ class TrainingSession(QtCore.QObject):
             return
         from vae_gui.model.training import TrainingControl
 
-        if fresh or not self.can_continue:
+        if fresh or not self.can_continue(spec.train_config.epochs):
             self._trainer = None
         self._control = TrainingControl()
+        self._control.set_pace(self._pace)
         if paused:
             self._control.pause()
         thread_box: list[TrainingThread] = []
@@ -195,7 +220,7 @@ class TrainingSession(QtCore.QObject):
         still finishing its batch is retired, not waited for."""
         self._retire()
         self._trainer = None
-        self._can_continue = False
+        self._epochs_done = 0
 
     def shutdown(self) -> bool:
         """For closing: stops every thread without waiting; nothing starts afterwards.
@@ -220,7 +245,7 @@ class TrainingSession(QtCore.QObject):
             self._thread, self._draining = None, thread  # nothing restarts it meanwhile
             mailbox.drain()  # what it published last, before we say it has stopped
             self._draining = None
-            self._trainer, self._can_continue = thread.trainer, thread.can_continue
+            self._trainer, self._epochs_done = thread.trainer, thread.epochs_done
             self._control, self._mailbox = None, None
             self.running_changed.emit(False)
         else:
