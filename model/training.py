@@ -123,7 +123,7 @@ class TrainingControl:
         self._steps_requested = 0
         self._min_interval = 0.0  # seconds between steps; 0: full speed
         self._next_step_at = 0.0
-        self._live: tuple[float, float] | None = None
+        self._live: tuple[float, float, int] | None = None
 
     def set_pace(self, steps_per_second: float | None) -> None:
         """At most this many steps a second (None: as fast as possible), from now on."""
@@ -132,13 +132,14 @@ class TrainingControl:
             self._next_step_at = 0.0
             self._cond.notify_all()
 
-    def set_live(self, beta: float, lr: float) -> None:
-        """β and the learning rate for the next step on (the last values given win)."""
+    def set_live(self, beta: float, lr: float, epochs: int) -> None:
+        """β, the learning rate and the number of epochs from the next step on (the last
+        values given win)."""
         with self._cond:
-            self._live = (float(beta), float(lr))
+            self._live = (float(beta), float(lr), int(epochs))
 
-    def take_live(self) -> tuple[float, float] | None:
-        """The β and learning rate asked for since the last call, if any."""
+    def take_live(self) -> tuple[float, float, int] | None:
+        """The β, learning rate and epochs asked for since the last call, if any."""
         with self._cond:
             live, self._live = self._live, None
             return live
@@ -495,7 +496,11 @@ class Trainer:
         while self.epoch < self.config.epochs and control.wait_for_work():
             stepping = control.paused  # a single requested step: show its result at once
             if (live := control.take_live()) is not None:
-                self.apply_live(*live)
+                beta, lr, epochs = live
+                self.apply_live(beta, lr)
+                self.set_epochs(epochs)
+                if self.epoch >= epochs:
+                    break
             epochs_before = len(self.history)
             self.train_step()
             rate_n += self.last_batch_size

@@ -275,7 +275,7 @@ def test_live_beta_and_learning_rate_apply_from_the_next_step_and_are_recorded(t
     def on_progress(p):
         steps.append(p.step)
         if p.step == 2:
-            control.set_live(4.0, 1e-4)
+            control.set_live(4.0, 1e-4, 5)
         if p.step == 4:
             control.stop()
 
@@ -320,3 +320,16 @@ def test_full_speed_again_releases_a_paced_wait():
     control.set_pace(None)
     waiter.join(10)
     assert result == [True]
+
+
+def test_fewer_epochs_given_live_end_the_run_at_the_new_count(tiny_data):
+    trainer = Trainer(tiny_data, ModelConfig(hidden=(16,)), TrainConfig(epochs=50,
+                                                                        batch_size=50))
+    control = TrainingControl()
+
+    def on_progress(p):
+        if p.step == 2:
+            control.set_live(1.0, 1e-3, 1)
+
+    history = trainer.run(control, on_progress=on_progress, progress_interval=0)
+    assert len(history) == 1 and trainer.config.epochs == 1 and trainer.step == 8

@@ -170,7 +170,7 @@ class TrainingController(QtCore.QObject):
         if self.session.running and not self.pending():
             t = self.settings_panel
             try:
-                self.session.set_live(t.beta.value(), t.lr.value())
+                self.session.set_live(t.beta.value(), t.lr.value(), t.epochs.value())
             except ValueError as exc:
                 self.error.emit("Invalid settings", str(exc))
         self.update_controls()

@@ -152,10 +152,10 @@ class TrainingSession(QtCore.QObject):
         if self._control is not None:
             self._control.set_pace(steps_per_second)
 
-    def set_live(self, beta: float, lr: float) -> None:
-        """β and the learning rate for the running thread's next step."""
+    def set_live(self, beta: float, lr: float, epochs: int) -> None:
+        """β, the learning rate and the epochs for the running thread's next step."""
         if self._control is not None:
-            self._control.set_live(beta, lr)
+            self._control.set_live(beta, lr, epochs)
 
     @property
     def busy(self) -> bool:
