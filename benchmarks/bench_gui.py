@@ -161,6 +161,7 @@ def open_window(tmp: Path):
     from vae_gui.main_window import MainWindow
 
     settings = QtCore.QSettings(str(tmp / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    settings.setValue("ask_before_discarding", False)  # a script: nobody answers a question
     window = MainWindow(settings)
     window.show()
     shown, failed = [], []

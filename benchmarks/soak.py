@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     settings_dir = tempfile.TemporaryDirectory()
     settings = QtCore.QSettings(str(Path(settings_dir.name) / "settings.ini"),
                                 QtCore.QSettings.Format.IniFormat)
+    settings.setValue("ask_before_discarding", False)  # a script: nobody answers a question
     window = MainWindow(settings)
     shown_errors: list[str] = []
     real_show_error = window.show_error

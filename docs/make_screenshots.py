@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = QtCore.QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"),
                                 QtCore.QSettings.Format.IniFormat)
+    settings.setValue("ask_before_discarding", False)  # a script: nobody answers a question
     window = MainWindow(settings)
     window.show()
     window.load_initial()

@@ -14,11 +14,14 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 LOAD_TIMEOUT_MS = 60000
 
 
-def make_window(qtbot, tmp_path, load: bool = True):
-    """A MainWindow with its own settings file, showing the pretrained models."""
+def make_window(qtbot, tmp_path, load: bool = True, ask_before_discarding: bool = False):
+    """A MainWindow with its own settings file, showing the pretrained models. It does not
+    ask before discarding trained models unless told to (tests of that question answer it;
+    others would wait for an answer)."""
     from vae_gui.main_window import MainWindow
 
     settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    settings.setValue("ask_before_discarding", ask_before_discarding)
     window = MainWindow(settings)
     # Closing hides the window at once and closes it for good when its threads have ended:
     # let them end before pytest-qt deletes it.
@@ -89,6 +92,26 @@ def type_into(qtbot, widget, text: str) -> None:
     editor.selectAll()
     qtbot.keyClicks(editor, text)
     qtbot.keyClick(editor, QtCore.Qt.Key.Key_Return)
+
+
+def answer_question(button_text: str, dont_ask_again: bool = False) -> list[str]:
+    """Answers the next question box by clicking the button whose text starts with
+    `button_text`, as a user would; returns a list that gets the question's text."""
+    seen: list[str] = []
+
+    def answer() -> None:
+        box = QtWidgets.QApplication.activeModalWidget()
+        if not isinstance(box, QtWidgets.QMessageBox):
+            QtCore.QTimer.singleShot(20, answer)  # not open yet: look again
+            return
+        seen.append(box.text())
+        if dont_ask_again:
+            box.checkBox().setChecked(True)
+        (button,) = [b for b in box.buttons() if b.text().startswith(button_text)]
+        button.click()
+
+    QtCore.QTimer.singleShot(0, answer)
+    return seen
 
 
 def wait_until_unchanged(qtbot, read, for_ms: int, timeout: int):

@@ -17,7 +17,7 @@ SCREENSHOT_TIMEOUT_MS = 60000
 def _close_on_signals(window: MainWindow) -> QtCore.QTimer:
     """Ctrl-C or SIGTERM closes the window cleanly (stopping training) instead of killing it."""
     def close(*_args) -> None:
-        QtCore.QTimer.singleShot(0, window.close)
+        QtCore.QTimer.singleShot(0, window.close_without_asking)
 
     signal.signal(signal.SIGINT, close)
     signal.signal(signal.SIGTERM, close)
@@ -66,7 +66,7 @@ def run_gui(args: argparse.Namespace, pending_signals: list[int] | None = None) 
     _close_on_signals(window)
     _report_events(window)
     if pending_signals:
-        QtCore.QTimer.singleShot(0, window.close)
+        QtCore.QTimer.singleShot(0, window.close_without_asking)
     exit_code = {"value": 0}
     if args.train:
         window.models_shown.connect(window.train_action.trigger)
@@ -77,12 +77,12 @@ def run_gui(args: argparse.Namespace, pending_signals: list[int] | None = None) 
             QtWidgets.QApplication.processEvents()
             ok = window.export_png(args.screenshot)
             exit_code["value"] = 0 if ok else 1
-            window.close()
+            window.close_without_asking()
 
         def fail(message: str) -> None:
             print(f"vae-gui: {message}", file=sys.stderr)
             exit_code["value"] = 1
-            window.close()
+            window.close_without_asking()
 
         window.models_shown.connect(lambda: QtCore.QTimer.singleShot(300, save_and_quit))
         window.load_failed.connect(fail)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from vae_gui.controllers.discard_guard import DiscardGuard
 from vae_gui.controllers.files import FileController
 from vae_gui.controllers.plot_linking import PlotLinking
 from vae_gui.controllers.training import (
@@ -51,12 +52,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self._shown_once = False
         self._closing = False
         self._closed = False
+        self._close_without_asking = False
 
         self.state = ExplorerState(self)
         self.columns = {which: ModelColumn(which, self.state) for which in MODELS}
         plots = {which: column.latent_plot for which, column in self.columns.items()}
         self.settings_panel = SettingsPanel()
-        self.training = TrainingController(self.state, self.settings_panel, self)
+        self.guard = DiscardGuard(self.state, self.settings, self)
+        self.training = TrainingController(self.state, self.settings_panel, self.guard, self)
         self.files = FileController(self.state, self.training, self.settings, self)
         self.linking = PlotLinking(self.state, plots)
         self.overlays = {which: Overlays(plot.plot_item) for which, plot in plots.items()}
@@ -169,6 +172,7 @@ class MainWindow(QtWidgets.QMainWindow):
         file_menu = menu.addMenu("&File")
         file_menu.addAction(self.open_action)
         file_menu.addMenu(f.recent_menu)
+        file_menu.addAction(f.restore_action)
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.follow_action)
         file_menu.addSeparator()
@@ -259,7 +263,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # --- files (the controller does the work) -------------------------------------------------
     def load_initial(self, path: str | None = None) -> None:
         """Opens `path`, or the pretrained models that ship with vae-gui."""
-        self.files.open_checkpoint(path or str(PRETRAINED))
+        self.files.open_checkpoint(path or str(PRETRAINED), ask=False)
 
     def open_checkpoint(self, path: str) -> None:
         self.files.open_checkpoint(path)
@@ -359,6 +363,9 @@ class MainWindow(QtWidgets.QMainWindow):
         """Closes without blocking: training and loads are asked to stop, the window hides,
         and it closes for good (emitting `closed`) once every thread has ended."""
         if not self._closing:
+            if not self._close_without_asking and not self.guard.confirm("Close"):
+                event.ignore()
+                return
             self._closing = True
             self.manifold.stop()
             for column in self.columns.values():
@@ -375,6 +382,11 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self._closed:
             self._closed = True
             self.closed.emit()
+
+    def close_without_asking(self) -> None:
+        """Closes for a signal (Ctrl-C, SIGTERM) or a script: nobody is there to answer."""
+        self._close_without_asking = True
+        self.close()
 
     def _close_when_idle(self) -> None:
         if not self.busy and not self._closed:

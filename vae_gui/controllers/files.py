@@ -47,14 +47,20 @@ class FileController(QtCore.QObject):
         self.export_codes_action = make_action(
             self, "Export encoded test set\u2026", self._on_export_codes, None,
             "Codes, means, log-variances and labels as CSV or NPZ")
+        self.restore_action = make_action(
+            self, "Restore &pretrained models", lambda: self.open_checkpoint(str(PRETRAINED)),
+            None, "Show the AE and VAE that ship with vae-gui again")
         self.recent_menu = QtWidgets.QMenu("Open &recent", window)
         self._rebuild_recent_menu()
         self.save_action.setEnabled(False)
         state.models_changed.connect(lambda _: self.save_action.setEnabled(True))
 
     # --- opening --------------------------------------------------------------------------
-    def open_checkpoint(self, path: str) -> None:
-        """Loads in the background; on failure a dialog explains and the models stay."""
+    def open_checkpoint(self, path: str, ask: bool = True) -> None:
+        """Loads in the background; on failure a dialog explains and the models stay.
+        With `ask`, unsaved trained models on screen are not replaced without a yes."""
+        if ask and not self.training.guard.confirm("Open"):
+            return
         self.message.emit(f"Opening {path}\u2026", 0)
         QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.BusyCursor)
         self.open_action.setEnabled(False)
@@ -115,12 +121,15 @@ class FileController(QtCore.QObject):
                                 origin.dataset, origin.class_names, len(s.history), s.step,
                                 s.history)
         self.message.emit(f"Saving {path}\u2026", 0)
-        self.runner.run(lambda: save_checkpoint(checkpoint, path), self._on_saved,
+        self.runner.run(lambda: save_checkpoint(checkpoint, path),
+                        lambda saved: self._on_saved(saved, s.step),
                         lambda message: self.error.emit(
                             "Could not save the checkpoint",
                             f"{message}\n\nNothing was overwritten."))
 
-    def _on_saved(self, path: Path) -> None:
+    def _on_saved(self, path: Path, step: int) -> None:
+        if self.state.origin is not None and self.state.origin.source == "training":
+            self.training.guard.mark_saved(step)
         self.remember_recent(str(path))
         self.message.emit(f"Saved {path}", 5000)
 
@@ -186,6 +195,8 @@ class FileController(QtCore.QObject):
     # --- following a run ------------------------------------------------------------------
     def follow(self, folder: str) -> None:
         """Shows the newest checkpoint in `folder` and every one that lands there later."""
+        if not self.training.guard.confirm("Follow a run folder"):
+            return
         self.follower.follow(folder)
         self.message.emit(f"Following {folder}: new checkpoints appear as they land", 0)
 

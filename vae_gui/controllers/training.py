@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6 import QtCore, QtGui, QtWidgets
 from superqt.utils import qthrottled
 
+from vae_gui.controllers.discard_guard import DiscardGuard
 from vae_gui.explorer_state import ExplorerState, ModelsOrigin
 from vae_gui.workers.loading import cloud_images_of
 from vae_gui.workers.training_session import TrainingSession, TrainingSpec, TrainingStarted
@@ -59,9 +60,10 @@ class TrainingController(QtCore.QObject):
     source_changed = QtCore.Signal(str)  # what the models on screen are, in words
 
     def __init__(self, state: ExplorerState, settings_panel: SettingsPanel,
-                 parent: QtCore.QObject | None = None) -> None:
+                 guard: DiscardGuard, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self.guard = guard
         self.settings_panel = settings_panel
         self.session = TrainingSession(self)
         self.session.started.connect(self._on_started)
@@ -145,6 +147,8 @@ class TrainingController(QtCore.QObject):
         elif (spec := self._spec()) is not None:
             fresh = label == TRAIN
             if fresh:
+                if not self.guard.confirm("Train from scratch"):
+                    return
                 self.discard()
                 self.message.emit("Training from scratch: new random weights", 5000)
             self._run_spec = spec
@@ -159,6 +163,8 @@ class TrainingController(QtCore.QObject):
                 return
             fresh = self.primary_label() == TRAIN
             if fresh:
+                if not self.guard.confirm("Step (a new run)"):
+                    return
                 self.discard()
             self._run_spec = spec
             self.session.start(spec, fresh=fresh, paused=True)
@@ -177,7 +183,7 @@ class TrainingController(QtCore.QObject):
 
     def reset(self) -> None:
         """New random weights with the current settings, shown untrained and paused."""
-        if (spec := self._spec()) is None:
+        if (spec := self._spec()) is None or not self.guard.confirm("Reset"):
             return
         self.discard()
         self._run_spec = spec
@@ -189,6 +195,7 @@ class TrainingController(QtCore.QObject):
         """Forgets the run (other models are about to be shown); returns at once."""
         self._show_live.cancel()
         self._latest, self._origin, self._run_spec, self._progress = None, None, None, None
+        self.guard.forget()
         self.session.reset()
         self.progress_label.setText("")
 
