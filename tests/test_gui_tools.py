@@ -266,6 +266,7 @@ def test_export_encoded_test_set_as_csv_and_npz(qtbot, tmp_path):
         np.testing.assert_array_equal(npz["labels"], window.snapshot.labels)
 
 
+@pytest.mark.slow  # trains two runs (5 to 10 s); test_run_follower.py is the quick one
 def test_following_a_run_shows_each_new_checkpoint(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     run = tmp_path / "run"
