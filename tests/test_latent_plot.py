@@ -124,3 +124,4 @@ def test_a_click_on_a_point_reports_its_index(plot, qtbot):
     assert plot.point_near(scene_pos) == 1
     far = plot.view_box.mapViewToScene(QtCore.QPointF(1.0, -2.0))
     assert plot.point_near(far) is None
+

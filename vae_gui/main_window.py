@@ -27,13 +27,17 @@ from vae_gui.views.help_dialog import HelpDialog
 from vae_gui.views.model_column import ModelColumn
 from vae_gui.views.overlays import Overlays
 from vae_gui.views.settings_panel import SettingsPanel
+from vae_gui.views.side_panel import SidePanel
 from vae_gui.workers.loading import PRETRAINED, warm_up_training
 
 APP_NAME = "vae-gui"
+DEFAULT_SIZE = (1720, 980)  # on a screen with room for it; smaller screens get their size
+STACK_DOCKS_FROM_HEIGHT = 1000  # below this, Settings and Tools are tabs, not stacked
+GEOMETRY_KEY, DOCKS_KEY, TABBED_KEY = "window/geometry", "window/docks", "window/tabbed"
 HINT = ("Drag the black \u2295 cursor through either latent space: both decoders turn that "
         "point into an image. Dashed rings: 1, 2, 3\u03c3 of the prior N(0, I); each plot has "
-        "its own scale (View \u25b8 Same scale). Press <b>\u25b6 Train</b> to watch both "
-        "models learn from scratch.")
+        "its own scale (View \u25b8 Same scale). Press <b>\u25b6 Train from scratch</b> to "
+        "watch both models learn.")
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -46,7 +50,6 @@ class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, settings: QtCore.QSettings | None = None) -> None:
         super().__init__()
         self.setWindowTitle(APP_NAME)
-        self.resize(1720, 980)
         self.settings = settings or QtCore.QSettings(APP_NAME, APP_NAME)
         self.error_box: QtWidgets.QMessageBox | None = None
         self._shown_once = False
@@ -75,6 +78,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.files.load_failed.connect(self.load_failed)
         self._build_actions()
         self._build_layout()
+        self._restore_or_fit()
         self.statusBar().showMessage("Loading the pretrained models\u2026")
 
     # --- what tests and scripts read --------------------------------------------------------
@@ -238,20 +242,15 @@ class MainWindow(QtWidgets.QMainWindow):
         layout.addWidget(splitter, 1)
         self.setCentralWidget(central)
 
-        dock = QtWidgets.QDockWidget("Settings", self)
-        dock.setObjectName("settings-dock")
+        self.side_panel = SidePanel(self.settings_panel, self.tools)
+        self.side_panel.setMinimumWidth(300)
+        dock = QtWidgets.QDockWidget("Settings and tools", self)
+        dock.setObjectName("side-dock")
         dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        dock.setWidget(self.settings_panel)
+        dock.setWidget(self.side_panel)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        tools_dock = QtWidgets.QDockWidget("Tools", self)
-        tools_dock.setObjectName("tools-dock")
-        tools_dock.setFeatures(dock.features())
-        tools_dock.setWidget(self.tools)
-        tools_dock.setMinimumWidth(420)
-        self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, tools_dock)
-        self.resizeDocks([dock, tools_dock], [460, 460], QtCore.Qt.Orientation.Horizontal)
-        self.resizeDocks([dock, tools_dock], [300, 600], QtCore.Qt.Orientation.Vertical)
+        self.dock = dock
 
         self.progress_bar = self.training.progress_bar
         self.progress_label = self.training.progress_label
@@ -259,6 +258,41 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().addPermanentWidget(self.source_label)
         self.statusBar().addPermanentWidget(self.progress_label)
         self.statusBar().addPermanentWidget(self.progress_bar)
+
+    # --- size and placement ---------------------------------------------------------------
+    def _restore_or_fit(self) -> None:
+        """The geometry and dock layout the user left, or a size that fits this screen."""
+        geometry = self.settings.value(GEOMETRY_KEY)
+        state = self.settings.value(DOCKS_KEY)
+        if geometry is not None and self.restoreGeometry(geometry):
+            if state is not None:
+                self.restoreState(state)
+            self.side_panel.arrange(tabbed=self.settings.value(TABBED_KEY, False)
+                                    in (True, "true"))
+            return
+        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
+        self.fit_to(screen.availableGeometry() if screen is not None
+                    else QtCore.QRect(0, 0, *DEFAULT_SIZE))
+
+    def fit_to(self, available: QtCore.QRect) -> None:
+        """Sizes the window to fit `available` (a screen's free area) and arranges the docks:
+        stacked when the screen is tall enough, as tabs (Tools first) when it is not."""
+        # The frame (title bar, borders) must fit too: its size once shown, else a guess.
+        frame = self.frameGeometry().size() - self.geometry().size()
+        frame_w, frame_h = (frame.width(), frame.height()) if self.isVisible() else (8, 40)
+        width = min(DEFAULT_SIZE[0], available.width() - frame_w)
+        height = min(DEFAULT_SIZE[1], available.height() - frame_h)
+        self.side_panel.arrange(tabbed=available.height() < STACK_DOCKS_FROM_HEIGHT)
+        self.resizeDocks([self.dock], [max(300, min(460, available.width() // 4))],
+                         QtCore.Qt.Orientation.Horizontal)
+        self.layout().activate()  # the minimum size of the new arrangement, before resizing
+        self.resize(width, height)
+        self.move(available.topLeft())
+
+    def _save_geometry(self) -> None:
+        self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
+        self.settings.setValue(DOCKS_KEY, self.saveState())
+        self.settings.setValue(TABBED_KEY, self.side_panel.tabbed)
 
     # --- files (the controller does the work) -------------------------------------------------
     def load_initial(self, path: str | None = None) -> None:
@@ -374,6 +408,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.files.shutdown()
             self.session.idle.connect(self._close_when_idle)
             self.runner.idle.connect(self._close_when_idle)
+        if self.isVisible():
+            self._save_geometry()
         if self.busy:
             event.ignore()
             self.hide()

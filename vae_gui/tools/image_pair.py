@@ -16,6 +16,6 @@ def image_pair(caption: str) -> tuple[QtWidgets.QWidget, dict[str, DecodedImage]
     views = {}
     for which in MODELS:
         views[which] = DecodedImage(f"{NAMES[which]}: {caption}")
-        views[which].setMinimumSize(150, 170)
+        views[which].setMinimumSize(120, 140)
         layout.addWidget(views[which])
     return box, views

@@ -42,11 +42,13 @@ class ToolsPanel(QtWidgets.QTabWidget):
         """Brings a tab (or the tab of that title) to the front, with its dock."""
         self.setCurrentWidget(self.tabs[tab] if isinstance(tab, str) else tab)
         parent = self.parentWidget()
-        while parent is not None and not isinstance(parent, QtWidgets.QDockWidget):
+        while parent is not None:  # the tab of the side panel, and the dock, brought forward
+            if hasattr(parent, "show_panel"):
+                parent.show_panel(self)
+            if isinstance(parent, QtWidgets.QDockWidget):
+                parent.show()
+                parent.raise_()
             parent = parent.parentWidget()
-        if parent is not None:
-            parent.show()
-            parent.raise_()
         self.refresh_current()
 
     def _on_inspected(self, index: int | None) -> None:

@@ -25,7 +25,7 @@ class PriorSamplesTab(QtWidgets.QWidget):
         note = QtWidgets.QLabel("The same z for both models. The VAE was trained to decode the "
                                 "prior's typical points; the AE never saw most of them.")
         note.setWordWrap(True)
-        box, self.views = image_pair("decoded prior samples")
+        box, self.views = image_pair("prior samples")
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.button)
         layout.addWidget(note)

@@ -12,12 +12,12 @@ class DecodedImage(pg.GraphicsLayoutWidget):
     def __init__(self, caption: str, parent=None) -> None:
         super().__init__(parent=parent)
         self.setBackground("w")
-        self.label = self.addLabel(caption, size="9pt", row=0, col=0)
+        self.label = self.addLabel(caption, size="8pt", row=0, col=0)
         self.view = self.addViewBox(row=1, col=0, lockAspect=True, enableMouse=False,
                                     invertY=True, enableMenu=False)
         self.image = pg.ImageItem(axisOrder="row-major", levels=(0.0, 1.0))
         self.view.addItem(self.image)
-        self.setMinimumSize(140, 150)
+        self.setMinimumSize(110, 120)
         self._shape: tuple[int, ...] = ()
 
     def set_image(self, image: np.ndarray) -> None:
@@ -35,7 +35,7 @@ class DecodedImage(pg.GraphicsLayoutWidget):
             self.view.autoRange(padding=0)  # keep the whole image in view at any size
 
     def set_caption(self, text: str) -> None:
-        self.label.setText(text, size="9pt")
+        self.label.setText(text, size="8pt")
 
     def current_image(self) -> np.ndarray | None:
         return None if self.image.image is None else np.array(self.image.image)

@@ -18,7 +18,7 @@ class MarginalHistograms(pg.GraphicsLayoutWidget):
     def __init__(self, color: str, parent=None) -> None:
         super().__init__(parent=parent)
         self.setBackground("w")
-        self.setMinimumHeight(110)
+        self.setMinimumHeight(80)
         self._color = color
         self._plots: list[tuple[pg.PlotItem, pg.PlotDataItem, pg.PlotDataItem]] = []
 

@@ -22,7 +22,7 @@ class KLBars(pg.PlotWidget):
         item.hideButtons()
         self.bars = pg.BarGraphItem(x=[1], height=[0], width=0.7, brush=VAE_COLOR)
         item.addItem(self.bars)
-        self.setMinimumWidth(110)
+        self.setMinimumWidth(90)
         self.values = np.zeros(0)
 
     def set_kl(self, kl: np.ndarray) -> None:

@@ -11,6 +11,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from vae_gui.views.palette import CURSOR_COLOR, PRIOR_COLOR, class_color
 
 RING_SIGMAS = (1, 2, 3)
+AXIS_WIDTH = 52  # pixels: the label and ticks such as "-150" or "-1.5"
+MIN_SIDE = 220  # pixels: the smallest a latent plot gets, on a 1280x720 screen
 NUDGE_FRACTION = 0.01  # of the visible width, per arrow-key press
 
 POINT_SIZE = 4  # pixels, as the dots of pyqtgraph's ScatterPlotItem(size=4) that came before
@@ -360,13 +362,17 @@ class LatentPlot(pg.PlotWidget):
 
     def __init__(self, title: str, parent=None) -> None:
         super().__init__(parent=parent, background="w")
-        self.setMinimumSize(260, 260)
+        self.setMinimumSize(MIN_SIDE, MIN_SIDE)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self.plot_item = self.getPlotItem()
         self.plot_item.setTitle(title)
         self._axis_labels = ("z1", "z2")
         self.plot_item.setLabel("bottom", "z1")
         self.plot_item.setLabel("left", "z2")
+        # A fixed width: sized to its tick labels, the axis flips between two widths when
+        # the aspect-locked range it causes changes the labels ("-2" vs "-1.5"), and the
+        # view's range changes dozens of times a second.
+        self.plot_item.getAxis("left").setWidth(AXIS_WIDTH)
         self.view_box = self.plot_item.getViewBox()
         self.view_box.setAspectLocked(True)
         self.view_box.setMenuEnabled(False)

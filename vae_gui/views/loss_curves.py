@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 # Columns of Snapshot.train_curve after the step, and the Losses field of each series.
 SERIES = {
     "ae": (("reconstruction", 1, "ae_recon", "#d62728"),),
-    "vae": (("loss = recon + \u03b2\u00b7KL", 2, "vae_loss", "#1f77b4"),
-            ("reconstruction", 3, "vae_recon", "#17becf"),
+    "vae": (("recon + \u03b2\u00b7KL", 2, "vae_loss", "#1f77b4"),
+            ("recon", 3, "vae_recon", "#17becf"),
             ("KL", 4, "vae_kl", "#9467bd")),
 }
 
@@ -30,8 +30,8 @@ class LossCurves(pg.PlotWidget):
         item = self.getPlotItem()
         names = " ".join(f"<span style='color:{color}'>\u25a0 {name}</span>"
                          for name, _, _, color in SERIES[which])
-        item.setTitle(f"{'AE' if which == 'ae' else 'VAE'} loss: {names} "
-                      "<span style='color:#555'>(thin: train, thick: test)</span>", size="9pt")
+        item.setTitle(f"{'AE' if which == 'ae' else 'VAE'}: {names} "
+                      "<span style='color:#555'>(thin: train, thick: test)</span>", size="8pt")
         item.setLabel("bottom", "epoch")
         item.setLabel("left", "nats / image")
         item.setLogMode(y=True)
@@ -42,7 +42,7 @@ class LossCurves(pg.PlotWidget):
             test = item.plot(pen=pg.mkPen(color, width=2.5), symbol="o", symbolSize=4,
                              symbolBrush=color, symbolPen=None)
             self._curves.append((column, field, train, test))
-        self.setMinimumHeight(120)
+        self.setMinimumHeight(90)
         self._markers: list[pg.InfiniteLine] = []  # where β or the learning rate changed
 
     def _mark_changes(self, snapshot: Snapshot, steps_per_epoch: int) -> None:

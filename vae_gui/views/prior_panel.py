@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 
 from vae_gui.model.latent import prior_density_image
 from vae_gui.views.latent_plot import RING_SIGMAS
@@ -19,7 +19,7 @@ class PriorPanel(pg.PlotWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent=parent, background="w")
         item = self.getPlotItem()
-        item.setTitle("prior p(z) = N(0, I)", size="9pt")
+        item.setTitle("prior N(0, I)", size="8pt")
         item.hideButtons()
         item.setMenuEnabled(False)
         item.getAxis("left").setWidth(22)
@@ -36,6 +36,7 @@ class PriorPanel(pg.PlotWidget):
             item.addItem(pg.PlotCurveItem(s * np.cos(t), s * np.sin(t),
                                           pen=pg.mkPen(PRIOR_COLOR, width=1)))
             label = pg.TextItem(f"{s}\u03c3", color=PRIOR_COLOR, anchor=(0, 1))
+            label.setFont(QtGui.QFont(label.textItem.font().family(), 7))
             label.setPos(s * 0.71, s * 0.71)
             item.addItem(label)
         self.marker = pg.ScatterPlotItem([0], [0], size=12, symbol="+",
@@ -44,7 +45,7 @@ class PriorPanel(pg.PlotWidget):
         self.marker.setZValue(10)
         item.addItem(self.marker)
         vb.setRange(xRange=(-EXTENT, EXTENT), yRange=(-EXTENT, EXTENT), padding=0)
-        self.setMinimumSize(120, 120)
+        self.setMinimumSize(100, 100)
 
     def set_marker(self, x: float, y: float) -> None:
         """Shows the cursor's point; clipped to the panel's edge when it lies outside."""

@@ -1,0 +1,59 @@
+"""The window fits common screens: nothing cut or overlapping, latent plots readable, and
+its size and dock layout remembered. (A 4K screen at 200% scaling is 1920x1080 to Qt.)"""
+
+from __future__ import annotations
+
+import pytest
+from gui_helpers import collect_windows_after_test, make_window  # noqa: F401
+from layout_check import layout_faults
+from PySide6 import QtCore
+
+from vae_gui.views.latent_plot import MIN_SIDE
+
+
+@pytest.mark.parametrize("width, height", [(1280, 720), (1366, 768), (1920, 1080)])
+def test_the_window_fits_the_screen_with_nothing_cut_or_overlapping(qtbot, tmp_path, width,
+                                                                     height):
+    window = make_window(qtbot, tmp_path)
+    window.fit_to(QtCore.QRect(0, 0, width, height))
+    qtbot.waitUntil(lambda: window.width() <= width and window.height() <= height,
+                    timeout=5000)
+    assert window.frameGeometry().width() <= width + 2  # the frame, where a platform has one
+    assert layout_faults(window) == []
+    for column in window.columns.values():
+        plot = column.latent_plot
+        assert plot.width() >= MIN_SIDE and plot.height() >= MIN_SIDE
+        assert min(column.decoded.width(), column.decoded.height()) >= 110
+        assert column.loss_curves.isVisible() and column.histograms.isVisible()
+    assert window.side_panel.tabbed == (height < 1000)  # short: Settings and Tools as tabs
+
+
+def test_size_and_dock_layout_are_remembered(qtbot, tmp_path):
+    from vae_gui.main_window import GEOMETRY_KEY
+
+    window = make_window(qtbot, tmp_path)
+    window.fit_to(QtCore.QRect(0, 0, 1920, 1080))  # tall: Settings above Tools
+    assert not window.side_panel.tabbed
+    geometry = window.saveGeometry()
+    with qtbot.waitSignal(window.closed, timeout=30000):
+        window.close()
+    assert bytes(window.settings.value(GEOMETRY_KEY)) == bytes(geometry)
+    # A new window takes the saved layout, not the one it would choose for this screen
+    # (the offscreen test screen is 800 x 800: short, so tabs).
+    again = make_window(qtbot, tmp_path)  # the same settings file
+    assert not again.side_panel.tabbed
+
+
+def test_the_view_range_settles_after_a_zoom(qtbot, tmp_path):
+    # Tick labels of another width ("-2" vs "-1.5") must not resize the axis, or the
+    # aspect-locked range flips between two values dozens of times a second (and a
+    # debounced redraw, such as the manifold's, never comes).
+    window = make_window(qtbot, tmp_path)
+    view_box = window.columns["vae"].latent_plot.view_box
+    changes = []
+    view_box.sigRangeChanged.connect(lambda *args: changes.append(1))
+    view_box.scaleBy((0.5, 0.5))
+    qtbot.wait(300)
+    count = len(changes)
+    qtbot.wait(300)
+    assert len(changes) == count
