@@ -98,6 +98,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check_out_dir(parser: argparse.ArgumentParser, out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out {out}: this is a file; give a folder for the checkpoint and "
+                     "metrics.json (it is made if it does not exist)")
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=out):

@@ -129,7 +129,7 @@ class ModelConfig:
 class TrainConfig:
     """How both models are trained; they always share every one of these values."""
 
-    epochs: int = 10
+    epochs: int = 30  # the same default in the CLI and the window
     batch_size: int = 128
     lr: float = 1e-3
     beta: float = 1.0

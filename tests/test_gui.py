@@ -212,7 +212,15 @@ def test_screenshot_mode_writes_a_png_and_exits_0(tmp_path):
     result = run_app(["--screenshot", str(path)])
     assert result.returncode == 0, result.stderr
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Traceback" not in result.stderr
+    assert result.stderr == ""  # no traceback, and none of Qt's noise either
+
+
+def test_a_screenshot_into_a_missing_folder_says_why_and_exits_1(tmp_path):
+    path = tmp_path / "no-such-folder" / "shot.png"
+    result = run_app(["--screenshot", str(path)])
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"vae-gui: could not save the screenshot to {path}: its "
+                                      "folder does not exist.")
 
 
 def test_interrupting_the_real_app_while_training_exits_cleanly(tmp_path):

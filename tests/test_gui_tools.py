@@ -336,3 +336,25 @@ def test_training_on_a_folder_of_images_resized_to_the_chosen_size(qtbot, tmp_pa
     assert window.image_shape == (12, 12)
     assert window.class_names == ("circle", "square")
     assert window.columns["ae"].decoded.current_image().shape == (12, 12)
+
+
+def test_kl_bar_labels_never_run_together(qtbot):
+    from vae_gui.views.kl_bars import LABEL_PIXELS, KLBars
+
+    bars = KLBars()
+    qtbot.addWidget(bars)
+    bars.resize(120, 100)
+    bars.show()
+    qtbot.waitExposed(bars)
+    bars.set_kl(np.linspace(0.0, 3.0, 16))
+    labels = bars.tick_labels()
+    assert labels[0] == "z1" and len(labels) <= 120 // LABEL_PIXELS + 1
+    bars.resize(600, 100)
+    qtbot.waitUntil(lambda: len(bars.tick_labels()) == 16, timeout=5000)
+
+
+def test_following_a_folder_that_does_not_exist_yet_says_it_waits(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    folder = tmp_path / "later"
+    window.follow(str(folder))
+    assert window.statusBar().currentMessage().startswith(f"Waiting for {folder} to appear")

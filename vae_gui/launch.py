@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sys
+from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
@@ -47,6 +48,16 @@ def _report_events(window: MainWindow) -> None:
     window.session.running_changed.connect(on_running)
 
 
+# Qt messages that say nothing a user can act on (the offscreen platform cannot resize a
+# window to its contents' hints, which no window here relies on).
+QUIET_QT_MESSAGES = ("This plugin does not support propagateSizeHints()",)
+
+
+def _qt_message(kind: QtCore.QtMsgType, _context, message: str) -> None:
+    if message not in QUIET_QT_MESSAGES:
+        print(message, file=sys.stderr)
+
+
 def run_gui(args: argparse.Namespace, pending_signals: list[int] | None = None) -> int:
     """Shows the window first, then loads torch and the models in the background.
 
@@ -55,6 +66,7 @@ def run_gui(args: argparse.Namespace, pending_signals: list[int] | None = None) 
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=False, foreground="k")
+    QtCore.qInstallMessageHandler(_qt_message)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     # The window hides at once on close but closes for good only when its threads have
@@ -76,6 +88,12 @@ def run_gui(args: argparse.Namespace, pending_signals: list[int] | None = None) 
         def save_and_quit() -> None:
             QtWidgets.QApplication.processEvents()
             ok = window.export_png(args.screenshot)
+            if not ok:
+                folder = Path(args.screenshot).expanduser().resolve().parent
+                why = ("its folder does not exist" if not folder.is_dir()
+                       else "it cannot be written there")
+                print(f"vae-gui: could not save the screenshot to {args.screenshot}: {why}.",
+                      file=sys.stderr)
             exit_code["value"] = 0 if ok else 1
             window.close_without_asking()
 

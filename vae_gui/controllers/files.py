@@ -198,7 +198,11 @@ class FileController(QtCore.QObject):
         if not self.training.guard.confirm("Follow a run folder"):
             return
         self.follower.follow(folder)
-        self.message.emit(f"Following {folder}: new checkpoints appear as they land", 0)
+        if not Path(folder).is_dir():
+            self.message.emit(f"Waiting for {folder} to appear ('vae-gui train --out {folder}' "
+                              "makes it); its checkpoints will show as they land", 0)
+        else:
+            self.message.emit(f"Following {folder}: new checkpoints appear as they land", 0)
 
     def _on_follow(self) -> None:
         folder = QtWidgets.QFileDialog.getExistingDirectory(self.window, "Follow a run folder",

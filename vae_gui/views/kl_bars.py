@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 
 from vae_gui.views.palette import VAE_COLOR
 
+LABEL_PIXELS = 28
 MAX_SHOWN = 1e6  # nats: a diverged run's huge values are drawn at this height
 
 
@@ -24,6 +27,16 @@ class KLBars(pg.PlotWidget):
         item.addItem(self.bars)
         self.setMinimumWidth(90)
         self.values = np.zeros(0)
+        self._ticks: list[tuple[int, str]] = []
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's API
+        super().resizeEvent(event)
+        if len(getattr(self, "values", ())):  # resize events also come during construction
+            self.set_kl(self.values)  # the labels that fit the new width
+
+    def tick_labels(self) -> list[str]:
+        """The dimension labels shown under the bars (for tests)."""
+        return [label for _, label in self._ticks]
 
     def set_kl(self, kl: np.ndarray) -> None:
         """Shows `kl` (nats per dimension); non-finite values are drawn as the tallest bar."""
@@ -36,5 +49,7 @@ class KLBars(pg.PlotWidget):
         self.getPlotItem().setYRange(0, max(float(np.max(heights, initial=0)) * 1.1, 0.1),
                                      padding=0)
         axis = self.getPlotItem().getAxis("bottom")
-        step = max(1, len(heights) // 8)
-        axis.setTicks([[(int(i), f"z{i}") for i in x[::step]]])
+        # At most one label per LABEL_PIXELS of width, so that "z10 z11" never run together.
+        step = max(1, math.ceil(len(heights) * LABEL_PIXELS / max(self.width(), 1)))
+        self._ticks = [(int(i), f"z{i}") for i in x[::step]]
+        axis.setTicks([self._ticks])

@@ -109,7 +109,7 @@ class SettingsPanel(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        m, t = ModelConfig(), TrainConfig(epochs=30)
+        m, t = ModelConfig(), TrainConfig()
         self.dataset = QtWidgets.QComboBox()
         self.dataset.setEditable(True)
         self.dataset.addItems(BUILTIN_DATASETS)
