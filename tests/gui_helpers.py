@@ -65,6 +65,13 @@ def drag(qtbot, plot, start: QtCore.QPoint, end: QtCore.QPoint, steps: int = 12)
     _send(viewport, QtCore.QEvent.Type.MouseButtonRelease, end, left, none)
 
 
+def hover(qtbot, plot, pos: QtCore.QPoint) -> None:
+    """The mouse moved over a plot's viewport with no button held."""
+    none = QtCore.Qt.MouseButton.NoButton
+    qtbot.wait(15)  # pyqtgraph drops moves closer than 10 ms apart
+    _send(plot.viewport(), QtCore.QEvent.Type.MouseMove, pos, none, none)
+
+
 def click(qtbot, plot, pos: QtCore.QPoint) -> None:
     left, none = QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.MouseButton.NoButton
     viewport = plot.viewport()

@@ -12,6 +12,7 @@ from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
     click,
     collect_windows_after_test,
     drag,
+    hover,
     make_window,
     toolbar_button,
     view_to_widget,
@@ -358,3 +359,29 @@ def test_following_a_folder_that_does_not_exist_yet_says_it_waits(qtbot, tmp_pat
     folder = tmp_path / "later"
     window.follow(str(folder))
     assert window.statusBar().currentMessage().startswith(f"Waiting for {folder} to appear")
+
+
+def test_hovering_a_point_shows_its_test_image_and_class(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    column = window.columns["ae"]
+    plot = column.latent_plot
+    i = 17
+    x, y = window.state.projections["ae"].to_plane(window.snapshot.ae_codes[i][None])[0]
+    hover(qtbot, plot, view_to_widget(plot, float(x), float(y)))
+    preview = column.hover
+    qtbot.waitUntil(preview.isVisible, timeout=5000)
+    j = preview.index  # the point under the mouse: this one, or one drawn on top of it
+    xy = window.state.projections["ae"].to_plane(window.snapshot.ae_codes)
+    assert np.hypot(*(xy[j] - xy[i])) < 0.05 * np.ptp(xy[:, 0])
+    label = window.class_names[int(window.snapshot.labels[j])]
+    assert preview.caption_label.text() == f"test point {j}, class {label}"
+    shown = preview.image_label.pixmap().toImage()
+    assert (shown.width(), shown.height()) == (84, 84)
+    expected = (window.cloud_images[j] * 255).astype(np.uint8)
+    assert shown.pixelColor(14 * 3 + 1, 14 * 3 + 1).red() == expected[14, 14]
+    # Away from every point, the preview goes.
+    (x0, x1), (y0, y1) = plot.view_box.viewRange()
+    empty = np.array([x1 - 0.02 * (x1 - x0), y0 + 0.02 * (y1 - y0)])
+    assert np.hypot(*(xy - empty).T).min() > 0.05 * (x1 - x0)
+    hover(qtbot, plot, view_to_widget(plot, *empty))
+    qtbot.waitUntil(lambda: not preview.isVisible(), timeout=5000)

@@ -359,6 +359,7 @@ class LatentPlot(pg.PlotWidget):
 
     cursor_moved = QtCore.Signal(float, float)
     point_clicked = QtCore.Signal(int)  # the index (as given to set_points) of a clicked point
+    point_hovered = QtCore.Signal(int, QtCore.QPoint)  # index (-1: none) and mouse position
 
     def __init__(self, title: str, parent=None) -> None:
         super().__init__(parent=parent, background="w")
@@ -400,6 +401,8 @@ class LatentPlot(pg.PlotWidget):
         self.plot_item.addItem(self.cursor)
         self.cursor.sigPositionChanged.connect(self._on_cursor_dragged)
         self.scene().sigMouseClicked.connect(self._on_scene_clicked)
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self._hovered = -1
         self._user_moved_view = False
         self.view_box.sigRangeChangedManually.connect(self._on_range_changed_manually)
 
@@ -530,6 +533,23 @@ class LatentPlot(pg.PlotWidget):
         index = self.point_near(event.scenePos())
         if index is not None:
             self.point_clicked.emit(index)
+
+    def _on_mouse_moved(self, scene_pos: QtCore.QPointF) -> None:
+        """Reports the point under the mouse (none while a button is held: a drag)."""
+        index = -1
+        if (not QtWidgets.QApplication.mouseButtons()
+                and self.view_box.sceneBoundingRect().contains(scene_pos)):
+            found = self.point_near(scene_pos)
+            index = -1 if found is None else found
+        if index != -1 or self._hovered != -1:
+            self._hovered = index
+            self.point_hovered.emit(index, self.mapFromScene(scene_pos))
+
+    def leaveEvent(self, event: QtCore.QEvent) -> None:  # noqa: N802 - Qt's API
+        super().leaveEvent(event)
+        if self._hovered != -1:
+            self._hovered = -1
+            self.point_hovered.emit(-1, QtCore.QPoint())
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
         """Arrow keys nudge the cursor by 1% of the visible width (10% with Shift)."""

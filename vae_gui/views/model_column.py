@@ -10,6 +10,7 @@ from vae_gui.explorer_state import ExplorerState
 from vae_gui.model.latent import certainty_opacity, decode_images, kl_per_dimension
 from vae_gui.views.decoded_image import DecodedImage
 from vae_gui.views.histograms import MarginalHistograms
+from vae_gui.views.hover_preview import HoverPreview
 from vae_gui.views.kl_bars import KLBars
 from vae_gui.views.latent_plot import LatentPlot
 from vae_gui.views.loss_curves import LossCurves
@@ -88,6 +89,8 @@ class ModelColumn(QtWidgets.QWidget):
                                             parent=self)
         state.models_changed.connect(self._on_models_changed)
         state.cursor_changed.connect(self._on_cursor_changed)
+        self.hover = HoverPreview(self.latent_plot)
+        self.latent_plot.point_hovered.connect(self._on_point_hovered)
 
     def _on_models_changed(self, _refit: bool) -> None:
         self.draw_cloud()
@@ -142,6 +145,16 @@ class ModelColumn(QtWidgets.QWidget):
         if isinstance(self.kl_bars, KLBars):  # always from the posteriors, never from samples
             self.kl_bars.set_kl(kl_per_dimension(snapshot.vae_mu, snapshot.vae_logvar))
         self.loss_curves.set_snapshot(snapshot, snapshot.steps_per_epoch)
+
+    def _on_point_hovered(self, index: int, at: QtCore.QPoint) -> None:
+        """The test image under the mouse, with its class, beside the mouse."""
+        state = self.state
+        if index < 0 or state.origin is None or index >= len(state.origin.cloud_images):
+            self.hover.hide_image()
+            return
+        label = state.class_names[int(state.snapshot.labels[index])]
+        self.hover.show_image(index, state.origin.cloud_images[index],
+                              f"test point {index}, class {label}", at)
 
     def _on_cursor_changed(self, which: str) -> None:
         if which != self.which or self.state.snapshot is None:
