@@ -385,3 +385,19 @@ def test_hovering_a_point_shows_its_test_image_and_class(qtbot, tmp_path):
     assert np.hypot(*(xy - empty).T).min() > 0.05 * (x1 - x0)
     hover(qtbot, plot, view_to_widget(plot, *empty))
     qtbot.waitUntil(lambda: not preview.isVisible(), timeout=5000)
+
+
+def test_a_decoded_image_stays_whole_when_its_caption_grows(qtbot):
+    from vae_gui.views.decoded_image import DecodedImage
+
+    view = DecodedImage("one line")
+    qtbot.addWidget(view)
+    view.resize(130, 160)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_image(np.linspace(0, 1, 28 * 28).reshape(28, 28))
+    assert view.shown_fully()
+    size = view.size()
+    view.set_caption("a caption<br>of three<br>lines")  # the view box shrinks, the widget not
+    qtbot.waitUntil(view.shown_fully, timeout=5000)
+    assert view.size() == size

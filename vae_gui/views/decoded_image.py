@@ -19,6 +19,10 @@ class DecodedImage(pg.GraphicsLayoutWidget):
         self.view.addItem(self.image)
         self.setMinimumSize(110, 120)
         self._shape: tuple[int, ...] = ()
+        # The view box changes size without the widget doing so too (a caption of another
+        # height, a layout after an error dialog): fit the image whenever it does, or part
+        # of it stays clipped until the window is resized.
+        self.view.sigResized.connect(self._fit)
 
     def set_image(self, image: np.ndarray) -> None:
         self.image.setImage(image, levels=(0.0, 1.0), autoLevels=False)
@@ -29,10 +33,18 @@ class DecodedImage(pg.GraphicsLayoutWidget):
     def clear_image(self) -> None:
         self.image.clear()
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        if getattr(self, "_shape", ()):  # resize events also come during construction
-            self.view.autoRange(padding=0)  # keep the whole image in view at any size
+    def _fit(self, *_args) -> None:
+        if self._shape:
+            self.view.autoRange(padding=0)  # the whole image in view, at any size
+
+    def shown_fully(self) -> bool:
+        """Whether the whole image lies inside the visible range (for tests)."""
+        if not self._shape:
+            return True
+        (x0, x1), (y0, y1) = self.view.viewRange()
+        h, w = self._shape[:2]
+        eps = 1e-6 * max(h, w)
+        return x0 <= eps and x1 >= w - eps and y0 <= eps and y1 >= h - eps
 
     def set_caption(self, text: str) -> None:
         self.label.setText(text, size="8pt")
