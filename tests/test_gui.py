@@ -201,6 +201,31 @@ def test_export_png_writes_an_image(qtbot, tmp_path):
     assert path.stat().st_size > 10000
 
 
+def test_a_plot_exports_at_twice_its_size_with_the_class_legend_or_as_svg(qtbot, tmp_path,
+                                                                          monkeypatch):
+    from PySide6 import QtGui
+
+    window = make_window(qtbot, tmp_path)
+    column = window.columns["vae"]
+    plot, legend = column.latent_plot, column.legend
+    target = tmp_path / "vae-plot"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(target), "PNG image (*.png)"))
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
+    export = next(a.menu() for a in menu.actions() if a.menu() is not None
+                  and a.text().startswith("Export &plot"))
+    next(a for a in export.actions() if a.text() == "VAE latent plot").trigger()
+    image = QtGui.QImage(str(target) + ".png")
+    assert (image.width(), image.height()) == (2 * max(plot.width(), legend.width()),
+                                               2 * (plot.height() + legend.height()))
+    # The legend's class 0 dot (blue) is drawn above the plot.
+    top = [image.pixelColor(x, y) for x in range(0, 80) for y in range(0, 2 * legend.height())]
+    assert any(c.blue() > 150 and c.red() < 80 for c in top)
+    svg = tmp_path / "vae-plot.svg"
+    assert window.export_png(str(svg), plot, legend)
+    text = svg.read_text()
+    assert text.lstrip().startswith("<?xml") and "<svg" in text
+
 def run_app(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     return subprocess.run([sys.executable, "-m", "vae_gui.app", *args], cwd=REPO, env=env,

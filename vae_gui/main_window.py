@@ -23,6 +23,7 @@ from vae_gui.explorer_state import MODELS, ExplorerState
 from vae_gui.tools.manifold import ManifoldOverlay, Region
 from vae_gui.tools.marks import ToolMarks
 from vae_gui.tools.panel import ToolsPanel
+from vae_gui.views.export_image import export_widget
 from vae_gui.views.help_dialog import HelpDialog
 from vae_gui.views.model_column import ModelColumn
 from vae_gui.views.overlays import Overlays
@@ -182,14 +183,16 @@ class MainWindow(QtWidgets.QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.export_action)
         file_menu.addAction(self.export_codes_action)
-        export_menu = file_menu.addMenu("Export &plot as PNG")
+        export_menu = file_menu.addMenu("Export &plot (PNG or SVG)")
         for which, column in self.columns.items():
             name = which.upper()
-            for label, widget in ((f"{name} latent plot", column.latent_plot),
-                                  (f"{name} decoded image", column.decoded),
-                                  (f"{name} histograms", column.histograms),
-                                  (f"{name} loss curves", column.loss_curves)):
-                export_menu.addAction(label, lambda w=widget, n=label: self._export_widget(w, n))
+            for label, widget, legend in (
+                    (f"{name} latent plot", column.latent_plot, column.legend),
+                    (f"{name} decoded image", column.decoded, None),
+                    (f"{name} histograms", column.histograms, None),
+                    (f"{name} loss curves", column.loss_curves, None)):
+                export_menu.addAction(label, lambda w=widget, n=label, g=legend:
+                                      self._export_widget(w, n, g))
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         train_menu = menu.addMenu("&Training")
@@ -314,21 +317,27 @@ class MainWindow(QtWidgets.QMainWindow):
     def recent_files(self) -> list[str]:
         return self.files.recent_files()
 
-    def export_png(self, path: str, widget: QtWidgets.QWidget | None = None) -> bool:
-        """Saves the window (or one panel) as a PNG; False and a dialog when it fails."""
-        ok = (widget or self).grab().save(path, "PNG")
+    def export_png(self, path: str, widget: QtWidgets.QWidget | None = None,
+                   legend: QtWidgets.QWidget | None = None) -> bool:
+        """Saves the window (or one panel, under `legend`) as a PNG at twice the screen's
+        resolution, or as an SVG when `path` ends in .svg; False and a dialog on failure."""
+        ok = export_widget(widget or self, path, legend)
         if not ok:
             self.show_error("Could not export", f"{path} could not be written.")
         else:
             self.statusBar().showMessage(f"Exported {path}", 5000)
         return ok
 
-    def _export_widget(self, widget: QtWidgets.QWidget | None, name: str) -> None:
+    def _export_widget(self, widget: QtWidgets.QWidget | None, name: str,
+                       legend: QtWidgets.QWidget | None = None) -> None:
         default = str(Path(self.files.last_folder()) / (name.replace(" ", "-") + ".png"))
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, f"Export {name}", default,
-                                                        "PNG images (*.png)")
+        path, chosen = QtWidgets.QFileDialog.getSaveFileName(
+            self, f"Export {name}", default,
+            "PNG image, twice the screen's resolution (*.png);;SVG vector image (*.svg)")
         if path:
-            self.export_png(path, widget)
+            if not path.lower().endswith((".png", ".svg")):
+                path += ".svg" if "SVG" in chosen else ".png"
+            self.export_png(path, widget, legend)
 
     def show_error(self, title: str, text: str) -> None:
         """A window-modal message that does not block the event loop (training goes on)."""
