@@ -8,14 +8,34 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+import torch
 from vae_gui.model.checkpoint import load_checkpoint
 from vae_gui.model.cli import main
 
 TRAIN = [sys.executable, "-m", "vae_gui.app", "train"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread for the runs of main() in this process, as _env() gives the commands:
+    on a shared 2-core machine a two-thread pool made a 1-epoch run take 0.2 to 10 s."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _wait_for(condition, timeout: float = 90.0) -> bool:
+    """Polls `condition` until it holds or `timeout` seconds (a generous bound) pass."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
 
 
 def _env() -> dict[str, str]:
@@ -26,15 +46,27 @@ def _env() -> dict[str, str]:
     return env
 
 
-def test_a_real_run_writes_a_checkpoint_and_metrics(tmp_path):
+@pytest.mark.parametrize("how", [
+    # main() in this process: the quick real run of the default `pytest` (~0.3 s once
+    # torch is imported and warm).
+    "in-process",
+    # The command itself, in a new process: importing torch there takes most of its ~6 s.
+    pytest.param("command", marks=pytest.mark.slow),
+])
+def test_a_real_run_writes_a_checkpoint_and_metrics(tmp_path, capsys, how):
     out = tmp_path / "run"
-    result = subprocess.run(
-        [*TRAIN, "--epochs", "1", "--hidden", "64", "--out", str(out), "--save-every-epoch",
-         "--device", "cpu"],
-        capture_output=True, text=True, timeout=120, env=_env())
-    assert result.returncode == 0, result.stderr
-    assert "epoch   1/1  test: AE recon" in result.stdout + result.stderr
-    assert "Saved" in result.stdout
+    args = ["--epochs", "1", "--hidden", "64", "--out", str(out), "--save-every-epoch",
+            "--device", "cpu"]
+    if how == "command":
+        result = subprocess.run([*TRAIN, *args], capture_output=True, text=True, timeout=120,
+                                env=_env())
+        code, stdout, stderr = result.returncode, result.stdout, result.stderr
+    else:
+        code = main(args)
+        stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    assert "epoch   1/1  test: AE recon" in stdout + stderr
+    assert "Saved" in stdout
     checkpoint = load_checkpoint(out / "checkpoint.safetensors")
     assert (checkpoint.epoch, checkpoint.dataset, checkpoint.step) == (1, "mnist5k", 32)
     assert checkpoint.model_config.hidden == (64,) and len(checkpoint.history) == 1
@@ -109,14 +141,18 @@ def test_an_unwritable_out_gives_a_usage_error(capsys, tmp_path):
 
 
 def test_usage_errors_exit_2_from_the_real_command(tmp_path):
-    started = time.perf_counter()
-    result = subprocess.run([*TRAIN, "--epochs", "0", "--out", str(tmp_path / "o")],
+    # -X importtime lists every module the command imports (on stderr, one per line).
+    result = subprocess.run([sys.executable, "-X", "importtime", *TRAIN[1:], "--epochs", "0",
+                             "--out", str(tmp_path / "o")],
                             capture_output=True, text=True, timeout=60, env=_env())
     assert result.returncode == 2
     assert "usage: vae-gui train" in result.stderr and "--epochs" in result.stderr
     assert "Traceback" not in result.stderr
-    # Usage errors answer before torch is imported.
-    assert time.perf_counter() - started < 10
+    # Usage errors answer before torch is imported (which takes seconds).
+    imported = [line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")]
+    assert "vae_gui.model.cli" in imported  # the list is there and complete
+    assert not [name for name in imported if name == "torch" or name.startswith("torch.")]
 
 
 def test_a_dataset_problem_exits_1_with_the_reason(capsys, tmp_path):
@@ -159,25 +195,29 @@ def test_a_full_disk_during_a_save_exits_1_and_keeps_nothing_half_written(
     assert list(out.iterdir()) == []  # no checkpoint, no temporary file
 
 
+@pytest.mark.slow  # a new process (~6 s); the quick equivalent follows
 def test_ctrl_c_keeps_the_last_completed_epoch(tmp_path):
     out = tmp_path / "run"
     checkpoint = out / "checkpoint.safetensors"
-    child = subprocess.Popen([*TRAIN, "--epochs", "1000", "--hidden", "64", "--out", str(out),
-                              "--device", "cpu"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=_env())
+    # stderr to a file, not a pipe: nobody reads it until the end, and the progress bar
+    # would block the run once a pipe was full.
+    stderr_path = tmp_path / "stderr.txt"
+    with open(stderr_path, "w") as stderr_file:
+        child = subprocess.Popen([*TRAIN, "--epochs", "1000", "--hidden", "64", "--out",
+                                  str(out), "--device", "cpu"],
+                                 stdout=subprocess.DEVNULL, stderr=stderr_file, env=_env())
     try:
-        deadline = time.monotonic() + 90
-        while not checkpoint.exists() and time.monotonic() < deadline and child.poll() is None:
-            time.sleep(0.05)
-        assert checkpoint.exists(), "no epoch completed in time"
-        time.sleep(0.2)
+        # metrics.json is written last of an epoch's files: once it is there, epoch 1 is
+        # saved and the run trains on (a Ctrl-C during the save would be held back).
+        assert _wait_for(lambda: (out / "metrics.json").exists() or child.poll() is not None)
+        assert (out / "metrics.json").exists(), "no epoch completed"
         child.send_signal(signal.SIGINT)
-        stdout, stderr = child.communicate(timeout=30)
+        child.wait(timeout=60)
     finally:
         if child.poll() is None:
             child.kill()
-            child.communicate()
+            child.wait()
+    stderr = stderr_path.read_text()
     assert child.returncode == 130, stderr
     assert "Traceback" not in stderr
     saved = load_checkpoint(checkpoint)
@@ -188,15 +228,52 @@ def test_ctrl_c_keeps_the_last_completed_epoch(tmp_path):
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_an_interrupt_after_an_epoch_exits_130_and_keeps_that_epoch(tmp_path, capsys,
+                                                                   monkeypatch):
+    # The quick equivalent of the test above, in this process: Ctrl-C (KeyboardInterrupt, as
+    # Python raises it) lands at the first step of epoch 2.
+    from vae_gui.model.training import Trainer
+
+    real_step = Trainer.train_step
+
+    def step(self):
+        if self.epoch == 1:
+            raise KeyboardInterrupt
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "train_step", step)
+    out = tmp_path / "run"
+    checkpoint = out / "checkpoint.safetensors"
+    try:
+        code = main(["--epochs", "3", "--hidden", "16", "--out", str(out), "--device", "cpu"])
+    except KeyboardInterrupt:  # escaping, it would stop the whole pytest session
+        pytest.fail("the interrupt escaped main()")
+    assert code == 130
+    err = capsys.readouterr().err
+    assert f"Interrupted; the checkpoint of epoch 1 is in {checkpoint}" in err
+    saved = load_checkpoint(checkpoint)
+    assert saved.epoch == 1 and len(saved.history) == 1
+    assert len(json.loads((out / "metrics.json").read_text())["epochs"]) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.safetensors", "metrics.json"]
+
+
 def test_ctrl_c_during_an_epoch_save_waits_for_the_save_to_finish():
     # The checkpoint and metrics.json of one epoch are written as a unit: a Ctrl-C that lands
     # while they are written is raised only afterwards, so they always agree.
     from vae_gui.model.cli import _interrupt_after
 
     finished = []
+    delivered = threading.Event()
     with pytest.raises(KeyboardInterrupt), _interrupt_after():
+        holder = signal.getsignal(signal.SIGINT)  # the handler that holds Ctrl-C back
+
+        def spy(signum, frame):
+            holder(signum, frame)  # raises nothing: it only notes the signal
+            delivered.set()
+
+        signal.signal(signal.SIGINT, spy)
         os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)  # the signal has been delivered by now, and held back
+        assert delivered.wait(60)  # the signal has been delivered, and held back
         finished.append(True)
     assert finished == [True]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
@@ -264,6 +341,7 @@ def test_the_epoch_line_prints_beta_times_kl_as_beta_kl(beta):
     assert line.startswith("epoch   3/10  test: AE recon  140.00 | VAE loss")
 
 
+@pytest.mark.slow  # format_epoch's tests above check the line quickly
 def test_a_run_with_beta_prints_the_weighted_kl(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["--epochs", "1", "--hidden", "16", "--beta", "0.5", "--out", str(out),
@@ -314,6 +392,7 @@ def test_latest_checkpoint_prefers_the_runs_checkpoint_then_the_highest_epoch(tm
     assert latest_checkpoint(str(tmp_path)) == tmp_path / "checkpoint.safetensors"
 
 
+@pytest.mark.slow  # the test above checks latest_checkpoint quickly
 def test_latest_checkpoint_of_a_real_run(tmp_path):
     from vae_gui.model.run_folder import CHECKPOINT_NAME, latest_checkpoint
 

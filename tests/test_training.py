@@ -27,13 +27,44 @@ def _all_finite(*modules) -> bool:
     return all(torch.isfinite(p).all() for m in modules for p in m.parameters())
 
 
-def _wait_until(condition, timeout: float = 10.0) -> bool:
+def _wait_until(condition, timeout: float = 60.0) -> bool:
+    """Polls `condition` until it holds or `timeout` seconds (a generous bound) pass."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return True
         time.sleep(0.005)
     return condition()
+
+
+class _WatchedControl(TrainingControl):
+    """A TrainingControl that counts the calls of wait_for_work (which the trainer makes
+    before each batch): `asked` when a call begins, `answered` when it returns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = self.answered = 0
+
+    def wait_for_work(self) -> bool:
+        self.asked += 1
+        try:
+            return super().wait_for_work()
+        finally:
+            self.answered += 1
+
+
+def _waiting_after(trainer, control: _WatchedControl, steps: int) -> bool:
+    """The trainer has trained `steps` batches and waits in wait_for_work for the next one
+    (where a paused run stays until it is stepped, resumed or stopped)."""
+    return trainer.step == steps and control.asked == steps + 1 and control.answered == steps
+
+
+def _stays_waiting(trainer, control: _WatchedControl, steps: int) -> bool:
+    """Checks, once the trainer waits (_waiting_after), that it goes on waiting. The short
+    sleep is for a trainer that wrongly trains on while paused: it gives it the time for
+    another batch (a few milliseconds), so that the check after it can see that happen."""
+    time.sleep(0.1)
+    return _waiting_after(trainer, control, steps)
 
 
 @pytest.fixture(autouse=True)
@@ -139,56 +170,56 @@ def test_stop_from_another_thread_ends_the_run(tiny_data):
 
 def test_pause_blocks_and_request_step_trains_exactly_one_batch(tiny_data):
     trainer = _tiny_trainer(tiny_data, epochs=10_000)
-    control = TrainingControl()
+    control = _WatchedControl()
     control.pause()
     snapshots = []
     thread, errors = _run_in_thread(trainer, control, on_snapshot=snapshots.append)
-    time.sleep(0.3)
-    assert trainer.step == 0  # paused before the first batch: nothing trained
+    assert _wait_until(lambda: _waiting_after(trainer, control, 0))
     before = _state(trainer.vae)
+    assert _stays_waiting(trainer, control, 0)  # paused before the first batch: none trained
 
     control.request_step()
-    assert _wait_until(lambda: snapshots and snapshots[-1].step == 1)
-    time.sleep(0.3)
-    assert trainer.step == 1  # exactly one, and it is shown at once
+    assert _wait_until(lambda: snapshots and snapshots[-1].step == 1)  # shown at once
+    assert _wait_until(lambda: _waiting_after(trainer, control, 1))
+    assert _stays_waiting(trainer, control, 1)  # exactly one
     assert not all(torch.equal(before[k], v) for k, v in trainer.vae.state_dict().items())
 
     control.request_step()
     control.request_step()
-    assert _wait_until(lambda: trainer.step == 3)
-    time.sleep(0.3)
-    assert trainer.step == 3
+    assert _wait_until(lambda: _waiting_after(trainer, control, 3))
+    assert _stays_waiting(trainer, control, 3)
 
     control.resume()
     assert _wait_until(lambda: trainer.step > 10)
     control.stop()
-    thread.join(timeout=10)
+    thread.join(timeout=60)
     assert not thread.is_alive() and not errors
 
 
 def test_a_step_requested_while_running_is_not_kept_for_after_a_pause(tiny_data):
     # Step is a paused-only action; a stray click while running must not train a batch later.
     trainer = _tiny_trainer(tiny_data, epochs=10_000)
-    control = TrainingControl()
+    control = _WatchedControl()
     control.request_step()
     control.pause()
     thread, errors = _run_in_thread(trainer, control)
-    time.sleep(0.3)
-    assert trainer.step == 0
+    assert _wait_until(lambda: _waiting_after(trainer, control, 0))
+    assert _stays_waiting(trainer, control, 0)  # the stray request trained nothing
     control.stop()
-    thread.join(timeout=10)
+    thread.join(timeout=60)
     assert not thread.is_alive() and not errors
 
 
 def test_stop_while_paused_ends_the_run(tiny_data):
     trainer = _tiny_trainer(tiny_data, epochs=10_000)
-    control = TrainingControl()
+    control = _WatchedControl()
     control.pause()
     thread, errors = _run_in_thread(trainer, control)
-    time.sleep(0.1)
+    assert _wait_until(lambda: _waiting_after(trainer, control, 0))  # the stop ends that wait
     control.stop()
-    thread.join(timeout=10)
+    thread.join(timeout=60)
     assert not thread.is_alive() and not errors and trainer.step == 0
+    assert control.answered == 1  # the wait ended with the stop: no batch was asked for after
 
 
 def test_non_finite_loss_raises_and_restores_the_last_good_snapshot(tiny_data):
@@ -297,16 +328,19 @@ def test_a_live_value_out_of_bounds_is_refused(tiny_data):
 
 
 def test_a_pace_limit_holds_the_next_step_until_its_time_and_stop_ends_the_wait():
-    control = TrainingControl()
+    control = _WatchedControl()
     control.set_pace(0.01)  # one step per 100 s
     assert control.wait_for_work()  # the first step goes at once
     result = []
     waiter = threading.Thread(target=lambda: result.append(control.wait_for_work()))
     waiter.start()
-    waiter.join(0.3)
-    assert waiter.is_alive() and not result  # held back by the pace
+    assert _wait_until(lambda: control.asked == 2)  # the waiter asks for the next step
+    # A short look for a wrong answer (a paced wait that returns at once); a right one takes
+    # 100 s, so only the stop below ends it.
+    waiter.join(0.1)
+    assert waiter.is_alive() and not result and control.answered == 1  # held back by the pace
     control.stop()
-    waiter.join(10)
+    waiter.join(60)
     assert result == [False]
 
 
