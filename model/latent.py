@@ -178,3 +178,12 @@ def certainty_opacity(logvar: np.ndarray, faintest: float = 0.12) -> np.ndarray:
     if not np.isfinite(hi - lo) or hi - lo < 1e-9:
         return np.ones(len(sigma))
     return 1.0 - (1.0 - faintest) * (sigma - lo) / (hi - lo)
+
+
+def axis_names(projection: Projection) -> tuple[str, str]:
+    """'PCA 1', 'PCA 2' or the names of the two latent dimensions shown."""
+    if projection.description.startswith("PCA"):
+        return "PCA 1", "PCA 2"
+    i = int(np.argmax(projection.basis[:, 0]))
+    j = int(np.argmax(projection.basis[:, 1])) if projection.latent_dim > 1 else i
+    return f"z{i + 1}", (f"z{j + 1}" if projection.latent_dim > 1 else "")

@@ -401,3 +401,26 @@ def test_a_decoded_image_stays_whole_when_its_caption_grows(qtbot):
     view.set_caption("a caption<br>of three<br>lines")  # the view box shrinks, the widget not
     qtbot.waitUntil(view.shown_fully, timeout=5000)
     assert view.size() == size
+
+
+def test_the_manifold_tab_shows_one_model_large_with_latent_axes(qtbot, tmp_path):
+    from statistics import NormalDist
+
+    from vae_gui.model.latent import decode_images
+
+    window = make_window(qtbot, tmp_path)
+    window.tools.show_tab("Manifold")
+    tab = window.tools.manifold
+    tab.size.setValue(5)
+    vae, ae = tab.views["vae"], tab.views["ae"]
+    assert vae.isVisible() and not ae.isVisible()  # one model at the tab's full width
+    # Prior quantiles: the tick under column i names z1 = Phi^-1((i + 0.5) / n).
+    xs, _ys = vae.tick_values
+    assert xs[0] == f"{NormalDist().inv_cdf(0.1):.2g}" and xs[2] == "0"
+    # The tile in the top-left corner decodes the grid's top-left point.
+    z = np.array([[NormalDist().inv_cdf(0.1), NormalDist().inv_cdf(0.9)]], dtype=np.float32)
+    tile = decode_images(window.snapshot.vae, z, (28, 28))[0]
+    shown = vae.image.image[::-1]  # the item holds the mosaic bottom row first
+    np.testing.assert_allclose(shown[:28, :28], tile, atol=1e-6)
+    tab.shown.setCurrentText("both")
+    assert vae.isVisible() and ae.isVisible()

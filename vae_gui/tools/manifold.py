@@ -14,12 +14,12 @@ from superqt.utils import qdebounced
 from vae_gui.explorer_state import ExplorerState
 from vae_gui.model.latent import (
     Projection,
+    axis_names,
     decode_images,
     even_grid,
     mosaic,
     prior_quantile_grid,
 )
-from vae_gui.tools.image_pair import image_pair
 
 Region = tuple[tuple[float, float], tuple[float, float]]  # (x0, y0), (x1, y1) in the plane
 SPACINGS = ("prior quantiles (covers N(0, I)'s mass)", "visible region")
@@ -30,17 +30,61 @@ def manifold_mosaic(model, projection: Projection, image_shape: tuple[int, int],
                     region: Region | None = None) -> np.ndarray:
     """An n x n mosaic of decoded grid points, top row first: evenly over `region` of the
     plane, or at the prior's quantiles (equal mass per cell) when `region` is None."""
-    if region is None:
-        xy = prior_quantile_grid(n) + projection.prior_center()
-    else:
-        xy = even_grid(region[0], region[1], n)
+    xy = grid_plane_points(projection, n, region)
     return mosaic(decode_images(model, projection.from_plane(xy), image_shape), n, n)
 
 
+def grid_plane_points(projection: Projection, n: int, region: Region | None) -> np.ndarray:
+    """The n x n plane points of the grid `manifold_mosaic` decodes, top row first."""
+    if region is None:
+        return prior_quantile_grid(n) + projection.prior_center()
+    return even_grid(region[0], region[1], n)
+
+
+class MosaicPlot(pg.PlotWidget):
+    """A manifold mosaic with axes: each tile at its place in the grid, the ticks naming the
+    plane coordinates of the tiles' centres (unevenly spaced for prior quantiles)."""
+
+    MAX_TICKS = 7
+
+    def __init__(self, title: str, parent=None) -> None:
+        super().__init__(parent=parent, background="w")
+        item = self.getPlotItem()
+        item.setTitle(title, size="9pt")
+        item.setMenuEnabled(False)
+        item.setMouseEnabled(False, False)
+        item.hideButtons()
+        item.getViewBox().setAspectLocked(True)
+        self.image = pg.ImageItem(axisOrder="row-major", levels=(0, 1))
+        item.addItem(self.image)
+        self.setMinimumSize(200, 200)
+        self.tick_values: tuple[list[str], list[str]] = ([], [])
+
+    def set_mosaic(self, tiles: np.ndarray, n: int, xy: np.ndarray, labels: tuple[str, str]):
+        """`tiles` from manifold_mosaic; `xy` the grid's plane points (n * n, top row first)."""
+        # Tile units: tile (row r, column c) covers [c, c + 1] x [n - r - 1, n - r].
+        self.image.setImage(tiles[::-1], levels=(0, 1), autoLevels=False)
+        self.image.setRect(QtCore.QRectF(0, 0, n, n))
+        xs, ys = xy[:n, 0], xy[::n, 1][::-1]  # centres left to right, bottom to top
+        step = max(1, int(np.ceil(n / self.MAX_TICKS)))
+        picks = range(0, n, step)
+        x_ticks = [(i + 0.5, f"{xs[i]:.2g}") for i in picks]
+        y_ticks = [(i + 0.5, f"{ys[i]:.2g}") for i in picks]
+        item = self.getPlotItem()
+        item.getAxis("bottom").setTicks([x_ticks])
+        item.getAxis("left").setTicks([y_ticks])
+        item.setLabel("bottom", labels[0])
+        item.setLabel("left", labels[1])
+        item.getViewBox().setRange(xRange=(0, n), yRange=(0, n), padding=0.01)
+        self.tick_values = ([t for _, t in x_ticks], [t for _, t in y_ticks])
+
+
 class ManifoldTab(QtWidgets.QWidget):
-    """Both models' manifolds side by side, at a chosen grid size and spacing."""
+    """One model's manifold at the tab's full width (or both, one above the other), with
+    axes in latent coordinates, at a chosen grid size and spacing."""
 
     title = "Manifold"
+    SHOWN = ("VAE", "AE", "both")
 
     def __init__(self, state: ExplorerState, region_of: Callable[[str], Region]) -> None:
         super().__init__()
@@ -51,24 +95,42 @@ class ManifoldTab(QtWidgets.QWidget):
         self.spacing.currentIndexChanged.connect(lambda _: self.refresh())
         self.size = QtWidgets.QSpinBox(minimum=3, maximum=30, value=15)
         self.size.valueChanged.connect(lambda _: self.refresh())
+        self.shown = QtWidgets.QComboBox()
+        self.shown.addItems(self.SHOWN)
+        self.shown.currentIndexChanged.connect(lambda _: self.refresh())
         row = QtWidgets.QHBoxLayout()
-        row.addWidget(QtWidgets.QLabel("Grid"))
-        row.addWidget(self.size)
-        row.addWidget(QtWidgets.QLabel("spacing"))
-        row.addWidget(self.spacing, 1)
-        box, self.views = image_pair("manifold")
+        for widget in (QtWidgets.QLabel("Model"), self.shown, QtWidgets.QLabel("grid"),
+                       self.size):
+            row.addWidget(widget)
+        row.addStretch(1)
+        spacing_row = QtWidgets.QHBoxLayout()
+        spacing_row.addWidget(QtWidgets.QLabel("Spacing"))
+        spacing_row.addWidget(self.spacing, 1)
+        self.views = {"ae": MosaicPlot("AE: decoded grid"), "vae": MosaicPlot("VAE: decoded grid")}
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(row)
-        layout.addWidget(box, 1)
+        layout.addLayout(spacing_row)
+        for view in self.views.values():
+            layout.addWidget(view, 1)
 
     def refresh(self) -> None:
         state = self.state
+        shown = self.SHOWN[self.shown.currentIndex()]
+        wanted = {which: shown in ("both", which.upper()) for which in self.views}
+        for which, view in self.views.items():
+            view.setVisible(wanted[which])
         if state.snapshot is None:
             return
+        n = self.size.value()
         for which, view in self.views.items():
+            if not wanted[which]:
+                continue
             region = None if self.spacing.currentIndex() == 0 else self.region_of(which)
-            view.set_image(manifold_mosaic(state.model(which), state.projections[which],
-                                           state.image_shape, self.size.value(), region))
+            projection = state.projections[which]
+            view.set_mosaic(manifold_mosaic(state.model(which), projection, state.image_shape,
+                                            n, region),
+                            n, grid_plane_points(projection, n, region),
+                            axis_names(projection))
 
 
 class ManifoldOverlay:

@@ -7,7 +7,12 @@ from PySide6 import QtCore, QtWidgets
 from superqt.utils import qthrottled
 
 from vae_gui.explorer_state import ExplorerState
-from vae_gui.model.latent import certainty_opacity, decode_images, kl_per_dimension
+from vae_gui.model.latent import (
+    axis_names,
+    certainty_opacity,
+    decode_images,
+    kl_per_dimension,
+)
 from vae_gui.views.decoded_image import DecodedImage
 from vae_gui.views.histograms import MarginalHistograms
 from vae_gui.views.hover_preview import HoverPreview
@@ -176,12 +181,3 @@ def cloud_spread(points: np.ndarray) -> float:
     if len(finite) < 2:
         return float("nan")
     return float(np.sqrt(np.mean(np.var(finite.astype(np.float64), axis=0))))
-
-
-def axis_names(projection) -> tuple[str, str]:
-    """'PCA 1', 'PCA 2' or the names of the two latent dimensions shown."""
-    if projection.description.startswith("PCA"):
-        return "PCA 1", "PCA 2"
-    i = int(np.argmax(projection.basis[:, 0]))
-    j = int(np.argmax(projection.basis[:, 1])) if projection.latent_dim > 1 else i
-    return f"z{i + 1}", (f"z{j + 1}" if projection.latent_dim > 1 else "")
