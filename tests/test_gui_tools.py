@@ -246,6 +246,10 @@ def test_step_trains_exactly_one_batch_per_press(qtbot, tmp_path):
     qtbot.waitUntil(lambda: window.snapshot is not pretrained and window.snapshot.step == 1,
                     timeout=30000)
     assert window.session.paused
+    # The loss curves show the run from epoch 0, not one point centred in a wide range.
+    window.columns["vae"].draw_panels()
+    (x0, x1), _ = window.columns["vae"].loss_curves.getPlotItem().viewRange()
+    assert -0.1 <= x0 <= 0 and 1 <= x1 <= 1.1
     for expected in (2, 3):
         window.step_action.trigger()
         qtbot.waitUntil(lambda e=expected: window.snapshot.step == e, timeout=10000)

@@ -77,6 +77,10 @@ class LossCurves(pg.PlotWidget):
                 y = np.maximum([getattr(m.train, field) for m in history], 1e-3)
             train.setData(x, y)
             test.setData(epochs, np.maximum([getattr(m.test, field) for m in history], 1e-3))
+        # Epochs from 0 to where the run is (at least one): autoranging a single point, as
+        # after one Step, would centre it in a range such as -50 to 50.
+        last = max([1.0, *(float(x[-1]) for x in (x,) if len(x)), *epochs.tolist()])
+        self.getPlotItem().setXRange(0, last, padding=0.02)
         self._mark_changes(snapshot, steps_per_epoch)
 
     def point_count(self) -> int:
