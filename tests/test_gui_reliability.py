@@ -333,7 +333,10 @@ def test_a_diverging_learning_rate_stops_with_a_message_and_keeps_the_last_good_
         assert column.latent_plot.point_count() == len(shown.labels)
         assert np.isfinite(column.latent_plot.plotted_points()).all()
         assert np.isfinite(column.decoded.current_image()).all()
+        assert column.decoded.shown_fully()
     assert window.train_action.isEnabled() and not window.stop_action.isEnabled()
+    assert window.source_label.text().startswith(
+        f"Diverged; the last good models: step {shown.step:,}, ")
 
     # Still usable: dismiss, drag, then Reset with a sane rate and Train.
     dismiss_error(qtbot, window)

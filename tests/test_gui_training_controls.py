@@ -49,7 +49,9 @@ def test_no_two_controls_share_a_label_and_the_primary_button_keeps_its_place(qt
     press(qtbot, window, window.stop_action)
     qtbot.waitUntil(lambda: not window.session.running, timeout=30000)
     assert window.train_action.text() == CONTINUE and button.geometry() == geometry
-    assert window.progress_label.text().startswith("stopped at epoch")
+    # One line says what is shown: the step of the models on screen, not a stale progress.
+    assert window.progress_label.text() == ""
+    assert window.source_label.text().startswith(f"Stopped: step {window.snapshot.step:,}, ")
 
 
 def test_beta_and_the_learning_rate_change_a_running_run_and_are_marked(qtbot, tmp_path):
@@ -85,3 +87,25 @@ def test_the_pace_reaches_the_run(qtbot, tmp_path):
     assert window.session.pace == 2.0
     window.training.pace.setCurrentText("full speed")
     assert window.session.pace is None
+
+
+def test_after_a_divergence_a_lower_learning_rate_continues_the_run(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    panel = window.settings_panel
+    type_into(qtbot, panel.lr, "10")
+    with qtbot.waitSignal(window.session.failed, timeout=60000) as failed:
+        press(qtbot, window, window.train_action)
+    assert "lower the learning rate (now 10)" in failed.args[0]
+    qtbot.waitUntil(lambda: not window.session.running, timeout=30000)
+    window.error_box.close()
+    type_into(qtbot, panel.lr, "0.001")
+    assert window.train_action.text() == CONTINUE  # the learning rate needs no new run
+    step = window.snapshot.step
+    failures = []
+    window.session.failed.connect(failures.append)
+    press(qtbot, window, window.train_action)
+    qtbot.waitUntil(lambda: window.snapshot.step >= step + 40, timeout=60000)
+    assert not failures
+    assert window.snapshot.changes[-1].lr == 0.001
+    press(qtbot, window, window.stop_action)
+    qtbot.waitUntil(lambda: not window.session.running, timeout=30000)

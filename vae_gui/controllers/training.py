@@ -69,9 +69,7 @@ class TrainingController(QtCore.QObject):
         self.session.started.connect(self._on_started)
         self.session.snapshot.connect(self._on_snapshot)
         self.session.progress.connect(self._on_progress)
-        self.session.failed.connect(
-            lambda message: self.error.emit(
-                "Training stopped", f"{message}\n\nThe last good models stay on screen."))
+        self.session.failed.connect(self._on_failed)
         self.session.running_changed.connect(self._on_running_changed)
         self._origin: ModelsOrigin | None = None  # of the run, until its first snapshot
         self._latest: Snapshot | None = None
@@ -98,7 +96,7 @@ class TrainingController(QtCore.QObject):
         self.pace.currentIndexChanged.connect(
             lambda i: self.session.set_pace(PACES[i][1]))
         self._run_spec: TrainingSpec | None = None  # the settings of the run on screen
-        self._progress: Progress | None = None
+        self._failed = False  # the run on screen ended in a divergence or another error
         settings_panel.edited.connect(self._on_settings_edited)
         self.progress_bar = QtWidgets.QProgressBar()
         self.progress_bar.setMaximumWidth(260)
@@ -194,7 +192,7 @@ class TrainingController(QtCore.QObject):
     def discard(self) -> None:
         """Forgets the run (other models are about to be shown); returns at once."""
         self._show_live.cancel()
-        self._latest, self._origin, self._run_spec, self._progress = None, None, None, None
+        self._latest, self._origin, self._run_spec = None, None, None
         self.guard.forget()
         self.session.reset()
         self.progress_label.setText("")
@@ -222,7 +220,6 @@ class TrainingController(QtCore.QObject):
         self.state.show(self._latest, origin, refit=refit, live=self.session.running)
 
     def _on_progress(self, p: Progress) -> None:
-        self._progress = p
         total = p.epochs * p.steps_per_epoch
         done = min(p.step, total) if total else 0
         self.progress_bar.setMaximum(max(total, 1))
@@ -231,20 +228,26 @@ class TrainingController(QtCore.QObject):
             f"epoch {p.epoch}/{p.epochs} \u00b7 step {p.step_in_epoch}/{p.steps_per_epoch} "
             f"\u00b7 {p.samples_per_second:,.0f} samples/s")
 
+    def _on_failed(self, message: str) -> None:
+        self._failed = True
+        self.error.emit("Training stopped", f"{message}\n\nThe last good models stay on screen.")
+
     def _on_running_changed(self, running: bool) -> None:
-        if not running and self._progress is not None:
-            p = self._progress
-            self.progress_label.setText(f"stopped at epoch {p.epoch}/{p.epochs} \u00b7 step "
-                                        f"{p.step_in_epoch}/{p.steps_per_epoch}")
-        if not running and self._latest is not None:
+        if running:
+            self._failed = False
+            return self.update_controls()
+        # One line says what is on screen; the progress line is for a run that is training.
+        self.progress_label.setText("")
+        if self._latest is not None:
             # Show where training ended at once, not after the live throttle.
             self._show_live.cancel()
             self._show_latest()
-            if self.state.origin is not None and self.state.origin.source == "training":
-                epochs = len(self._latest.history)
+            origin, s = self.state.origin, self._latest
+            if origin is not None and origin.source == "training":
+                how = "Diverged; the last good models" if self._failed else "Stopped"
                 self.source_changed.emit(
-                    f"Trained on {self.state.origin.dataset}: {epochs} epoch"
-                    f"{'' if epochs == 1 else 's'}, step {self._latest.step}")
+                    f"{how}: step {s.step:,}, epoch {s.epoch:.2f} of "
+                    f"{self.settings_panel.epochs.value()}, on {origin.dataset}")
         self.update_controls()
 
     def update_controls(self, *_args) -> None:
