@@ -125,3 +125,19 @@ def test_a_click_on_a_point_reports_its_index(plot, qtbot):
     far = plot.view_box.mapViewToScene(QtCore.QPointF(1.0, -2.0))
     assert plot.point_near(far) is None
 
+
+
+def test_nice_lengths_are_round_and_near_a_fifth():
+    from vae_gui.views.latent_plot import nice_length
+
+    assert nice_length(10) == 2 and nice_length(60) == 10 and nice_length(7) == 1
+    assert nice_length(0.3) == pytest.approx(0.05) and nice_length(float("nan")) == 1
+
+
+def test_the_scale_bar_follows_the_view_in_prior_sigmas(plot, qtbot):
+    plot.fit(np.array([-30.0, -30.0]), np.array([30.0, 30.0]))
+    qtbot.waitUntil(lambda: plot.scale_bar.size == 10, timeout=5000)
+    assert plot.scale_bar.text.toPlainText() == "10\u03c3 of the prior"
+    plot.fit(np.array([-3.0, -3.0]), np.array([3.0, 3.0]))
+    qtbot.waitUntil(lambda: plot.scale_bar.size == 1, timeout=5000)
+    assert plot.scale_bar.text.toPlainText() == "1\u03c3 of the prior"

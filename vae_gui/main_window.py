@@ -57,6 +57,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._closing = False
         self._closed = False
         self._close_without_asking = False
+        self._check_fit_when_shown = False
 
         self.state = ExplorerState(self)
         self.columns = {which: ModelColumn(which, self.state) for which in MODELS}
@@ -267,15 +268,36 @@ class MainWindow(QtWidgets.QMainWindow):
         """The geometry and dock layout the user left, or a size that fits this screen."""
         geometry = self.settings.value(GEOMETRY_KEY)
         state = self.settings.value(DOCKS_KEY)
-        if geometry is not None and self.restoreGeometry(geometry):
-            if state is not None:
-                self.restoreState(state)
+        if geometry is not None:
+            # The arrangement first: it sets the smallest size the geometry may have.
             self.side_panel.arrange(tabbed=self.settings.value(TABBED_KEY, False)
                                     in (True, "true"))
-            return
+            if self.restoreGeometry(geometry):
+                if state is not None:
+                    self.restoreState(state)
+                self._check_fit_when_shown = True
+                return
+        self.fit_to(self.available_geometry())
+
+    def available_geometry(self) -> QtCore.QRect:
+        """The free area of the window's screen (without task bars and docks)."""
         screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
-        self.fit_to(screen.availableGeometry() if screen is not None
-                    else QtCore.QRect(0, 0, *DEFAULT_SIZE))
+        return (screen.availableGeometry() if screen is not None
+                else QtCore.QRect(0, 0, *DEFAULT_SIZE))
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt's API
+        super().showEvent(event)
+        if self._check_fit_when_shown:
+            # A geometry saved on another (larger) screen, or one the window system grew:
+            # fit this screen instead, once the window's frame is known.
+            self._check_fit_when_shown = False
+            QtCore.QTimer.singleShot(0, self, self._fit_if_too_large)
+
+    def _fit_if_too_large(self) -> None:
+        available = self.available_geometry()
+        if (self.frameGeometry().width() > available.width()
+                or self.frameGeometry().height() > available.height()):
+            self.fit_to(available)
 
     def fit_to(self, available: QtCore.QRect) -> None:
         """Sizes the window to fit `available` (a screen's free area) and arranges the docks:
@@ -288,7 +310,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.side_panel.arrange(tabbed=available.height() < STACK_DOCKS_FROM_HEIGHT)
         self.resizeDocks([self.dock], [max(300, min(460, available.width() // 4))],
                          QtCore.Qt.Orientation.Horizontal)
-        self.layout().activate()  # the minimum size of the new arrangement, before resizing
+        # The minimum size of the new arrangement before resizing: the side panel's nested
+        # layouts update only when their posted layout requests are handled.
+        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.LayoutRequest)
+        self.layout().activate()
         self.resize(width, height)
         self.move(available.topLeft())
 

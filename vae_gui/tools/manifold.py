@@ -57,7 +57,7 @@ class MosaicPlot(pg.PlotWidget):
         item.getViewBox().setAspectLocked(True)
         self.image = pg.ImageItem(axisOrder="row-major", levels=(0, 1))
         item.addItem(self.image)
-        self.setMinimumSize(200, 200)
+        self.setMinimumSize(160, 160)
         self.tick_values: tuple[list[str], list[str]] = ([], [])
 
     def set_mosaic(self, tiles: np.ndarray, n: int, xy: np.ndarray, labels: tuple[str, str]):
@@ -112,6 +112,7 @@ class ManifoldTab(QtWidgets.QWidget):
         layout.addLayout(spacing_row)
         for view in self.views.values():
             layout.addWidget(view, 1)
+        self.views["ae"].hide()  # the VAE's first, as the model selector says
 
     def refresh(self) -> None:
         state = self.state

@@ -350,6 +350,36 @@ class GridLines(pg.GraphicsObject):
                 p.drawLines(lines)
 
 
+def nice_length(span: float, fraction: float = 0.2) -> float:
+    """A round length (1, 2 or 5 times a power of ten) near `fraction` of `span`."""
+    if not math.isfinite(span) or span <= 0:
+        return 1.0
+    target = span * fraction
+    power = 10.0 ** math.floor(math.log10(target))
+    return min((power * m for m in (1, 2, 5, 10)), key=lambda v: abs(v - target))
+
+
+class ScaleBar(pg.ScaleBar):
+    """A bar of a round length in z units, kept near a fifth of the visible width, with its
+    length against the prior's sigma (1), so two plots at their own scales compare."""
+
+    def __init__(self) -> None:
+        super().__init__(size=1.0, width=4, brush=PRIOR_COLOR, suffix="", offset=(-12, -12))
+        self.text.setColor(PRIOR_COLOR)
+
+    def updateBar(self) -> None:  # noqa: N802 - pyqtgraph's name
+        view = self.parentItem()
+        if view is not None:
+            (x0, x1), _ = view.viewRange()
+            size = nice_length(x1 - x0)
+            if size != self.size:
+                self.size = size
+                self.text.setText(f"{size:g}\u03c3 of the prior")
+        super().updateBar()
+        self.text.setAnchor((1, 1))  # right-aligned over the bar's right end: never cut
+        self.text.setPos(0, 0)
+
+
 class LatentPlot(pg.PlotWidget):
     """Shows 2-D latent points coloured by class; emits `cursor_moved(x, y)` while dragging.
 
@@ -399,6 +429,9 @@ class LatentPlot(pg.PlotWidget):
                                     brush=pg.mkBrush(255, 255, 255, 60), movable=True)
         self.cursor.setZValue(20)
         self.plot_item.addItem(self.cursor)
+        self.scale_bar = ScaleBar()
+        self.scale_bar.setParentItem(self.view_box)
+        self.scale_bar.setZValue(25)
         self.cursor.sigPositionChanged.connect(self._on_cursor_dragged)
         self.scene().sigMouseClicked.connect(self._on_scene_clicked)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
