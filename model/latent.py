@@ -33,7 +33,7 @@ class Projection:
         basis[i, 0] = 1.0
         if latent_dim > 1:
             basis[j, 1] = 1.0
-        rest = "" if latent_dim <= 2 else "; the other dimensions are held at 0"
+        rest = "" if latent_dim <= 2 else "; the rest held at 0"
         label = f"z{i + 1}" if latent_dim == 1 else f"z{i + 1} and z{j + 1}"
         return cls(np.zeros(latent_dim, dtype=np.float32), basis, f"{label}{rest}")
 
@@ -84,7 +84,7 @@ def pca_projection(codes: np.ndarray) -> Projection:
     basis = vt[:2].T
     # Deterministic signs, so the picture does not flip between snapshots.
     basis *= np.where(basis[np.abs(basis).argmax(axis=0), [0, 1]] < 0, -1.0, 1.0)
-    rest = "" if d == 2 else "; the other directions are held at the cloud's mean"
+    rest = "" if d == 2 else "; the rest held at the cloud's mean"
     return Projection(mean.astype(np.float32), basis.astype(np.float32), f"PCA 1 and PCA 2{rest}")
 
 

@@ -428,3 +428,15 @@ def test_the_manifold_tab_shows_one_model_large_with_latent_axes(qtbot, tmp_path
     np.testing.assert_allclose(shown[:28, :28], tile, atol=1e-6)
     tab.shown.setCurrentText("both")
     assert vae.isVisible() and ae.isVisible()
+
+
+def test_small_multiples_get_room_for_each_row(qtbot):
+    from vae_gui.views.histograms import MIN_HEIGHT, ROW_HEIGHT, MarginalHistograms
+
+    histograms = MarginalHistograms("#1f77b4")
+    qtbot.addWidget(histograms)
+    rng = np.random.default_rng(0)
+    histograms.set_codes(rng.normal(size=(500, 2)))
+    assert histograms.minimumHeight() == MIN_HEIGHT
+    histograms.set_codes(rng.normal(size=(500, 8)))  # two rows of four
+    assert histograms.minimumHeight() == 2 * ROW_HEIGHT

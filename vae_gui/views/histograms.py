@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 
@@ -9,6 +11,8 @@ from vae_gui.model.latent import standard_normal_pdf
 from vae_gui.views.palette import PRIOR_COLOR
 
 MAX_PANELS = 8
+MIN_HEIGHT = 80  # pixels, one row of panels
+ROW_HEIGHT = 55  # pixels per row when there are several
 BINS = 40
 
 
@@ -18,7 +22,7 @@ class MarginalHistograms(pg.GraphicsLayoutWidget):
     def __init__(self, color: str, parent=None) -> None:
         super().__init__(parent=parent)
         self.setBackground("w")
-        self.setMinimumHeight(80)
+        self.setMinimumHeight(MIN_HEIGHT)
         self._color = color
         self._plots: list[tuple[pg.PlotItem, pg.PlotDataItem, pg.PlotDataItem]] = []
 
@@ -28,6 +32,8 @@ class MarginalHistograms(pg.GraphicsLayoutWidget):
         self.clear()
         self._plots = []
         columns = min(n, 4)
+        # Each row of small multiples needs room for its bars to be read.
+        self.setMinimumHeight(max(MIN_HEIGHT, ROW_HEIGHT * math.ceil(n / columns)))
         for i in range(n):
             plot = self.addPlot(row=i // columns, col=i % columns)
             plot.setTitle(f"z{i + 1}", size="8pt")

@@ -22,6 +22,7 @@ from vae_gui.views.loss_curves import LossCurves
 from vae_gui.views.palette import AE_COLOR, VAE_COLOR, legend_html
 from vae_gui.views.prior_panel import PriorPanel
 
+TITLE_LINE_PX = 13  # pixels per 8 pt line of a plot title's note
 LIVE_PANELS_MS = 1000  # while training: histograms, KL bars and loss curves once a second
 
 TITLES = {
@@ -133,13 +134,18 @@ class ModelColumn(QtWidgets.QWidget):
         # dimensions how the plane was chosen and where the rest of z sits.
         spread = cloud_spread(state.plotted(self.which))
         note = f"spread {spread:.1f} (prior: 1)" if np.isfinite(spread) else ""
-        if projection.latent_dim > 2:
-            note += f"; {projection.description}"
+        if projection.latent_dim > 2:  # on a line of its own: it is long
+            note += f"<br>{projection.description}"
         if note != self._plot_note:
             self._plot_note = note
             title = self._plot_title + (f"<br><span style='font-size:8pt; color:#555'>{note}"
                                         "</span>" if note else "")
-            self.latent_plot.plot_item.setTitle(title)
+            item = self.latent_plot.plot_item
+            item.setTitle(title)
+            # pyqtgraph gives a title one 30 px row: room for each line of the note too.
+            height = 30 + TITLE_LINE_PX * (note.count("<br>") + bool(note))
+            item.titleLabel.setMaximumHeight(height)
+            item.layout.setRowFixedHeight(0, height)
 
     def draw_panels(self) -> None:
         """Histograms of the plotted points, the KL bars and the loss curves."""
