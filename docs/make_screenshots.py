@@ -36,6 +36,7 @@ def wait(app: QtWidgets.QApplication, condition, seconds: float = 60.0) -> None:
 
 
 def shoot(app, window, out: Path, name: str) -> None:
+    window.statusBar().clearMessage()  # "Opened <a path on this machine>" says nothing here
     for _ in range(5):
         app.processEvents()
     window.grab().save(str(out / name), "PNG")
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
                                 QtCore.QSettings.Format.IniFormat)
     settings.setValue("ask_before_discarding", False)  # a script: nobody answers a question
     window = MainWindow(settings)
+    # The size of a common laptop screen (Qt's offscreen screen is 800 x 800, smaller than
+    # the window can be).
+    window.fit_to(QtCore.QRect(0, 0, 1600, 900))
     window.show()
     window.load_initial()
     wait(app, lambda: window.snapshot is not None)
