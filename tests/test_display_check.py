@@ -7,7 +7,12 @@ import os
 import subprocess
 import sys
 
-from vae_gui.display_check import XCB_LIBRARIES, display_problem
+from vae_gui.display_check import (
+    XCB_LIBRARIES,
+    display_problem,
+    unresolved_libraries,
+    xcb_plugin,
+)
 
 
 def test_no_display_is_named_with_the_offscreen_alternative():
@@ -16,11 +21,30 @@ def test_no_display_is_named_with_the_offscreen_alternative():
 
 
 def test_missing_xcb_libraries_are_named_with_the_install_command():
+    # As ldd reports them for the plugin: known ones by package, others by file.
+    problem = display_problem({"DISPLAY": ":0"}, "linux", unresolved=lambda: [
+        "libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libunknown.so.7"])
+    assert "needs libxcb-icccm4, libxcb-keysyms1, libunknown.so.7" in problem
+    assert problem.endswith("sudo apt-get install libxcb-icccm4 libxcb-keysyms1 and the "
+                            "packages that hold libunknown.so.7")
+    assert display_problem({"DISPLAY": ":0"}, "linux", unresolved=lambda: []) is None
+
+
+def test_without_ldd_the_libraries_desktops_lack_are_tried_one_by_one():
     present = {"libxcb-cursor.so.0"}
-    problem = display_problem({"DISPLAY": ":0"}, "linux", loadable=lambda n: n in present)
-    assert "libxcb-icccm4, libxcb-keysyms1" in problem
+    problem = display_problem({"DISPLAY": ":0"}, "linux", loadable=lambda n: n in present,
+                              unresolved=lambda: None)
     assert "sudo apt-get install libxcb-icccm4 libxcb-keysyms1" in problem
-    assert display_problem({"DISPLAY": ":0"}, "linux", loadable=lambda n: True) is None
+    assert display_problem({"DISPLAY": ":0"}, "linux", loadable=lambda n: True,
+                           unresolved=lambda: None) is None
+
+
+def test_the_check_asks_ldd_about_the_installed_plugin():
+    # What is missing depends on the machine; what ldd reports are library file names.
+    plugin = xcb_plugin()
+    assert plugin is not None and plugin.name == "libqxcb.so"
+    found = unresolved_libraries(plugin)
+    assert found is None or all(".so" in library for library in found)
 
 
 def test_offscreen_wayland_and_other_systems_are_left_to_qt():
