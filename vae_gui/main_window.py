@@ -9,16 +9,11 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from vae_gui.controllers.actions import make_action
 from vae_gui.controllers.discard_guard import DiscardGuard
 from vae_gui.controllers.files import FileController
 from vae_gui.controllers.plot_linking import PlotLinking
-from vae_gui.controllers.training import (
-    CONTINUE,
-    PAUSE,
-    TRAIN,
-    TrainingController,
-    make_action,
-)
+from vae_gui.controllers.training import CONTINUE, PAUSE, TRAIN, TrainingController
 from vae_gui.explorer_state import MODELS, ExplorerState
 from vae_gui.tools.manifold import ManifoldOverlay, Region
 from vae_gui.tools.marks import ToolMarks

@@ -20,7 +20,6 @@ class DiscardGuard(QtCore.QObject):
         self.settings = settings
         self.window = window
         self._saved_step: int | None = None  # the training step last saved, if any
-        self.box: QtWidgets.QMessageBox | None = None  # the open question, for tests
 
     @property
     def unsaved(self) -> bool:
@@ -55,11 +54,7 @@ class DiscardGuard(QtCore.QObject):
         # to setCheckBox, and the box would be left with a deleted check box.
         dont_ask = QtWidgets.QCheckBox("Don't ask again", box)
         box.setCheckBox(dont_ask)
-        self.box = box
-        try:
-            box.exec()
-        finally:
-            self.box = None
+        box.exec()
         if box.clickedButton() is not discard:
             return False
         if dont_ask.isChecked():

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
+from vae_gui.controllers.actions import make_action
 from vae_gui.controllers.run_follower import RunFollower
-from vae_gui.controllers.training import TrainingController, make_action
+from vae_gui.controllers.training import TrainingController
 from vae_gui.explorer_state import ExplorerState, ModelsOrigin
 from vae_gui.workers.background import BackgroundRunner
 from vae_gui.workers.loading import PRETRAINED, LoadedModels, cloud_images_of, load_for_display

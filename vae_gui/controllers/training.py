@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 from superqt.utils import qthrottled
 
+from vae_gui.controllers.actions import make_action
 from vae_gui.controllers.discard_guard import DiscardGuard
 from vae_gui.explorer_state import ExplorerState, ModelsOrigin
 from vae_gui.workers.loading import cloud_images_of
@@ -37,19 +38,6 @@ def structural_changes(old: TrainingSpec, new: TrainingSpec) -> list[str]:
              ("reconstruction", t0.loss, t1.loss),
              ("seed", t0.seed, t1.seed))
     return [name for name, a, b in pairs if a != b]
-
-
-def make_action(parent: QtCore.QObject, text: str, slot, shortcut: str | None = None,
-                tip: str = "", checkable: bool = False) -> QtGui.QAction:
-    """A QAction with its shortcut, tooltip and status tip, connected to `slot`."""
-    action = QtGui.QAction(text, parent)
-    if shortcut:
-        action.setShortcut(QtGui.QKeySequence(shortcut))
-    action.setToolTip(tip or text)
-    action.setStatusTip(tip)
-    action.setCheckable(checkable)
-    action.triggered.connect(slot)
-    return action
 
 
 class TrainingController(QtCore.QObject):
