@@ -78,7 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     window.manifold_action.trigger()
 
     window.inspect_point(17)
+    posterior = window.tools.inspect.posterior
+    wait(app, lambda: posterior.picture is not None, seconds=120)
     shoot(app, window, out, "tool-inspect.png")
+
+    window.tools.show_tab("Evidence")
+    wait(app, lambda: window.evidence.latest is not None, seconds=120)
+    shoot(app, window, out, "tool-evidence.png")
 
     tab = window.tools.interpolate
     window.tools.show_tab(tab)
@@ -91,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     draw = window.tools.draw
     window.tools.show_tab(draw)
     draw.canvas.stroke([(9, 7), (18, 7), (18, 12), (11, 21)])  # a 7
+    wait(app, lambda: draw.posterior.picture is not None, seconds=120)
     shoot(app, window, out, "tool-draw.png")
     draw.canvas.clear()
 
@@ -106,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     window.train_action.trigger()
     wait(app, lambda: window.snapshot is not pretrained and window.snapshot.epoch >= 3)
     shoot(app, window, out, "tool-training.png")
+    window.tools.show_tab("Evidence")
+    wait(app, lambda: len(window.evidence.history) >= 3, seconds=120)
+    shoot(app, window, out, "tool-evidence-training.png")
     window.stop_action.trigger()
     wait(app, lambda: not window.session.running)
 

@@ -78,6 +78,11 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="hidden layer sizes of the encoder (the decoder mirrors them): "
                         f"{_range('hidden_layers')} sizes, each {_range('hidden')} "
                         f"(default: {' '.join(map(str, d_model.hidden))})")
+    p.add_argument("--encoder-dropout", type=_bounded("encoder_dropout"),
+                   default=d_model.encoder_dropout,
+                   help="dropout on the input and after each hidden layer of both encoders "
+                        "while training, "
+                        f"{_range('encoder_dropout')} (default: {d_model.encoder_dropout:g})")
     p.add_argument("--beta", type=_bounded("beta"), default=d_train.beta,
                    help=f"weight of the KL term, {_range('beta')}; 1 gives the ELBO "
                         "(default: 1)")
@@ -86,7 +91,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=_bounded("batch_size"), default=d_train.batch_size,
                    help=f"{_range('batch_size')} (default: {d_train.batch_size})")
     p.add_argument("--loss", choices=RECONSTRUCTION_LOSSES, default=d_train.loss,
-                   help="reconstruction loss (default: bce)")
+                   help="reconstruction loss, -log p(x|z) in nats: bce (Bernoulli pixels, "
+                        "binary cross-entropy) or mse (Gaussian pixels with a fixed variance "
+                        "sigma^2 = 1/2: the summed squared error plus log(pi)/2 per pixel) "
+                        "(default: bce)")
     p.add_argument("--seed", type=_bounded("seed"), default=d_train.seed,
                    help=f"{_range('seed')} (default: {d_train.seed})")
     p.add_argument("--device", choices=DEVICES, default=d_train.device)
@@ -168,7 +176,8 @@ def configs_from_args(args: argparse.Namespace,
                       image_shape: tuple[int, int]) -> tuple[ModelConfig, TrainConfig]:
     """The configurations that `args` (from add_train_arguments) ask for, for images of
     `image_shape` (the dataset's); ValueError when they are out of BOUNDS."""
-    model_config = ModelConfig(image_shape, tuple(args.hidden), args.latent_dim)
+    model_config = ModelConfig(image_shape, tuple(args.hidden), args.latent_dim,
+                               args.encoder_dropout)
     train_config = TrainConfig(args.epochs, args.batch_size, args.lr, args.beta, args.loss,
                                args.seed, args.device)
     return model_config, train_config

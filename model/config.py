@@ -72,6 +72,7 @@ BOUNDS: Mapping[str, Bound] = MappingProxyType({
     "lr": Bound(1e-8, 10.0, whole=False),
     "beta": Bound(0.0, 1000.0, whole=False),
     "seed": Bound(0, 2**32 - 1),
+    "encoder_dropout": Bound(0.0, 0.9, whole=False),
 })
 
 
@@ -82,6 +83,10 @@ class ModelConfig:
     image_shape: tuple[int, int] = (28, 28)
     hidden: tuple[int, ...] = (256, 128)
     latent_dim: int = 2
+    # Dropout on the input pixels and after each hidden layer of both encoders while training
+    # (never when encoding for the views): on the 4k training images of mnist5k it narrows
+    # the gap between the training and held-out -ELBO (README, "The pretrained models").
+    encoder_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_shape", tuple(int(s) for s in self.image_shape))
@@ -97,7 +102,8 @@ class ModelConfig:
     def problems(self) -> list[str]:
         """Every way in which this configuration is out of BOUNDS, as sentences."""
         out = _problems(("latent dimension", "latent_dim", self.latent_dim),
-                        ("the number of hidden layers", "hidden_layers", len(self.hidden)))
+                        ("the number of hidden layers", "hidden_layers", len(self.hidden)),
+                        ("encoder dropout", "encoder_dropout", self.encoder_dropout))
         for h in self.hidden:
             if (why := BOUNDS["hidden"].problem(h)) is not None:
                 out.append(f"hidden layer sizes {why}")
@@ -122,6 +128,8 @@ class ModelConfig:
             image_shape=tuple(d["image_shape"]),
             hidden=tuple(d["hidden"]),
             latent_dim=int(d["latent_dim"]),
+            # Checkpoints written before the option existed trained without dropout.
+            encoder_dropout=float(d.get("encoder_dropout", 0.0)),
         )
 
 

@@ -15,3 +15,7 @@ class CheckpointError(VaeGuiError):
 
 class TrainingDiverged(VaeGuiError):
     """The loss became NaN or infinite; the trainer has restored its last good weights."""
+
+
+class JudgeError(VaeGuiError):
+    """A judge (the digit classifier that grades samples) cannot be trained, read or used."""

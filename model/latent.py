@@ -38,7 +38,10 @@ class Projection:
         return cls(np.zeros(latent_dim, dtype=np.float32), basis, f"{label}{rest}")
 
     def to_plane(self, z: np.ndarray) -> np.ndarray:
-        return ((np.asarray(z, dtype=np.float32) - self.origin) @ self.basis).astype(np.float32)
+        # A diverged run's inf times a zero of the basis is NaN: such points are not drawn.
+        with np.errstate(invalid="ignore", over="ignore"):
+            return ((np.asarray(z, dtype=np.float32) - self.origin) @ self.basis).astype(
+                np.float32)
 
     def from_plane(self, xy: np.ndarray) -> np.ndarray:
         return (self.origin + np.asarray(xy, dtype=np.float32) @ self.basis.T).astype(np.float32)
@@ -116,20 +119,59 @@ def mosaic(images: np.ndarray, rows: int, cols: int, gap: int = 0) -> np.ndarray
     return out
 
 
+ANTIPODAL_TOLERANCE = 1e-6  # radians from pi within which two directions count as opposite
+
+
 def interpolate(z0: np.ndarray, z1: np.ndarray, steps: int, spherical: bool = False) -> np.ndarray:
-    """`steps` points from z0 to z1: linear, or spherical (slerp, which keeps the norm of
-    points drawn from N(0, I) typical, where linear paths pass closer to the origin)."""
+    """`steps` points from z0 to z1, both ends exact.
+
+    Linear: a straight line. Spherical: the direction turns along the great circle between
+    the ends' directions while the length goes in a straight line from |z0| to |z1|, so no
+    point is longer than the longer end or shorter than the shorter one (plain slerp of
+    vectors of unequal length overshoots, without bound near opposite directions). Where
+    no great circle is defined (an end at the origin, or opposite ends in one dimension) it
+    is the linear path."""
     t = np.linspace(0.0, 1.0, steps, dtype=np.float64)[:, None]
     a, b = np.asarray(z0, dtype=np.float64), np.asarray(z1, dtype=np.float64)
-    if spherical:
-        na, nb = np.linalg.norm(a), np.linalg.norm(b)
-        if na > 1e-8 and nb > 1e-8:
-            omega = np.arccos(np.clip(np.dot(a / na, b / nb), -1.0, 1.0))
-            if omega > 1e-6:
-                s = np.sin(omega)
-                return ((np.sin((1 - t) * omega) / s) * a
-                        + (np.sin(t * omega) / s) * b).astype(np.float32)
-    return ((1 - t) * a + t * b).astype(np.float32)
+    directions = _great_circle(a, b, t[:, 0]) if spherical else None
+    if directions is None:
+        path = (1 - t) * a + t * b
+    else:
+        path = ((1 - t) * np.linalg.norm(a) + t * np.linalg.norm(b)) * directions
+    if steps > 1:  # exact ends, whatever the rounding in between
+        path[0], path[-1] = a, b
+    return path.astype(np.float32)
+
+
+def _great_circle(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray | None:
+    """Unit vectors (len(t), d) from a's direction to b's along a great circle, or None
+    where there is none to follow."""
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na < 1e-8 or nb < 1e-8:
+        return None
+    ua, ub = a / na, b / nb
+    omega = float(np.arccos(np.clip(np.dot(ua, ub), -1.0, 1.0)))
+    t = t[:, None]
+    if omega < 1e-6:  # one direction: nothing to turn through
+        return np.broadcast_to(ua, (len(t), len(ua))).copy()
+    if np.pi - omega < ANTIPODAL_TOLERANCE:
+        if len(a) == 1:
+            return None
+        # Every great circle through a joins opposite points: take a fixed one, so that the
+        # path does not jump between circles as an end moves by a rounding error.
+        p = _perpendicular(ua)
+        return np.cos(t * np.pi) * ua + np.sin(t * np.pi) * p
+    u = (np.sin((1 - t) * omega) * ua + np.sin(t * omega) * ub) / np.sin(omega)
+    return u / np.linalg.norm(u, axis=1, keepdims=True)
+
+
+def _perpendicular(u: np.ndarray) -> np.ndarray:
+    """A unit vector perpendicular to the unit vector u: the standard basis vector least
+    aligned with u, with its component along u removed (Gram-Schmidt)."""
+    e = np.zeros_like(u)
+    e[int(np.argmin(np.abs(u)))] = 1.0
+    p = e - np.dot(e, u) * u
+    return p / np.linalg.norm(p)
 
 
 def ellipse(center: np.ndarray, radii: np.ndarray, n: int = 64) -> np.ndarray:
@@ -146,7 +188,9 @@ def sample_prior(n: int, latent_dim: int, seed: int | None = None) -> np.ndarray
 def sample_posterior(mu: np.ndarray, logvar: np.ndarray, seed: int = 0) -> np.ndarray:
     """One z ~ q(z|x) = N(mu, exp(logvar)) per point, with fixed noise so the cloud is steady."""
     eps = np.random.default_rng(seed).standard_normal(mu.shape).astype(np.float32)
-    return (mu + np.exp(0.5 * logvar) * eps).astype(np.float32)
+    # A diverged run's huge spread gives inf, and an inf mean with it NaN: views skip both.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (mu + np.exp(0.5 * logvar) * eps).astype(np.float32)
 
 
 def encode_images(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -154,7 +198,8 @@ def encode_images(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | N
     import torch
 
     with torch.inference_mode():
-        out = model.encode(torch.as_tensor(np.asarray(images, dtype=np.float32)).flatten(1))
+        # A copy: snapshot and dataset arrays are read-only, which torch warns about.
+        out = model.encode(torch.from_numpy(np.array(images, dtype=np.float32)).flatten(1))
     if isinstance(out, tuple):
         return out[0].numpy(), out[1].numpy()
     return out.numpy(), None
@@ -164,20 +209,29 @@ def kl_per_dimension(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     """KL(q(z|x) || N(0, 1)) of each latent dimension, averaged over the points, in numpy
     for the views (model.losses.kl_per_dimension is the torch one that training uses)."""
     mu, logvar = np.asarray(mu, dtype=np.float64), np.asarray(logvar, dtype=np.float64)
-    with np.errstate(over="ignore"):  # a diverged run's huge log-variance: inf, drawn as such
-        return (0.5 * (mu ** 2 + np.exp(logvar) - 1.0 - logvar)).mean(axis=0)
+    # In float64 a float32 log-variance up to about 700 still gives a finite KL; beyond, and
+    # for +inf (where exp(lv) - lv would be inf - inf), the KL is +inf, drawn as such.
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = np.where(np.isposinf(logvar), np.inf, np.exp(logvar) - 1.0 - logvar)
+        return (0.5 * (mu ** 2 + spread)).mean(axis=0)
 
 
 def certainty_opacity(logvar: np.ndarray, faintest: float = 0.12) -> np.ndarray:
     """Opacity per point from its posterior spread: the most certain point of the cloud (the
-    smallest mean sigma) is opaque, the least certain `faintest`, linearly in between."""
-    sigma = np.exp(0.5 * logvar).mean(axis=1)
-    if len(sigma) == 0:
-        return np.ones(0)
-    lo, hi = float(sigma.min()), float(sigma.max())
-    if not np.isfinite(hi - lo) or hi - lo < 1e-9:
-        return np.ones(len(sigma))
-    return 1.0 - (1.0 - faintest) * (sigma - lo) / (hi - lo)
+    smallest mean sigma) is opaque, the least certain `faintest`, linearly in between.
+    A point whose sigma is not finite (a diverged run) is the least certain: `faintest`."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        sigma = np.exp(0.5 * np.asarray(logvar, dtype=np.float64)).mean(axis=1)
+    finite = np.isfinite(sigma)
+    opacity = np.full(len(sigma), faintest)
+    if not finite.any():
+        return opacity
+    lo, hi = float(sigma[finite].min()), float(sigma[finite].max())
+    if hi - lo < 1e-9 or not np.isfinite(hi - lo):
+        opacity[finite] = 1.0
+    else:
+        opacity[finite] = 1.0 - (1.0 - faintest) * (sigma[finite] - lo) / (hi - lo)
+    return opacity
 
 
 def axis_names(projection: Projection) -> tuple[str, str]:

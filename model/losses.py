@@ -1,6 +1,9 @@
-"""Reconstruction and KL terms, in nats per image (summed over pixels, mean over the batch)."""
+"""Reconstruction and KL terms, in nats per image (summed over pixels, mean over the batch):
+negative log-likelihoods, of a probability for BCE and of a density for MSE."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -27,16 +30,32 @@ class _BinaryCrossEntropyWithLogits(torch.autograd.Function):
         return grad * (torch.sigmoid(logits) - target), grad_target
 
 
-def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, kind: str = "bce") -> torch.Tensor:
-    """-log p(x|z) for BCE (Bernoulli pixels) or the summed squared error for MSE."""
+MSE_VARIANCE = 0.5
+"""The fixed per-pixel variance sigma^2 of the Gaussian decoder behind kind="mse". With 1/2,
+-log N(x; m, 1/2) = (x - m)^2 + log(pi)/2: the squared error plus a constant, so gradients
+are those of the plain squared error and the loss is a true negative log-likelihood."""
+
+_MSE_CONSTANT = 0.5 * math.log(2.0 * math.pi * MSE_VARIANCE)  # log(pi)/2 nats per pixel
+
+
+def reconstruction_per_image(logits: torch.Tensor, x: torch.Tensor,
+                             kind: str = "bce") -> torch.Tensor:
+    """-log p(x|z) of each image (N,), in nats: Bernoulli pixels with probability
+    sigmoid(logits) for "bce", Gaussian pixels N(sigmoid(logits), MSE_VARIANCE) for "mse"."""
     x = x.flatten(1)
     if kind == "bce":
-        per_pixel = _BinaryCrossEntropyWithLogits.apply(logits, x)
-    elif kind == "mse":
-        per_pixel = (torch.sigmoid(logits) - x) ** 2
-    else:
-        raise ValueError(f"unknown reconstruction loss {kind!r}; use 'bce' or 'mse'")
-    return per_pixel.sum(dim=1).mean()
+        return _BinaryCrossEntropyWithLogits.apply(logits, x).sum(dim=1)
+    if kind == "mse":
+        # The constant once per image rather than per pixel: the same value, one add fewer
+        # per pixel on the training path.
+        squared = ((torch.sigmoid(logits) - x) ** 2).sum(dim=1)
+        return squared / (2.0 * MSE_VARIANCE) + x.shape[1] * _MSE_CONSTANT
+    raise ValueError(f"unknown reconstruction loss {kind!r}; use 'bce' or 'mse'")
+
+
+def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, kind: str = "bce") -> torch.Tensor:
+    """-log p(x|z) in nats per image, averaged over the batch (see reconstruction_per_image)."""
+    return reconstruction_per_image(logits, x, kind).mean()
 
 
 def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -61,7 +80,8 @@ def vae_loss(
     beta: float = 1.0,
     kind: str = "bce",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Returns (loss, reconstruction, kl); with beta = 1 and BCE the loss is the negative ELBO."""
+    """Returns (loss, reconstruction, kl); with beta = 1 the loss is the negative ELBO (of
+    the Bernoulli decoder for BCE, of the Gaussian one with variance MSE_VARIANCE for MSE)."""
     recon = reconstruction_loss(logits, x, kind)
     kl = kl_divergence(mu, logvar)
     return recon + beta * kl, recon, kl

@@ -23,9 +23,29 @@ class Encoder(nn.Module):
     def __init__(self, config: ModelConfig, n_outputs: int) -> None:
         super().__init__()
         self.net = mlp([config.n_pixels, *config.hidden, n_outputs])
+        self.dropout = config.encoder_dropout
+        # Dropout masks come from this generator when set (the trainer seeds one), so that a
+        # run with dropout is as reproducible as one without and leaves torch's global
+        # random state alone.
+        self.generator: torch.Generator | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.flatten(1))
+        x = x.flatten(1)
+        if not (self.dropout and self.training):
+            return self.net(x)
+        # Dropout on the input pixels and after each ReLU, applied here rather than as
+        # nn.Dropout layers: those would shift the Sequential's indices and so the names of
+        # the weights checkpoints store.
+        x = self._drop(x)
+        for layer in self.net:
+            x = layer(x)
+            if isinstance(layer, nn.ReLU):
+                x = self._drop(x)
+        return x
+
+    def _drop(self, x: torch.Tensor) -> torch.Tensor:
+        keep = 1.0 - self.dropout
+        return x * (torch.rand(x.shape, generator=self.generator, device=x.device) < keep) / keep
 
 
 class Decoder(nn.Module):

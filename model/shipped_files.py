@@ -25,3 +25,9 @@ def embedded_dataset() -> Path:
 def pretrained_checkpoint() -> Path:
     """The AE and VAE that the window shows at start-up (see README, 'The pretrained models')."""
     return shipped_file("pretrained", "checkpoint.safetensors")
+
+
+def shipped_judge() -> Path:
+    """The digit classifier that grades prior samples on mnist5k (see model/judge.py);
+    rebuilt by resources/build_judge.py."""
+    return shipped_file("pretrained", "judge.safetensors")

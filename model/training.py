@@ -24,6 +24,9 @@ from vae_gui.model.losses import kl_per_dimension, reconstruction_loss
 from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_models
 
 EVAL_BATCH = 2000
+# exp(88.7) overflows float32, so a log-variance above this bound is a run that diverged:
+# its KL and sigma would be inf, or nearly, wherever they are computed in float32.
+MAX_LOGVAR = 80.0
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,24 @@ def _describe_bad(losses: Losses) -> str:
     return ", ".join(bad)
 
 
+def _describe_bad_weights(ae: Autoencoder, vae: VariationalAutoencoder) -> str:
+    """'the weights became NaN or infinite', or '' when every weight is finite."""
+    if all(torch.isfinite(p).all() for p in (*ae.parameters(), *vae.parameters())):
+        return ""
+    return "the weights became NaN or infinite"
+
+
+def _describe_bad_points(codes: np.ndarray, mu: np.ndarray, logvar: np.ndarray) -> str:
+    """What is out of range in the encoded test points, in words, or '' when nothing is."""
+    bad = [f"the {name} became NaN or infinite"
+           for name, a in (("AE codes", codes), ("VAE means", mu), ("VAE log-variances", logvar))
+           if not np.isfinite(a).all()]
+    if not bad and logvar.size and float(logvar.max()) > MAX_LOGVAR:
+        bad.append(f"the VAE log-variance reached {float(logvar.max()):.3g}, above the bound "
+                   f"of {MAX_LOGVAR:g} (its exp overflows float32 from about 88.7)")
+    return ", ".join(bad)
+
+
 def _frozen_copy(module: torch.nn.Module) -> torch.nn.Module:
     """A CPU copy in eval mode with no gradients, safe to use from the GUI thread."""
     frozen = copy.deepcopy(module).to("cpu").eval()
@@ -309,6 +330,9 @@ class Trainer:
         self.cloud_labels = _read_only(np.asarray(data.test_labels)[self.point_index])
         self.shuffle_gen = torch.Generator().manual_seed(train_config.seed)
         self.noise_gen = torch.Generator(self.device).manual_seed(train_config.seed + 1)
+        for k, model in enumerate((self.ae, self.vae)):
+            model.encoder.generator = torch.Generator(self.device).manual_seed(
+                train_config.seed + 2 + k)
         self.steps_per_epoch = math.ceil(len(self.train_x) / train_config.batch_size)
         self.step = 0
         self.last_batch_size = 0
@@ -436,13 +460,14 @@ class Trainer:
             self._curve_n = 0
         ae, vae = _frozen_copy(self.ae), _frozen_copy(self.vae)
         codes, mu, logvar = encode_points(self.ae, self.vae, self.cloud_x)
-        # An optimizer step can make weights non-finite even after a finite loss: never
-        # publish such a snapshot; the views keep the last good one.
-        if not (all(torch.isfinite(p).all() for p in (*ae.parameters(), *vae.parameters()))
-                and all(np.isfinite(a).all() for a in (codes, mu, logvar))):
+        # An optimizer step can make weights non-finite, or the log-variance too large for
+        # exp, even after a finite loss: never publish such a snapshot; the views keep the
+        # last good one, as after a non-finite loss.
+        problem = _describe_bad_weights(ae, vae) or _describe_bad_points(codes, mu, logvar)
+        if problem:
             self._restore_last_good()
             raise TrainingDiverged(
-                f"Training diverged at step {self.step}: the weights became NaN or infinite. "
+                f"Training diverged at step {self.step}: {problem}. "
                 f"The last good weights were kept; lower the learning rate "
                 f"(now {self.config.lr:g}) and train again."
             )

@@ -706,4 +706,5 @@ def test_metadata_is_plain_json_in_the_header(saved_checkpoint):
     header, _ = split_safetensors(saved_checkpoint.read_bytes())
     meta = json.loads(header["__metadata__"]["vae_gui"])
     assert meta["format"] == "vae-gui-checkpoint" and meta["version"] == 1
-    assert meta["model"] == {"image_shape": [28, 28], "hidden": [32], "latent_dim": 2}
+    assert meta["model"] == {"image_shape": [28, 28], "hidden": [32], "latent_dim": 2,
+                             "encoder_dropout": 0.0}

@@ -353,6 +353,24 @@ def test_a_run_with_beta_prints_the_weighted_kl(tmp_path, capsys):
     assert terms["KL"] == pytest.approx(metrics["vae_kl"], abs=0.01)
 
 
+def test_a_real_run_with_beta_4_prints_four_times_the_kl_it_records(tmp_path, capsys):
+    # A user saw `--beta 4` print "beta*KL 3.15" where 3.15 was the unweighted KL. The real
+    # path: parsing, the trainer's evaluation, the printed line and metrics.json.
+    out = tmp_path / "run"
+    assert main(["--epochs", "1", "--hidden", "16", "--beta", "4", "--out", str(out),
+                 "--device", "cpu"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("epoch"))
+    test = json.loads((out / "metrics.json").read_text())["epochs"][0]["test"]
+    terms = _terms(line)
+    assert terms["beta"] == 4
+    # Each printed number is rounded to 2 decimals: half a unit in the last place each.
+    assert terms["beta*KL"] == pytest.approx(4 * test["vae_kl"], abs=0.005)
+    assert terms["KL"] == pytest.approx(test["vae_kl"], abs=0.005)
+    assert terms["recon"] == pytest.approx(test["vae_recon"], abs=0.005)
+    assert test["vae_loss"] == pytest.approx(test["vae_recon"] + 4 * test["vae_kl"], rel=1e-6)
+    assert terms["VAE loss"] == pytest.approx(terms["recon"] + terms["beta*KL"], abs=0.015)
+
+
 # ------------------------------------------------------------------------ the run folder
 
 

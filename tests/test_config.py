@@ -21,12 +21,12 @@ from vae_gui.model.config import BOUNDS, Bound, ModelConfig, TrainConfig  # noqa
 from vae_gui.model.data import BUILTIN_DATASETS  # noqa: E402
 
 SETTINGS = {"latent_dim", "hidden", "hidden_layers", "image_side", "seed", "epochs",
-            "batch_size", "lr", "beta"}
+            "batch_size", "lr", "beta", "encoder_dropout"}
 
 # The option of `vae-gui train` for each setting, and how one value is written on it.
 OPTIONS = {"latent_dim": "--latent-dim", "hidden": "--hidden", "image_side": "--image-size",
            "seed": "--seed", "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
-           "beta": "--beta"}
+           "beta": "--beta", "encoder_dropout": "--encoder-dropout"}
 
 
 def _configs(**values) -> tuple[ModelConfig, TrainConfig]:
@@ -35,7 +35,8 @@ def _configs(**values) -> tuple[ModelConfig, TrainConfig]:
     layers = values.pop("hidden_layers", len(m.hidden))
     side = values.pop("image_side", m.image_shape[0])
     hidden = (values.pop("hidden", m.hidden[0]),) * layers
-    model = ModelConfig((side, side), hidden, values.pop("latent_dim", m.latent_dim))
+    model = ModelConfig((side, side), hidden, values.pop("latent_dim", m.latent_dim),
+                        values.pop("encoder_dropout", m.encoder_dropout))
     train = TrainConfig(**{**t.to_dict(), **values})
     return model, train
 
@@ -43,6 +44,7 @@ def _configs(**values) -> tuple[ModelConfig, TrainConfig]:
 def _argv(model: ModelConfig, train: TrainConfig) -> list[str]:
     return ["--image-size", str(model.image_shape[0]), "--latent-dim", str(model.latent_dim),
             "--hidden", *map(str, model.hidden), "--epochs", str(train.epochs),
+            "--encoder-dropout", repr(model.encoder_dropout),
             "--batch-size", str(train.batch_size), "--lr", repr(train.lr),
             "--beta", repr(train.beta), "--loss", train.loss, "--seed", str(train.seed),
             "--device", train.device]
@@ -54,7 +56,8 @@ AT_THE_BOUNDS = {
     # The case: latent 100 used to be clamped to 64 by the GUI, the seed to 2**31 - 1,
     # and a learning rate of 3e-6 rounded to 0 by the spin box's 5 decimals.
     "between": _configs(latent_dim=100, seed=4_000_000_000, image_side=512, lr=3e-6,
-                        beta=0.0125, hidden=300, hidden_layers=3, epochs=77, batch_size=1000),
+                        beta=0.0125, hidden=300, hidden_layers=3, epochs=77, batch_size=1000,
+                        encoder_dropout=0.15),
 }
 
 
@@ -171,7 +174,7 @@ def test_the_spin_boxes_have_the_bounds_of_the_config(qtbot):
     qtbot.addWidget(panel)
     boxes = {"latent_dim": panel.latent_dim, "image_side": panel.image_size,
              "seed": panel.seed, "epochs": panel.epochs, "batch_size": panel.batch_size,
-             "lr": panel.lr, "beta": panel.beta}
+             "lr": panel.lr, "beta": panel.beta, "encoder_dropout": panel.dropout}
     for key, box in boxes.items():
         assert (box.minimum(), box.maximum()) == (BOUNDS[key].min, BOUNDS[key].max), key
         box.setValue(BOUNDS[key].max)

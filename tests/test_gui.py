@@ -232,6 +232,7 @@ def run_app(args: list[str], timeout: float = 120) -> subprocess.CompletedProces
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow  # a real process: seconds of start-up; runs in .ci/run
 def test_screenshot_mode_writes_a_png_and_exits_0(tmp_path):
     path = tmp_path / "shot.png"
     result = run_app(["--screenshot", str(path)])
@@ -240,6 +241,7 @@ def test_screenshot_mode_writes_a_png_and_exits_0(tmp_path):
     assert result.stderr == ""  # no traceback, and none of Qt's noise either
 
 
+@pytest.mark.slow  # a real process: seconds of start-up; runs in .ci/run
 def test_a_screenshot_into_a_missing_folder_says_why_and_exits_1(tmp_path):
     path = tmp_path / "no-such-folder" / "shot.png"
     result = run_app(["--screenshot", str(path)])
@@ -248,6 +250,7 @@ def test_a_screenshot_into_a_missing_folder_says_why_and_exits_1(tmp_path):
                                       "folder does not exist.")
 
 
+@pytest.mark.slow  # a real process: seconds of start-up; runs in .ci/run
 def test_interrupting_the_real_app_while_training_exits_cleanly(tmp_path):
     # The app says when its models are shown and when training has started
     # (VAE_GUI_REPORT_EVENTS=1, see tests/app_process.py); Ctrl-C then closes it cleanly.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import ctypes
+import dataclasses
 import errno
 import gc
 import os
@@ -23,6 +24,7 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 import weakref
 from pathlib import Path
 
@@ -351,6 +353,59 @@ def test_a_diverging_learning_rate_stops_with_a_message_and_keeps_the_last_good_
     assert not error_shown(window)
     press(qtbot, window, window.stop_action)
     qtbot.waitUntil(lambda: not window.session.running, timeout=5000)
+
+
+def _diverged(snapshot):
+    """`snapshot` as a diverged run leaves it: a log-variance of 100 in z1 (finite, but its
+    exp overflows float32; KL about 1e43), and in z2 one point's infinite log-variance and a
+    few infinite means and codes."""
+    logvar, mu, codes = (np.array(a) for a in (snapshot.vae_logvar, snapshot.vae_mu,
+                                               snapshot.ae_codes))
+    logvar[:, 0] = 100.0
+    logvar[0, 1] = np.inf
+    mu[:3, 1] = np.inf
+    codes[:3, 1] = -np.inf
+    return dataclasses.replace(snapshot, vae_logvar=logvar, vae_mu=mu, ae_codes=codes)
+
+
+def test_a_diverged_snapshot_is_drawn_with_finite_bars_and_says_what_is_not_finite(
+        qtbot, tmp_path):
+    # Reported: KLBars.set_kl raised "Cannot set range [0, inf]" in a slot, so the loss
+    # curves stayed stale and tracebacks reached stderr. pytest-qt fails this test on any
+    # exception in a slot; numpy's warnings are made exceptions, so none reaches stderr.
+    window = make_window(qtbot, tmp_path)
+    bad = _diverged(window.snapshot)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        window.state.set_options(fade_uncertain=True)
+        window.state.show(bad, refit=True)
+        window.state.set_options(sampled_cloud=True)  # one draw per posterior: some are inf
+        qtbot.waitUntil(lambda: window.snapshot is bad, timeout=5000)
+    assert window.snapshot is bad
+
+    bars = window.columns["vae"].kl_bars
+    assert bars.values[0] > 1e40 and bars.values[1] == np.inf  # drawn from this snapshot
+    for item in (bars.bars, bars.off_scale):
+        assert np.isfinite(item.opts["height"]).all()
+    assert bars.bars.opts["height"].tolist() == [0.0, 0.0]  # neither can be drawn to scale
+    assert bars.note_text() == "z2: not finite\nz1: over 1e+06"
+    assert np.isfinite(bars.getPlotItem().viewRange()).all()
+    for which, column in window.columns.items():
+        points = column.latent_plot.plotted_points()
+        assert len(points) == len(bad.labels) and np.isfinite(points).any()
+        for _, hist, _ in column.histograms._plots:
+            x, y = hist.getData()
+            assert np.isfinite(x).all() and np.isfinite(y).all(), which
+
+    # Everything the bars are given is drawn or named, never raised on.
+    bars.set_kl(np.array([np.nan, -np.inf, 2.0, 5e6, np.inf]))
+    assert np.isfinite(bars.off_scale.opts["height"]).all()
+    assert bars.bars.opts["height"].tolist() == [0.0, 0.0, 2.0, 0.0, 0.0]
+    assert bars.note_text() == "z1 z2 z5: not finite\nz4: over 1e+06"
+    bars.set_kl(np.full(5, np.inf))
+    assert bars.note_text() == "5 dims: not finite"
+    bars.set_kl(np.array([0.5, 1.5]))
+    assert bars.note_text() == ""
 
 
 # --------------------------------------------------------------- 3. lifecycle under load

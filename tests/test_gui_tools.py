@@ -112,8 +112,19 @@ def test_each_plot_has_its_own_scale_and_states_its_spread(qtbot, tmp_path):
     # The AE's cloud is spread far wider than the VAE's, and each plot is fitted to its own.
     assert ranges["ae"][1] - ranges["ae"][0] > 2 * (ranges["vae"][1] - ranges["vae"][0])
     window.same_scale_action.trigger()
-    qtbot.waitUntil(lambda: window.columns["vae"].latent_plot.view_box.viewRange()[0]
-                    == pytest.approx(window.columns["ae"].latent_plot.view_box.viewRange()[0]))
+    # Both plots now show the same region, centred alike and holding both clouds (with the
+    # aspect locked, a plot of another shape may show a little more along one axis).
+    ae_xy = window.state.plotted("ae")
+    lo, hi = np.percentile(ae_xy, 1, axis=0), np.percentile(ae_xy, 99, axis=0)
+
+    def same_region() -> bool:
+        views = [c.latent_plot.view_box.viewRange() for c in window.columns.values()]
+        centres = [(np.mean(x), np.mean(y)) for x, y in views]
+        holds = all(x[0] <= lo[0] and x[1] >= hi[0] and y[0] <= lo[1] and y[1] >= hi[1]
+                    for x, y in views)
+        return holds and np.allclose(centres[0], centres[1], atol=1e-6 * (hi - lo).max())
+
+    qtbot.waitUntil(same_region)
 
 
 def test_clouds_can_be_drawn_as_density_images(qtbot, tmp_path):
@@ -174,6 +185,29 @@ def test_interpolation_between_two_pinned_points(qtbot, tmp_path):
     linear = window.overlays["vae"].data("path").copy()
     tab.spherical.setChecked(True)
     assert not np.allclose(window.overlays["vae"].data("path"), linear)
+    # These ends point in opposite directions, where plain slerp divided by sin(pi), about
+    # 1e-16, and drew rounding noise: it turns along a circle, its length the ends'.
+    path = tab.path()
+    norms = np.linalg.norm(path, axis=1)
+    assert np.isfinite(path).all() and np.all(np.abs(norms - np.hypot(1.5, 1.0)) < 1e-5)
+    assert np.isfinite(tab.strips["vae"].current_image()).all()
+    tip = tab.spherical.toolTip()
+    assert "great circle" in tip and "straight line from |A| to |B|" in tip
+    assert "In one dimension" in tip and "slerp" not in tab.spherical.text()
+
+
+def test_the_reconstruction_choice_names_its_likelihood(qtbot, tmp_path):
+    # MSE was a bare sum of squared errors labelled nats; now it is a Gaussian's -log p.
+    panel = make_window(qtbot, tmp_path, load=False).settings_panel
+    names = [panel.loss.itemText(i) for i in range(panel.loss.count())]
+    assert names == ["BCE (Bernoulli)", "MSE (Gaussian, \u03c3\u00b2 = 1/2)"]
+    assert "\u03c3\u00b2 = 0.5" in panel.loss.toolTip()
+    panel.loss.setCurrentIndex(1)
+    assert panel.spec().train_config.loss == "mse"
+    spec = panel.spec()
+    panel.loss.setCurrentIndex(0)
+    panel.show_configs(spec.dataset, spec.model_config, spec.train_config)
+    assert panel.loss.currentText().startswith("MSE")
 
 
 def test_clicking_a_point_inspects_it(qtbot, tmp_path):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.distributions import Normal, kl_divergence
+from torch.distributions import Bernoulli, Normal, kl_divergence
 from vae_gui.model.losses import (
+    MSE_VARIANCE,
     _BinaryCrossEntropyWithLogits,
     kl_per_dimension,
     reconstruction_loss,
+    reconstruction_per_image,
     vae_loss,
 )
 from vae_gui.model.losses import kl_divergence as closed_form_kl
@@ -111,11 +115,50 @@ def test_bce_reconstruction_has_torchs_gradient_in_float32():
 
 
 def test_mse_reconstruction_compares_sigmoid_images():
+    # The squared error of the sigmoid images, plus a constant: log(pi)/2 per pixel.
     gen = torch.Generator().manual_seed(2)
     logits = torch.randn(16, 784, generator=gen)
     x = torch.rand(16, 784, generator=gen)
     reference = F.mse_loss(torch.sigmoid(logits), x, reduction="sum") / 16
-    torch.testing.assert_close(reconstruction_loss(logits, x, "mse"), reference)
+    torch.testing.assert_close(reconstruction_loss(logits, x, "mse"),
+                               reference + 784 * 0.5 * math.log(math.pi))
+    assert 784 * 0.5 * math.log(math.pi) == pytest.approx(448.7, abs=0.05)
+
+
+def _images(seed: int, n: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """float64 logits and grey-level images (N, 28, 28) in [0, 1], as the trainer sees them."""
+    gen = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, 784, generator=gen, dtype=torch.float64) * 3
+    x = torch.rand(n, 28, 28, generator=gen, dtype=torch.float64)
+    return logits, x
+
+
+def test_mse_is_the_negative_log_likelihood_of_a_gaussian_with_variance_one_half():
+    # It was the bare sum of squared errors, labelled nats: a density's nats need the
+    # normalising constant of the stated variance.
+    assert MSE_VARIANCE == 0.5
+    logits, x = _images(8)
+    decoder = Normal(torch.sigmoid(logits), math.sqrt(MSE_VARIANCE))
+    reference = -decoder.log_prob(x.flatten(1)).sum(-1)
+    torch.testing.assert_close(reconstruction_per_image(logits, x, "mse"), reference)
+    torch.testing.assert_close(reconstruction_loss(logits, x, "mse"), reference.mean())
+
+
+def test_bce_is_the_negative_log_likelihood_of_bernoulli_pixels():
+    logits, x = _images(9)
+    decoder = Bernoulli(logits=logits, validate_args=False)  # grey levels, not just 0 and 1
+    reference = -decoder.log_prob(x.flatten(1)).sum(-1)
+    torch.testing.assert_close(reconstruction_per_image(logits, x, "bce"), reference)
+    torch.testing.assert_close(reconstruction_loss(logits, x, "bce"), reference.mean())
+
+
+def test_the_mse_constant_leaves_the_gradient_of_the_squared_error():
+    logits, x = _images(10, n=4)
+    logits.requires_grad_()
+    reconstruction_loss(logits, x, "mse").backward()
+    plain = logits.detach().clone().requires_grad_()
+    (((torch.sigmoid(plain) - x.flatten(1)) ** 2).sum(dim=1).mean()).backward()
+    torch.testing.assert_close(logits.grad, plain.grad, rtol=0, atol=0)
 
 
 def test_unknown_reconstruction_loss_is_rejected():

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = ("vae_gui/__main__.py", "vae_gui/app.py", "vae_gui/model/__init__.py",
            "vae_gui/model/checkpoint.py", "vae_gui/resources/mnist5k.npz",
-           "vae_gui/resources/pretrained/checkpoint.safetensors")
+           "vae_gui/resources/pretrained/checkpoint.safetensors",
+           "vae_gui/resources/pretrained/judge.safetensors")
 
 
 def _run(args: list, cwd: Path, timeout: float = 300, env: dict | None = None,

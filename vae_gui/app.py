@@ -1,4 +1,5 @@
-"""Entry point: `vae-gui train ...` trains headless; `vae-gui [open] ...` opens the window.
+"""Entry point: `vae-gui train ...` trains headless, `vae-gui evaluate CHECKPOINT` measures
+a checkpoint headless; `vae-gui [open] ...` opens the window.
 
 Parsing needs neither Qt nor torch, so `--help` and usage errors answer at once.
 """
@@ -12,8 +13,10 @@ import sys
 
 from vae_gui.model.cli import DESCRIPTION as TRAIN_DESCRIPTION
 from vae_gui.model.cli import add_train_arguments, run_training
+from vae_gui.model.evaluate import DESCRIPTION as EVALUATE_DESCRIPTION
+from vae_gui.model.evaluate import add_evaluate_arguments, run_evaluate
 
-COMMANDS = ("open", "train")
+COMMANDS = ("open", "train", "evaluate")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -22,7 +25,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         prog="vae-gui",
         description="Explore an autoencoder and a variational autoencoder side by side. "
                     "With no command, opens the window (as 'vae-gui open').")
-    commands = parser.add_subparsers(dest="command", metavar="{open,train}")
+    commands = parser.add_subparsers(dest="command", metavar="{open,train,evaluate}")
     gui = commands.add_parser("open", help="open the window (the default command)",
                               description="Open the window on the pretrained models or on "
                                           "a checkpoint.")
@@ -30,7 +33,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     train = commands.add_parser("train", help="train both models headless",
                                 description=TRAIN_DESCRIPTION)
     add_train_arguments(train)
-    return parser, {"open": gui, "train": train}
+    evaluate = commands.add_parser("evaluate", help="measure a checkpoint headless",
+                                   description=EVALUATE_DESCRIPTION)
+    add_evaluate_arguments(evaluate)
+    return parser, {"open": gui, "train": train, "evaluate": evaluate}
 
 
 def add_window_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser, args = parse(list(sys.argv[1:] if argv is None else argv))
     if args.command == "train":
         return run_training(args, parser)
+    if args.command == "evaluate":
+        return run_evaluate(args, parser)
     from vae_gui.display_check import display_problem
 
     if (problem := display_problem()) is not None:

@@ -19,6 +19,7 @@ from vae_gui.model.latent import Projection, pca_projection, sample_posterior
 
 if TYPE_CHECKING:
     from vae_gui.model.config import ModelConfig, TrainConfig
+    from vae_gui.model.data import DatasetBundle
     from vae_gui.model.training import Snapshot
 
 MODELS = ("ae", "vae")
@@ -36,6 +37,9 @@ class ModelsOrigin:
     model_config: ModelConfig
     train_config: TrainConfig | None
     source: str  # a checkpoint's path, or "training"
+    # The dataset, for the evidence panel (its classifier trains on the training split, and
+    # the bound is measured on training images too); None where it is not at hand.
+    data: DatasetBundle | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class ViewOptions:
     manifold_overlay: bool = False
     projection_dims: tuple[int, int] | None = None  # None: PCA above two dimensions
     density: bool = False  # clouds as a density image rather than dots
+    # The VAE's histograms: the aggregate posterior (one z ~ q(z|x) per point, what should
+    # match N(0, 1)) by default, or the means alone.
+    marginal_means: bool = False
 
 
 class ExplorerState(QtCore.QObject):
@@ -83,6 +90,13 @@ class ExplorerState(QtCore.QObject):
     def plotted(self, which: str) -> np.ndarray:
         """The points each plot shows: as `encoded`, or the VAE's one-sample cloud."""
         if which == "vae" and self.options.sampled_cloud and self.sampled_vae_z is not None:
+            return self.sampled_vae_z
+        return self.encoded(which)
+
+    def marginal_points(self, which: str) -> np.ndarray:
+        """The points the histograms show: the AE's codes; for the VAE one draw of each
+        q(z|x) (a sample of the aggregate posterior), or its means when asked."""
+        if which == "vae" and not self.options.marginal_means:
             return self.sampled_vae_z
         return self.encoded(which)
 
@@ -145,8 +159,8 @@ class ExplorerState(QtCore.QObject):
         s = self.snapshot
         self.projections = {"ae": self._projection_for(s.ae_codes),
                             "vae": self._projection_for(s.vae_mu)}
-        self.sampled_vae_z = (sample_posterior(s.vae_mu, s.vae_logvar)
-                              if self.options.sampled_cloud else None)
+        # Always derived (milliseconds): the histograms show it by default.
+        self.sampled_vae_z = sample_posterior(s.vae_mu, s.vae_logvar)
 
     def _projection_for(self, codes: np.ndarray) -> Projection:
         d = codes.shape[1]

@@ -11,6 +11,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from vae_gui.controllers.actions import make_action
 from vae_gui.controllers.discard_guard import DiscardGuard
+from vae_gui.controllers.evidence import EvidenceController
 from vae_gui.controllers.files import FileController
 from vae_gui.controllers.plot_linking import PlotLinking
 from vae_gui.controllers.training import CONTINUE, PAUSE, TRAIN, TrainingController
@@ -31,9 +32,9 @@ DEFAULT_SIZE = (1720, 980)  # on a screen with room for it; smaller screens get 
 STACK_DOCKS_FROM_HEIGHT = 1000  # below this, Settings and Tools are tabs, not stacked
 GEOMETRY_KEY, DOCKS_KEY, TABBED_KEY = "window/geometry", "window/docks", "window/tabbed"
 HINT = ("Drag the black \u2295 cursor through either latent space: both decoders turn that "
-        "point into an image. Dashed rings: 1, 2, 3\u03c3 of the prior N(0, I); each plot has "
-        "its own scale (View \u25b8 Same scale). Press <b>\u25b6 Train from scratch</b> to "
-        "watch both models learn.")
+        "point into an image. Dashed rings: 1, 2, 3\u03c3 of the prior N(0, I), holding 39, "
+        "86 and 99% of it; each plot has its own scale (View \u25b8 Same scale). Press "
+        "<b>\u25b6 Train from scratch</b> to watch both models learn.")
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -63,7 +64,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.files = FileController(self.state, self.training, self.settings, self)
         self.linking = PlotLinking(self.state, plots)
         self.overlays = {which: Overlays(plot.plot_item) for which, plot in plots.items()}
-        self.tools = ToolsPanel(self.state, self.visible_region)
+        self.evidence = EvidenceController(self.state, self)
+        self.tools = ToolsPanel(self.state, self.visible_region, self.evidence)
         self.marks = ToolMarks(self.state, self.overlays, self.tools.interpolate,
                                self.tools.draw)
         self.manifold = ManifoldOverlay(self.state, plots)
@@ -146,7 +148,12 @@ class MainWindow(QtWidgets.QMainWindow):
             "Plot one draw from each VAE posterior instead of its mean")
         self.fade_action = self._view_option(
             "Fade uncertain points (posterior spread)", "fade_uncertain", None,
-            "VAE points with a wide posterior are drawn faint, certain ones solid")
+            "VAE points with a wide posterior are drawn faint, certain ones solid; the plot "
+            "states how closely σ tracks the distance from the centre")
+        self.marginal_means_action = self._view_option(
+            "Histograms of the means μ (not the aggregate posterior)", "marginal_means",
+            None, "The VAE's histograms show its means alone; by default they show one draw "
+            "of each q(z|x), the aggregate posterior that should match N(0, 1)")
         self.density_action = self._view_option(
             "Clouds as density images", "density", None,
             "Bin the points into cells coloured by class and shaded by count (for large sets)")
@@ -196,7 +203,8 @@ class MainWindow(QtWidgets.QMainWindow):
             train_menu.addAction(a)
         view_menu = menu.addMenu("&View")
         for a in (self.link_action, self.same_scale_action, self.fit_action, None,
-                  self.sampled_action, self.fade_action, self.density_action,
+                  self.sampled_action, self.fade_action, self.marginal_means_action,
+                  self.density_action,
                   self.manifold_action, self.pca_action, self.dims_action):
             view_menu.addSeparator() if a is None else view_menu.addAction(a)
         tools_menu = menu.addMenu("T&ools")
@@ -420,7 +428,12 @@ class MainWindow(QtWidgets.QMainWindow):
     @property
     def busy(self) -> bool:
         """Whether a training thread or a background job is still running."""
-        return self.session.busy or self.runner.busy
+        return self.session.busy or any(runner.busy for runner in self._runners())
+
+    def _runners(self) -> list:
+        """Every background runner: file loads and saves, the evidence, the posteriors."""
+        return [self.runner, self.evidence.runner, self.tools.inspect.posterior.runner,
+                self.tools.draw.posterior.runner]
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         """Closes without blocking: training and loads are asked to stop, the window hides,
@@ -435,8 +448,12 @@ class MainWindow(QtWidgets.QMainWindow):
                 column.stop()
             self.training.shutdown()
             self.files.shutdown()
+            self.evidence.shutdown()
+            self.tools.inspect.posterior.shutdown()
+            self.tools.draw.posterior.shutdown()
             self.session.idle.connect(self._close_when_idle)
-            self.runner.idle.connect(self._close_when_idle)
+            for runner in self._runners():
+                runner.idle.connect(self._close_when_idle)
         if self.isVisible():
             self._save_geometry()
         if self.busy:

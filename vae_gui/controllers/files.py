@@ -87,7 +87,8 @@ class FileController(QtCore.QObject):
         label = "pretrained models" if pretrained else loaded.path.name
         origin = ModelsOrigin(ckpt.dataset, ckpt.class_names,
                               tuple(ckpt.model_config.image_shape), cloud_images_of(loaded.data),
-                              ckpt.model_config, ckpt.train_config, str(loaded.path))
+                              ckpt.model_config, ckpt.train_config, str(loaded.path),
+                              loaded.data)
         self.state.show(loaded.snapshot, origin, refit=refit)
         self.source_changed.emit(f"Showing {label}: {ckpt.dataset}, epoch {ckpt.epoch}")
         self.training.update_controls()

@@ -34,6 +34,7 @@ def structural_changes(old: TrainingSpec, new: TrainingSpec) -> list[str]:
              ("image size", m0.image_shape[0], m1.image_shape[0]),
              ("latent dimension", m0.latent_dim, m1.latent_dim),
              ("hidden sizes", m0.hidden, m1.hidden),
+             ("encoder dropout", m0.encoder_dropout, m1.encoder_dropout),
              ("batch size", t0.batch_size, t1.batch_size),
              ("reconstruction", t0.loss, t1.loss),
              ("seed", t0.seed, t1.seed))
@@ -190,7 +191,7 @@ class TrainingController(QtCore.QObject):
         data = started.data
         self._origin = ModelsOrigin(data.source, data.class_names, data.image_shape,
                                     cloud_images_of(data), started.model_config,
-                                    started.train_config, "training")
+                                    started.train_config, "training", data)
         self.source_changed.emit(f"Training on {data.name} ({started.device})")
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:

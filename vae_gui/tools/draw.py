@@ -9,6 +9,7 @@ from vae_gui.explorer_state import MODELS, NAMES, ExplorerState
 from vae_gui.model.latent import decode_images, encode_images
 from vae_gui.tools.draw_canvas import DrawCanvas
 from vae_gui.views.decoded_image import DecodedImage
+from vae_gui.views.posterior_map import PosteriorMap
 
 
 class DrawTab(QtWidgets.QWidget):
@@ -33,12 +34,14 @@ class DrawTab(QtWidgets.QWidget):
         row.addLayout(left)
         for view in self.views.values():
             row.addWidget(view, 1)
+        self.posterior = PosteriorMap()
         note = QtWidgets.QLabel("Your drawing is marked \u2605 on both plots, with the VAE's "
                                 "posterior ellipse (\u03bc \u00b1 2\u03c3).")
         note.setWordWrap(True)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(row, 1)
         layout.addWidget(note)
+        layout.addWidget(self.posterior, 2)
         self.codes: dict[str, np.ndarray] = {}
         self.vae_logvar: np.ndarray | None = None
 
@@ -55,6 +58,7 @@ class DrawTab(QtWidgets.QWidget):
             self.codes, self.vae_logvar = {}, None
             for view in self.views.values():
                 view.clear_image()
+            self.posterior.clear("Draw to see the exact posterior of your drawing.")
             return
         x = self.canvas.image[None]
         for which in MODELS:
@@ -64,3 +68,9 @@ class DrawTab(QtWidgets.QWidget):
                 self.vae_logvar = logvar[0]
             self.views[which].set_image(decode_images(state.model(which), code,
                                                       state.image_shape)[0])
+        if state.latent_dim == 2:
+            kind = state.origin.train_config.loss if state.origin.train_config else "bce"
+            vae = state.model("vae")
+            self.posterior.request((id(vae), x.tobytes()), vae, x[0], kind)
+        else:
+            self.posterior.clear("The exact posterior is drawn for a 2-D latent space.")

@@ -8,6 +8,7 @@ from PySide6 import QtWidgets
 from vae_gui.explorer_state import ExplorerState
 from vae_gui.model.latent import decode_images
 from vae_gui.views.decoded_image import DecodedImage
+from vae_gui.views.posterior_map import PosteriorMap
 
 
 class InspectTab(QtWidgets.QWidget):
@@ -26,9 +27,12 @@ class InspectTab(QtWidgets.QWidget):
                              ("vae", "VAE reconstruction")):
             self.views[key] = DecodedImage(caption)
             row.addWidget(self.views[key])
+        # Below the images: the side panel is narrow and tall, and the map needs a square.
+        self.posterior = PosteriorMap()
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.label)
         layout.addLayout(row, 1)
+        layout.addWidget(self.posterior, 2)
 
     def refresh(self) -> None:
         state, i = self.state, self.state.inspected
@@ -45,3 +49,9 @@ class InspectTab(QtWidgets.QWidget):
             f"\u03bc; its posterior \u03c3 = ({', '.join(f'{v:.2f}' for v in sigma[:4])}"
             f"{', …' if len(sigma) > 4 else ''}) is the ellipse (\u03bc \u00b1 2\u03c3) "
             "on the VAE plot.")
+        if state.latent_dim == 2:
+            kind = state.origin.train_config.loss if state.origin.train_config else "bce"
+            self.posterior.request((id(s.vae), i), s.vae, state.origin.cloud_images[i], kind)
+        else:
+            self.posterior.clear("The exact posterior is drawn for a 2-D latent space, where "
+                                 "quadrature over the plane is exact.")

@@ -28,7 +28,14 @@ class InterpolateTab(QtWidgets.QWidget):
             t = QtWidgets.QPushButton(f"Inspected point as {name}")
             t.clicked.connect(lambda _=False, k=k: self.pin(k, self._inspected_z()))
             buttons.addWidget(t, 1, k)
-        self.spherical = QtWidgets.QCheckBox("spherical (slerp)")
+        self.spherical = QtWidgets.QCheckBox("spherical (great circle)")
+        self.spherical.setToolTip(
+            "Spherical: the direction from the origin turns along the great circle from A's "
+            "direction to B's while the length goes in a straight line from |A| to |B|, so "
+            "each point's distance from the origin lies between the ends'. (For opposite "
+            "directions, one fixed circle of the many.) Unchecked: a straight line from A to "
+            "B, which can pass closer to the origin. In one dimension, or with an end at the "
+            "origin, both are the same straight line.")
         self.spherical.toggled.connect(lambda _: self._changed())
         self.steps = QtWidgets.QSpinBox(minimum=3, maximum=20, value=10)
         self.steps.valueChanged.connect(lambda _: self._changed())

@@ -6,8 +6,10 @@ from collections.abc import Callable
 
 from PySide6 import QtWidgets
 
+from vae_gui.controllers.evidence import EvidenceController
 from vae_gui.explorer_state import ExplorerState
 from vae_gui.tools.draw import DrawTab
+from vae_gui.tools.evidence_tab import EvidenceTab
 from vae_gui.tools.inspect_point import InspectTab
 from vae_gui.tools.interpolate import InterpolateTab
 from vae_gui.tools.manifold import ManifoldTab, Region
@@ -15,9 +17,11 @@ from vae_gui.tools.prior_samples import PriorSamplesTab
 
 
 class ToolsPanel(QtWidgets.QTabWidget):
-    """Prior samples, Manifold, Inspect, Interpolate and Draw, each for both models."""
+    """Prior samples, Manifold, Inspect, Interpolate, Draw and Evidence, each for both
+    models."""
 
     def __init__(self, state: ExplorerState, region_of: Callable[[str], Region],
+                 evidence: EvidenceController,
                  parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
@@ -26,8 +30,9 @@ class ToolsPanel(QtWidgets.QTabWidget):
         self.inspect = InspectTab(state)
         self.interpolate = InterpolateTab(state)
         self.draw = DrawTab(state)
+        self.evidence = EvidenceTab(state, evidence)
         self.tabs = {tab.title: tab for tab in (self.samples, self.manifold, self.inspect,
-                                                self.interpolate, self.draw)}
+                                                self.interpolate, self.draw, self.evidence)}
         for title, tab in self.tabs.items():
             self.addTab(tab, title)
         self.currentChanged.connect(lambda _: self.refresh_current())

@@ -1,4 +1,5 @@
-"""Marginal histograms of each latent dimension of the encoded test set, against N(0, 1)."""
+"""Marginal histograms of each latent dimension of the encoded test set, against N(0, 1);
+each panel's title gives the dimension's variance (1 for the prior)."""
 
 from __future__ import annotations
 
@@ -52,15 +53,28 @@ class MarginalHistograms(pg.GraphicsLayoutWidget):
         """Redraws the histograms of `codes` (N, d): one panel per dimension."""
         n = min(codes.shape[1], MAX_PANELS)
         self._ensure_panels(n)
-        finite = codes[np.isfinite(codes).all(axis=1)]
         for i, (plot, hist, prior) in enumerate(self._plots):
-            column = finite[:, i]
-            # Symmetric range that always shows N(0, 1)'s bulk and most of the codes.
-            half = max(4.0, float(np.percentile(np.abs(column), 99.5))) if len(column) else 4.0
-            counts, edges = np.histogram(column, bins=BINS, range=(-half, half), density=True)
+            column = np.asarray(codes[:, i], dtype=np.float64)
+            # A diverged run's NaN or inf cannot be binned; each panel shows its finite codes.
+            column = column[np.isfinite(column)]
+            var = float(column.var()) if len(column) > 1 else float("nan")
+            plot.setTitle(f"z{i + 1}  var {var:.2f}" if np.isfinite(var) else f"z{i + 1}",
+                          size="8pt")
+            counts, edges, half = marginal_histogram(column)
             hist.setData(edges, counts)
             x = np.linspace(-half, half, 121)
             prior.setData(x, standard_normal_pdf(x))
             plot.setXRange(-half, half, padding=0)
             plot.setYRange(0, max(0.45, float(counts.max(initial=0)) * 1.05), padding=0)
             plot.getViewBox().prepareForPaint()  # apply the range now: one paint, not two
+
+
+def marginal_histogram(column: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Density counts, bin edges and the half-width of a symmetric range that always shows
+    N(0, 1)'s bulk and most of the (finite) codes; zero counts when there are none."""
+    if not len(column):
+        half = 4.0
+        return np.zeros(BINS), np.linspace(-half, half, BINS + 1), half
+    half = max(4.0, float(np.percentile(np.abs(column), 99.5)))
+    counts, edges = np.histogram(column, bins=BINS, range=(-half, half), density=True)
+    return counts, edges, half

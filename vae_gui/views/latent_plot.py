@@ -11,7 +11,17 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from vae_gui.views.palette import CURSOR_COLOR, PRIOR_COLOR, class_color
 
 RING_SIGMAS = (1, 2, 3)
+
+
+def ring_label(s: float) -> str:
+    """A ring's radius and the prior's mass inside it. In a plane N(0, I) has the mass
+    1 - exp(-s²/2) within s σ (39, 86, 99%), not the 68/95/99.7% of one dimension; an
+    orthonormal projection of N(0, I) is N(0, I) in the plane, so this holds for every view."""
+    return f"{s:g}\u03c3: {100 * -math.expm1(-s * s / 2):.0f}%"
+
+
 AXIS_WIDTH = 52  # pixels: the label and ticks such as "-150" or "-1.5"
+RING_LABEL_MIN_PX = 45  # a ring's radius on screen below which it goes unlabelled
 MIN_SIDE = 220  # pixels: the smallest a latent plot gets, on a 1280x720 screen
 NUDGE_FRACTION = 0.01  # of the visible width, per arrow-key press
 
@@ -417,10 +427,16 @@ class LatentPlot(pg.PlotWidget):
         self._rings = [pg.PlotCurveItem(pen=pg.mkPen(PRIOR_COLOR, width=1,
                                                      style=QtCore.Qt.PenStyle.DashLine))
                        for _ in RING_SIGMAS]
-        for ring in self._rings:
+        self._ring_labels = [pg.TextItem(ring_label(s), color=PRIOR_COLOR, anchor=(0, 1))
+                             for s in RING_SIGMAS]
+        for ring, label in zip(self._rings, self._ring_labels, strict=True):
             ring.setZValue(5)
             ring.setOpacity(0.5)
             self.plot_item.addItem(ring)
+            label.setFont(QtGui.QFont(label.textItem.font().family(), 7))
+            label.setOpacity(0.7)
+            label.setZValue(5)
+            self.plot_item.addItem(label, ignoreBounds=True)
         self._prior_center: tuple[float, float] | None = None
         self.set_prior_center((0.0, 0.0))
         self.cursor = pg.TargetItem(pos=(0, 0), size=22, symbol="crosshair",
@@ -438,6 +454,8 @@ class LatentPlot(pg.PlotWidget):
         self._hovered = -1
         self._user_moved_view = False
         self.view_box.sigRangeChangedManually.connect(self._on_range_changed_manually)
+        self.view_box.sigRangeChanged.connect(self._fit_ring_labels)
+        self.view_box.sigResized.connect(self._fit_ring_labels)
 
     # --- data -------------------------------------------------------------------------------
     def set_classes(self, class_names: tuple[str, ...]) -> None:
@@ -501,14 +519,26 @@ class LatentPlot(pg.PlotWidget):
         """How many dots the last paint drew in one drawPixmapFragments call (the fast path)."""
         return self._cloud.fragments_drawn
 
+    def _fit_ring_labels(self, *_args) -> None:
+        """Labels only on rings large enough to carry them: a zoomed-out plot (the AE's
+        sprawling cloud) would otherwise pile the three labels on top of its points."""
+        width = self.view_box.width()
+        (x0, x1), _ = self.view_box.viewRange()
+        if width <= 0 or x1 <= x0:
+            return
+        pixels_per_unit = width / (x1 - x0)
+        for label, s in zip(self._ring_labels, RING_SIGMAS, strict=True):
+            label.setVisible(s * pixels_per_unit >= RING_LABEL_MIN_PX)
+
     def set_prior_center(self, center: tuple[float, float]) -> None:
         center = (float(center[0]), float(center[1]))
         if center == self._prior_center:
             return
         self._prior_center = center
         t = np.linspace(0, 2 * np.pi, 97)
-        for ring, s in zip(self._rings, RING_SIGMAS, strict=True):
+        for ring, label, s in zip(self._rings, self._ring_labels, RING_SIGMAS, strict=True):
             ring.setData(center[0] + s * np.cos(t), center[1] + s * np.sin(t))
+            label.setPos(center[0] + s * 0.71, center[1] + s * 0.71)
 
     def set_axis_labels(self, x: str, y: str) -> None:
         # Only on a change: setting a label, even the same one, lays the axes out anew,

@@ -73,10 +73,10 @@ class ModelColumn(QtWidgets.QWidget):
         layout.addWidget(heading)
         layout.addWidget(self.legend)
         layout.addLayout(top, 5)
-        hist_label = QtWidgets.QLabel("marginals of the encoded test set (bars) vs N(0, 1) "
-                                      "(dashed)")
-        hist_label.setStyleSheet("color:#555")
-        layout.addWidget(hist_label)
+        self.hist_label = QtWidgets.QLabel(self._marginals_text())
+        self.hist_label.setStyleSheet("color:#555")
+        self.hist_label.setWordWrap(True)
+        layout.addWidget(self.hist_label)
         lower = QtWidgets.QHBoxLayout()
         lower.addWidget(self.histograms, 3)
         if which == "vae":
@@ -134,6 +134,11 @@ class ModelColumn(QtWidgets.QWidget):
         # dimensions how the plane was chosen and where the rest of z sits.
         spread = cloud_spread(state.plotted(self.which))
         note = f"spread {spread:.1f} (prior: 1)" if np.isfinite(spread) else ""
+        if alpha is not None:
+            rho = sigma_norm_correlation(snapshot.vae_mu, snapshot.vae_logvar)
+            if np.isfinite(rho):  # what the fading shows, measured: σ often tracks |μ|
+                note += (f"<br>faint: wide q(z|x); correlation of σ with |μ| "
+                         f"{rho:.2f}" + (", so mostly the outer points" if rho > 0.5 else ""))
         if projection.latent_dim > 2:  # on a line of its own: it is long
             note += f"<br>{projection.description}"
         if note != self._plot_note:
@@ -152,10 +157,21 @@ class ModelColumn(QtWidgets.QWidget):
         snapshot = self.state.snapshot
         if snapshot is None:
             return
-        self.histograms.set_codes(self.state.plotted(self.which))
+        self.histograms.set_codes(self.state.marginal_points(self.which))
+        self.hist_label.setText(self._marginals_text())
         if isinstance(self.kl_bars, KLBars):  # always from the posteriors, never from samples
             self.kl_bars.set_kl(kl_per_dimension(snapshot.vae_mu, snapshot.vae_logvar))
         self.loss_curves.set_snapshot(snapshot, snapshot.steps_per_epoch)
+
+    def _marginals_text(self) -> str:
+        """What the histograms show, in words."""
+        if self.which == "ae":
+            return "marginals of the AE's codes (bars) vs N(0, 1) (dashed)"
+        if self.state.options.marginal_means:
+            return ("marginals of the VAE's means μ alone (bars): narrower than the "
+                    "aggregate posterior, which is what should match N(0, 1) (dashed)")
+        return ("marginals of the aggregate posterior q(z), one z ~ q(z|x) per image (bars), "
+                "vs N(0, 1) (dashed): var(μ) + mean σ² should be near 1")
 
     def _on_point_hovered(self, index: int, at: QtCore.QPoint) -> None:
         """The test image under the mouse, with its class, beside the mouse."""
@@ -178,6 +194,18 @@ class ModelColumn(QtWidgets.QWidget):
         self.decoded.set_caption(f"decoded at<br>z = ({shown})")
         xy = projection.to_plane(z) - projection.prior_center()
         self.prior.set_marker(float(xy[0]), float(xy[1]))
+
+
+def sigma_norm_correlation(mu: np.ndarray, logvar: np.ndarray) -> float:
+    """Pearson's correlation between each point's mean σ and its distance |μ| from the
+    prior's centre; NaN when undefined."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        sigma = np.exp(0.5 * np.asarray(logvar, np.float64)).mean(axis=1)
+        norm = np.linalg.norm(np.asarray(mu, np.float64), axis=1)
+        ok = np.isfinite(sigma) & np.isfinite(norm)
+        if ok.sum() < 3 or sigma[ok].std() == 0 or norm[ok].std() == 0:
+            return float("nan")
+        return float(np.corrcoef(sigma[ok], norm[ok])[0, 1])
 
 
 def cloud_spread(points: np.ndarray) -> float:

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from vae_gui.model.latent import prior_density_image
-from vae_gui.views.latent_plot import RING_SIGMAS
+from vae_gui.views.latent_plot import RING_SIGMAS, ring_label
 from vae_gui.views.palette import CURSOR_COLOR, PRIOR_COLOR
 
 EXTENT = 3.5
@@ -35,7 +35,8 @@ class PriorPanel(pg.PlotWidget):
         for s in RING_SIGMAS:
             item.addItem(pg.PlotCurveItem(s * np.cos(t), s * np.sin(t),
                                           pen=pg.mkPen(PRIOR_COLOR, width=1)))
-            label = pg.TextItem(f"{s}\u03c3", color=PRIOR_COLOR, anchor=(0, 1))
+            # The panel is small: the share alone (the latent plots' labels give "1σ: 39%").
+            label = pg.TextItem(ring_label(s).split(": ")[1], color=PRIOR_COLOR, anchor=(0, 1))
             label.setFont(QtGui.QFont(label.textItem.font().family(), 7))
             label.setPos(s * 0.71, s * 0.71)
             item.addItem(label)

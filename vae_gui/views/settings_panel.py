@@ -9,8 +9,11 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from vae_gui.model.config import BOUNDS, RECONSTRUCTION_LOSSES, ModelConfig, TrainConfig
 from vae_gui.model.data import BUILTIN_DATASETS
+from vae_gui.model.losses import MSE_VARIANCE
 from vae_gui.workers.training_session import TrainingSpec
 
+# What the reconstruction choices are called on screen; the configuration keeps the key.
+LOSS_NAMES = {"bce": "BCE (Bernoulli)", "mse": "MSE (Gaussian, \u03c3\u00b2 = 1/2)"}
 INT32_MAX = 2**31 - 1  # the most a QSpinBox holds
 # What may still become a number as the user types: "", "1.", "1e", "1e-".
 _PARTIAL_NUMBER = re.compile(r"[0-9]*\.?[0-9]*(?:[eE][-+]?[0-9]*)?")
@@ -131,6 +134,11 @@ class SettingsPanel(QtWidgets.QWidget):
         self.hidden.setToolTip(f"Hidden layer sizes of the encoder, e.g. '400' or '512 256' "
                                f"({BOUNDS['hidden_layers'].text()} sizes, each "
                                f"{BOUNDS['hidden'].text()}); the decoder mirrors them.")
+        self.dropout = FloatSpinBox("encoder_dropout", m.encoder_dropout, step=0.1)
+        self.dropout.setToolTip(
+            "Dropout on the input and after each hidden layer of both encoders while "
+            f"training, {BOUNDS['encoder_dropout'].text()}; on small data it narrows the gap "
+            "between training and held-out loss.")
         self.beta = FloatSpinBox("beta", t.beta, step=0.1)
         self.beta.setToolTip("Weight of the KL term; 1 gives the ELBO, 0 makes the VAE an AE "
                              "with noise.")
@@ -140,7 +148,14 @@ class SettingsPanel(QtWidgets.QWidget):
         self.batch_size = _whole_box("batch_size", t.batch_size)
         self.epochs = _whole_box("epochs", t.epochs)
         self.loss = QtWidgets.QComboBox()
-        self.loss.addItems(RECONSTRUCTION_LOSSES)
+        for kind in RECONSTRUCTION_LOSSES:
+            self.loss.addItem(LOSS_NAMES[kind], kind)
+        self.loss.setToolTip(
+            "How -log p(x|z) is measured, in nats per image. BCE: each pixel is a Bernoulli "
+            "variable with probability the decoded value (binary cross-entropy). MSE: each "
+            "pixel is Gaussian around the decoded value with a fixed variance "
+            f"\u03c3\u00b2 = {MSE_VARIANCE:g}, so the loss is the summed squared error plus "
+            "log(\u03c0)/2 per pixel. With \u03b2 = 1 either is the negative ELBO.")
         self.seed = _whole_box("seed", t.seed)
 
         form = QtWidgets.QFormLayout(self)
@@ -148,6 +163,7 @@ class SettingsPanel(QtWidgets.QWidget):
         form.addRow("Image size (folders)", self.image_size)
         form.addRow("Latent dimension", self.latent_dim)
         form.addRow("Hidden sizes", self.hidden)
+        form.addRow("Encoder dropout", self.dropout)
         form.addRow("\u03b2 (KL weight)", self.beta)
         form.addRow("Learning rate", self.lr)
         form.addRow("Batch size", self.batch_size)
@@ -159,8 +175,8 @@ class SettingsPanel(QtWidgets.QWidget):
         self.note.setTextFormat(QtCore.Qt.TextFormat.RichText)
         form.addRow(self.note)
         self.set_pending([])
-        for box in (self.image_size, self.latent_dim, self.beta, self.lr, self.batch_size,
-                    self.epochs, self.seed):
+        for box in (self.image_size, self.latent_dim, self.dropout, self.beta, self.lr,
+                    self.batch_size, self.epochs, self.seed):
             box.valueChanged.connect(self.edited)
         self.hidden.textChanged.connect(self.edited)
         self.dataset.currentTextChanged.connect(self.edited)
@@ -192,10 +208,11 @@ class SettingsPanel(QtWidgets.QWidget):
             raise ValueError("Give at least one hidden layer size, e.g. '256 128'.")
         size = self.image_size.value()
         model_config = ModelConfig(image_shape=(size, size), hidden=hidden,
-                                   latent_dim=self.latent_dim.value())
+                                   latent_dim=self.latent_dim.value(),
+                                   encoder_dropout=self.dropout.value())
         train_config = TrainConfig(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
                                    lr=self.lr.value(), beta=self.beta.value(),
-                                   loss=self.loss.currentText(), seed=int(self.seed.value()))
+                                   loss=self.loss.currentData(), seed=int(self.seed.value()))
         return TrainingSpec(self.dataset.currentText().strip() or "mnist5k", data_root,
                             model_config, train_config)
 
@@ -232,10 +249,11 @@ class SettingsPanel(QtWidgets.QWidget):
         self.latent_dim.setValue(model_config.latent_dim)
         self.image_size.setValue(model_config.image_shape[0])
         self.hidden.setText(" ".join(str(h) for h in model_config.hidden))
+        self.dropout.setValue(model_config.encoder_dropout)
         self.beta.setValue(train_config.beta)
         self.lr.setValue(train_config.lr)
         self.batch_size.setValue(train_config.batch_size)
         self.epochs.setValue(train_config.epochs)
-        self.loss.setCurrentText(train_config.loss)
+        self.loss.setCurrentIndex(self.loss.findData(train_config.loss))
         self.seed.setValue(train_config.seed)
         del blockers
