@@ -86,7 +86,16 @@ def posterior_picture(vae, image: np.ndarray, kind: str, n_grid: int = 80) -> Po
     outside = ((coarse < lo) | (coarse > hi)).any(axis=1)
     log_px = np.logaddexp(_logsumexp(fine) + math.log(area),
                           _logsumexp(lj[outside]) + 2 * math.log(cell))
-    density = np.exp(fine - log_px)
+    # Zoom to where the mass is (the coarse look can only bound it to its own cells), and
+    # draw there: the normaliser p(x) above does not change.
+    fine_keep = grid[fine > fine.max() - 12.0]
+    lo = np.minimum(fine_keep.min(axis=0), mu - 3 * sigma)
+    hi = np.maximum(fine_keep.max(axis=0), mu + 3 * sigma)
+    center, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2 * 1.1, 0.02)
+    lo, hi = center - half, center + half
+    grid = even_grid((lo[0], lo[1]), (hi[0], hi[1]), n_grid).astype(np.float64)
+    area = (2 * half / n_grid) ** 2
+    density = np.exp(_log_joint(vae, x, kind, grid) - log_px)
     inside = (((grid - mu) / sigma) ** 2).sum(axis=1) <= 4.0
     nelbo = float(evidence.negative_elbo(vae, x, kind, n_samples=N_ELBO_SAMPLES, seed=0)[0])
     nll = float(-log_px)

@@ -26,8 +26,8 @@ class PosteriorMap(QtWidgets.QWidget):
         self.plot.setAspectLocked(True)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
-        self.plot.setLabel("bottom", "z1")
-        self.plot.setLabel("left", "z2")
+        # No axis titles: the plot is small, and it is the plane of the latent plot (z1, z2).
+        self.plot.getAxis("left").setWidth(32)
         self.plot.setMinimumSize(120, 120)
         for axis in ("left", "bottom"):
             self.plot.getAxis(axis).enableAutoSIPrefix(False)  # "z2 (x0.001)" reads badly
@@ -44,7 +44,7 @@ class PosteriorMap(QtWidgets.QWidget):
         # into the height the square plot takes anyway.
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.plot, 2)
         layout.addWidget(self.caption, 1)
         self.picture = None
         self._wanted = None
@@ -95,7 +95,8 @@ class PosteriorMap(QtWidgets.QWidget):
         from vae_gui.model.posterior_picture import ELLIPSE_MASS_IF_EXACT
 
         self.caption.setText(
-            f"Heat map: the exact posterior p(z|x), by quadrature. Ellipse: the encoder's "
+            f"Heat map (z1, z2): the exact posterior p(z|x), by quadrature. Ellipse: the "
+            f"encoder's "
             f"q(z|x), \u03bc \u00b1 2\u03c3; it holds {100 * picture.mass_in_ellipse:.0f}% "
             f"of p(z|x) ({100 * ELLIPSE_MASS_IF_EXACT:.1f}% if q were exact).\n"
             f"-log p(x) {picture.nll:.1f}, -ELBO {picture.nelbo:.1f}: the gap, "
