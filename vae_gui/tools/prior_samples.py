@@ -22,8 +22,10 @@ class PriorSamplesTab(QtWidgets.QWidget):
         self.grid = 8
         self.button = QtWidgets.QPushButton("Draw new samples z ~ N(0, I)")
         self.button.clicked.connect(self.new_samples)
-        note = QtWidgets.QLabel("The same z for both models. The VAE was trained to decode the "
-                                "prior's typical points; the AE never saw most of them.")
+        note = QtWidgets.QLabel("The same z for both models. The VAE was trained to decode "
+                                "draws near the prior; nothing tied the AE's codes to it. "
+                                "Tools \u25b8 Evidence measures how digit-like and how varied "
+                                "each model's samples are.")
         note.setWordWrap(True)
         box, self.views = image_pair("prior samples")
         layout = QtWidgets.QVBoxLayout(self)
