@@ -19,7 +19,7 @@ from PySide6 import QtCore
 from vae_gui.explorer_state import ExplorerState, ModelsOrigin
 from vae_gui.workers.background import BackgroundRunner, check_cancelled
 
-LIVE_INTERVAL_MS = 3000  # a measurement takes a few tenths of a second of CPU
+LIVE_INTERVAL_MS = 5000  # a measurement takes about 2 s of CPU (benchmarks/bench_evidence.py)
 JUDGE_DATASETS = ("mnist5k", "mnist")  # the shipped classifier knows these digits
 
 
