@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
+from types import SimpleNamespace
 
+from vae_gui import display_check
 from vae_gui.display_check import (
     XCB_LIBRARIES,
     display_problem,
@@ -28,6 +31,24 @@ def test_missing_xcb_libraries_are_named_with_the_install_command():
     assert problem.endswith("sudo apt-get install libxcb-icccm4 libxcb-keysyms1 and the "
                             "packages that hold libunknown.so.7")
     assert display_problem({"DISPLAY": ":0"}, "linux", unresolved=lambda: []) is None
+
+
+def test_a_minimal_debian_gets_one_install_command_naming_each_package_once(monkeypatch):
+    # What ldd printed for the plugin in a fresh debootstrap of Debian 12 with Xvfb and the
+    # three xcb libraries installed: glib is named once for each library that needs it.
+    ldd_output = "".join(f"\t{lib} => not found\n" for lib in (
+        "libxkbcommon.so.0", "libxkbcommon-x11.so.0", "libxcb-shape.so.0", "libxcb-xkb.so.1",
+        "libEGL.so.1", "libfontconfig.so.1", "libdbus-1.so.3", "libglib-2.0.so.0",
+        "libgthread-2.0.so.0", "libglib-2.0.so.0", "libgthread-2.0.so.0"))
+    monkeypatch.setattr(display_check.subprocess, "run", lambda *a, **k: SimpleNamespace(
+        stdout="\tlinux-vdso.so.1 (0x00007ffd)\n" + ldd_output))
+    monkeypatch.setattr(display_check.shutil, "which", lambda name: "/usr/bin/ldd")
+    problem = display_problem({"DISPLAY": ":0"}, "linux", unresolved=lambda: (
+        display_check.unresolved_libraries(Path("libqxcb.so"))))
+    assert problem.endswith(
+        "sudo apt-get install libxkbcommon0 libxkbcommon-x11-0 libxcb-shape0 libxcb-xkb1 "
+        "libegl1 libfontconfig1 libdbus-1-3 libglib2.0-0")
+    assert problem.count("libglib2.0-0") == 2  # in the list of what is needed, and the command
 
 
 def test_without_ldd_the_libraries_desktops_lack_are_tried_one_by_one():

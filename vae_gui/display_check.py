@@ -15,8 +15,9 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-# The libraries Qt's xcb plugin loads that a desktop Debian or Ubuntu may lack (checked
-# under Xvfb on Debian 12: with only libxcb-cursor0 installed, the other two were missing).
+# The libraries Qt's xcb plugin loads that a desktop Debian or Ubuntu most often lacks
+# (with only libxcb-cursor0 installed, the other two were missing); the README lists all
+# that a minimal Debian 12 needed (checked in a fresh debootstrap with Xvfb).
 XCB_LIBRARIES = {"libxcb-cursor.so.0": "libxcb-cursor0",
                  "libxcb-icccm.so.4": "libxcb-icccm4",
                  "libxcb-keysyms.so.1": "libxcb-keysyms1"}
@@ -31,7 +32,10 @@ PACKAGES = {**XCB_LIBRARIES,
             "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
             "libxkbcommon.so.0": "libxkbcommon0", "libX11-xcb.so.1": "libx11-xcb1",
             "libEGL.so.1": "libegl1", "libGL.so.1": "libgl1", "libOpenGL.so.0": "libopengl0",
-            "libfontconfig.so.1": "libfontconfig1", "libdbus-1.so.3": "libdbus-1-3"}
+            "libfontconfig.so.1": "libfontconfig1", "libdbus-1.so.3": "libdbus-1-3",
+            "libglib-2.0.so.0": "libglib2.0-0", "libgthread-2.0.so.0": "libglib2.0-0",
+            "libfreetype.so.6": "libfreetype6", "libxcb.so.1": "libxcb1",
+            "libX11.so.6": "libx11-6"}
 OFFSCREEN_HINT = "QT_QPA_PLATFORM=offscreen vae-gui --screenshot out.png"
 
 
@@ -56,7 +60,9 @@ def unresolved_libraries(plugin: Path | None) -> list[str] | None:
                              timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return None
-    return [line.split("=>")[0].strip() for line in out.splitlines() if "not found" in line]
+    # Each library once: ldd names a missing one for every library that needs it.
+    return list(dict.fromkeys(line.split("=>")[0].strip() for line in out.splitlines()
+                              if "not found" in line))
 
 
 def _loadable(name: str) -> bool:
