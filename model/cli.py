@@ -56,14 +56,22 @@ DESCRIPTION = ("Train an autoencoder and a variational autoencoder side by side,
                "and write a checkpoint the GUI opens.")
 
 
+def nonempty(text: str) -> str:
+    """An argparse type for paths and names: an empty one is a usage error (exit 2), not the
+    current folder or the default dataset."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `vae-gui train`, with the bounds of vae_gui.model.config."""
     d_model, d_train = ModelConfig(), TrainConfig()
-    p.add_argument("--dataset", default="mnist5k",
+    p.add_argument("--dataset", type=nonempty, default="mnist5k",
                    help=f"{', '.join(BUILTIN_DATASETS)}, a .npz file with 'images' and "
                         "'labels', or a folder with one sub-folder of images per class "
                         "(default: mnist5k, embedded)")
-    p.add_argument("--data-root", default=None,
+    p.add_argument("--data-root", type=nonempty, default=None,
                    help="where torchvision datasets are kept or downloaded "
                         "(default: a per-user cache folder)")
     p.add_argument("--image-size", type=_bounded("image_side"), default=28,
@@ -98,7 +106,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_bounded("seed"), default=d_train.seed,
                    help=f"{_range('seed')} (default: {d_train.seed})")
     p.add_argument("--device", choices=DEVICES, default=d_train.device)
-    p.add_argument("--out", default="vae-gui-run",
+    p.add_argument("--out", type=nonempty, default="vae-gui-run",
                    help="folder for the checkpoint and metrics.json (default: ./vae-gui-run)")
     p.add_argument("--save-every-epoch", action="store_true",
                    help="also keep one checkpoint per epoch "

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from vae_gui.model.cli import nonempty
 from vae_gui.model.errors import VaeGuiError
 
 DESCRIPTION = ("Measure a checkpoint's AE and VAE: reconstruction, -ELBO, an IWAE bound, "
@@ -29,11 +30,13 @@ EXACT_GRID = 384
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="a .safetensors checkpoint written by vae-gui")
-    p.add_argument("--dataset", default=None,
+    p.add_argument("checkpoint", type=nonempty,
+                   help="a .safetensors checkpoint written by vae-gui")
+    p.add_argument("--dataset", type=nonempty, default=None,
                    help="dataset to measure on (default: the one the checkpoint names)")
-    p.add_argument("--data-root", default=None, help="where torchvision datasets are kept")
-    p.add_argument("--held-out", metavar="DIR", default=None,
+    p.add_argument("--data-root", type=nonempty, default=None,
+                   help="where torchvision datasets are kept")
+    p.add_argument("--held-out", metavar="DIR", type=nonempty, default=None,
                    help="also measure on a folder holding one IDX images file and one IDX "
                         "labels file (plain or .gz), e.g. MNIST's t10k files")
     p.add_argument("--samples", type=int, default=10,
@@ -45,7 +48,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: 10000)")
     p.add_argument("--judged", type=int, default=2000,
                    help="decoded prior samples the classifier judges (default: 2000)")
-    p.add_argument("--json", metavar="PATH", default=None,
+    p.add_argument("--json", metavar="PATH", type=nonempty, default=None,
                    help="also write every figure as JSON to PATH ('-' for standard output, "
                         "instead of the table)")
 
@@ -55,9 +58,6 @@ def _positive(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
         value = getattr(args, name)
         if not 1 <= value <= 1_000_000:
             parser.error(f"--{name.replace('_', '-')} must be from 1 to 1000000, not {value}")
-    for name in ("checkpoint", "dataset", "held_out", "json", "data_root"):
-        if getattr(args, name) == "":
-            parser.error(f"--{name.replace('_', '-')} must not be empty")
 
 
 def split_figures(ae, vae, images: np.ndarray, kind: str, samples: int, iwae_k: int) -> dict:

@@ -9,6 +9,23 @@ from pathlib import Path
 import numpy as np
 from vae_gui.model.atomic_write import atomic_write
 
+# A spreadsheet reads a cell that begins with one of these as a formula (or, with tab and
+# carriage return, shifts it into one): a class name such as "=cmd|' /C calc'!A0", from a
+# folder or a checkpoint, would run when the CSV is opened (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """`text` as a cell no spreadsheet takes for a formula: a leading apostrophe where it
+    begins like one (the usual defence; spreadsheets show the rest as text)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def class_name(class_names: tuple[str, ...], label: int) -> str:
+    """The name of `label`, or a made-up one when the names do not reach it (a folder that
+    gained a class since the models were trained)."""
+    return class_names[label] if 0 <= label < len(class_names) else f"class {label}"
+
 
 def export_encodings(
     path: str | os.PathLike,
@@ -36,7 +53,9 @@ def export_encodings(
             writer = csv.writer(f)
             writer.writerow(header)
             for i, label in enumerate(labels):
-                writer.writerow([i, int(label), class_names[int(label)],
+                # Only the class is text from outside; the numbers are written by us.
+                writer.writerow([i, int(label),
+                                 spreadsheet_safe(class_name(class_names, int(label))),
                                  *(f"{v:.6g}" for v in ae_codes[i]),
                                  *(f"{v:.6g}" for v in vae_mu[i]),
                                  *(f"{v:.6g}" for v in vae_logvar[i])])

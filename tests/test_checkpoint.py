@@ -708,3 +708,37 @@ def test_metadata_is_plain_json_in_the_header(saved_checkpoint):
     assert meta["format"] == "vae-gui-checkpoint" and meta["version"] == 1
     assert meta["model"] == {"image_shape": [28, 28], "hidden": [32], "latent_dim": 2,
                              "encoder_dropout": 0.0}
+
+
+HOSTILE_CLASS_NAMES = ("=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "seven")
+
+
+def test_csv_export_neutralises_cells_a_spreadsheet_would_run(tmp_path):
+    import csv
+
+    import numpy as np
+    from vae_gui.model.export import export_encodings
+
+    n = len(HOSTILE_CLASS_NAMES)
+    codes = -np.ones((n, 2), dtype=np.float32)  # negative numbers stay numbers
+    path = export_encodings(tmp_path / "codes.csv", codes, codes, codes, np.arange(n),
+                            HOSTILE_CLASS_NAMES)
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    for row, name in zip(rows, HOSTILE_CLASS_NAMES, strict=True):
+        expected = name if name == "seven" else "'" + name
+        assert row[2] == expected
+        assert row[3] == "-1"
+
+
+def test_csv_export_names_labels_beyond_the_class_names(tmp_path):
+    import csv
+
+    import numpy as np
+    from vae_gui.model.export import export_encodings
+
+    codes = np.zeros((3, 2), dtype=np.float32)
+    path = export_encodings(tmp_path / "codes.csv", codes, codes, codes, np.array([0, 1, 2]),
+                            ("a", "b"))  # a folder that gained a class since training
+    with path.open(newline="") as f:
+        assert [row[2] for row in list(csv.reader(f))[1:]] == ["a", "b", "class 2"]

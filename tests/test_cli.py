@@ -441,3 +441,20 @@ def test_a_failed_metrics_write_keeps_the_previous_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert json.loads(path.read_text()) == {"epochs": [1]}
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--dataset", ""], ["train", "--out", ""], ["train", "--data-root", " "],
+    [""], ["--screenshot", ""], ["--follow", ""], ["open", "--screenshot", "", "x"],
+    ["evaluate", ""], ["evaluate", "ckpt.safetensors", "--held-out", ""],
+    ["evaluate", "ckpt.safetensors", "--json", ""],
+], ids=lambda argv: " ".join(repr(a) for a in argv))
+def test_an_empty_path_or_name_is_a_usage_error(capsys, tmp_path, monkeypatch, argv):
+    from vae_gui.app import main as app_main
+
+    monkeypatch.chdir(tmp_path)  # nothing may be written here either
+    with pytest.raises(SystemExit) as info:
+        app_main(argv)
+    assert info.value.code == 2
+    assert "must not be empty" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -45,7 +45,7 @@ from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
     type_into,
     view_to_widget,
 )
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 REPO = Path(__file__).resolve().parent.parent
 FAIL_MS = 30000  # a failure must be reported long before this; it only bounds a broken run
@@ -835,3 +835,28 @@ def test_mnist_missing_or_damaged_in_the_data_root_says_what_to_do(qtbot, tmp_pa
     assert_still_shown(window, before)
     dismiss_error(qtbot, window)
     assert_cursor_decodes(qtbot, window)
+
+
+HOSTILE_NAME = "<img src=x width=20000 height=20000>"
+
+
+def test_class_names_from_files_are_shown_as_text_not_markup(qtbot, tmp_path):
+    """A class name is a folder's or a checkpoint's: shown as the text it is, it can neither
+    widen the window nor be read as markup, and labels beyond the names still show."""
+    window = make_window(qtbot, tmp_path)
+    width = window.width()
+    names = (HOSTILE_NAME, *[f"<b>{i}</b>" for i in range(1, 9)])  # nine: label 9 has none
+    window.state.show(window.snapshot, dataclasses.replace(window.state.origin,
+                                                           class_names=names))
+    legend = window.columns["vae"].legend
+    shown = QtGui.QTextDocumentFragment.fromHtml(legend.text()).toPlainText()
+    assert HOSTILE_NAME in shown and "<b>1</b>" in shown
+    labels = window.snapshot.labels
+    first, beyond = int(np.flatnonzero(labels == 0)[0]), int(np.flatnonzero(labels == 9)[0])
+    window.inspect_point(first)
+    text = window.tools.inspect.label.text()
+    assert HOSTILE_NAME in QtGui.QTextDocumentFragment.fromHtml(text).toPlainText()
+    window.inspect_point(beyond)  # a label with no name: a made-up one, no IndexError
+    assert "class 9" in window.tools.inspect.label.text()
+    qtbot.wait(50)
+    assert window.width() <= max(width, window.minimumSizeHint().width()) + 50

@@ -12,7 +12,7 @@ import signal
 import sys
 
 from vae_gui.model.cli import DESCRIPTION as TRAIN_DESCRIPTION
-from vae_gui.model.cli import add_train_arguments, run_training
+from vae_gui.model.cli import add_train_arguments, nonempty, run_training
 from vae_gui.model.evaluate import DESCRIPTION as EVALUATE_DESCRIPTION
 from vae_gui.model.evaluate import add_evaluate_arguments, run_evaluate
 
@@ -40,13 +40,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
 
 
 def add_window_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", nargs="?", help="a checkpoint to open instead of the "
-                   "pretrained models")
-    p.add_argument("--screenshot", metavar="PATH",
+    p.add_argument("checkpoint", nargs="?", type=nonempty,
+                   help="a checkpoint to open instead of the pretrained models")
+    p.add_argument("--screenshot", metavar="PATH", type=nonempty,
                    help="open the window, save it as a PNG once the models are drawn, and exit")
     p.add_argument("--train", action="store_true",
                    help="start training from scratch as soon as the window is up")
-    p.add_argument("--follow", metavar="DIR",
+    p.add_argument("--follow", metavar="DIR", type=nonempty,
                    help="show each checkpoint that 'vae-gui train --out DIR' writes, as it lands")
 
 

@@ -262,6 +262,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.progress_bar = self.training.progress_bar
         self.progress_label = self.training.progress_label
         self.source_label = QtWidgets.QLabel("")
+        # Plain text: it names a dataset and a file, which come from outside.
+        self.source_label.setTextFormat(QtCore.Qt.TextFormat.PlainText)
         self.statusBar().addPermanentWidget(self.source_label)
         self.statusBar().addPermanentWidget(self.progress_label)
         self.statusBar().addPermanentWidget(self.progress_bar)

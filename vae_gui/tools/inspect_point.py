@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6 import QtWidgets
 
 from vae_gui.explorer_state import ExplorerState
+from vae_gui.model.export import class_name
 from vae_gui.model.latent import decode_images
 from vae_gui.views.decoded_image import DecodedImage
 from vae_gui.views.posterior_map import PosteriorMap
@@ -43,7 +46,7 @@ class InspectTab(QtWidgets.QWidget):
         self.views["ae"].set_image(decode_images(s.ae, s.ae_codes[i], state.image_shape)[0])
         self.views["vae"].set_image(decode_images(s.vae, s.vae_mu[i], state.image_shape)[0])
         sigma = np.exp(0.5 * s.vae_logvar[i])
-        label = state.class_names[int(s.labels[i])]
+        label = html.escape(class_name(state.class_names, int(s.labels[i])))  # rich text
         self.label.setText(
             f"Test point {i}, class <b>{label}</b>. The VAE reconstruction decodes the mean "
             f"\u03bc; its posterior \u03c3 = ({', '.join(f'{v:.2f}' for v in sigma[:4])}"

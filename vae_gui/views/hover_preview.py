@@ -19,6 +19,8 @@ class HoverPreview(QtWidgets.QFrame):
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.image_label = QtWidgets.QLabel()
         self.caption_label = QtWidgets.QLabel()
+        # Plain text: the caption holds a class name from a folder or a checkpoint.
+        self.caption_label.setTextFormat(QtCore.Qt.TextFormat.PlainText)
         self.caption_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(3, 3, 3, 3)

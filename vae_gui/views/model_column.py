@@ -7,6 +7,7 @@ from PySide6 import QtCore, QtWidgets
 from superqt.utils import qthrottled
 
 from vae_gui.explorer_state import ExplorerState
+from vae_gui.model.export import class_name
 from vae_gui.model.latent import (
     axis_names,
     certainty_opacity,
@@ -179,7 +180,7 @@ class ModelColumn(QtWidgets.QWidget):
         if index < 0 or state.origin is None or index >= len(state.origin.cloud_images):
             self.hover.hide_image()
             return
-        label = state.class_names[int(state.snapshot.labels[index])]
+        label = class_name(state.class_names, int(state.snapshot.labels[index]))
         self.hover.show_image(index, state.origin.cloud_images[index],
                               f"test point {index}, class {label}", at)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import colorsys
+import html
 
 # Tableau 10: distinct, readable on white and colour-blind tolerant.
 TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -24,7 +25,9 @@ def class_color(index: int, n_classes: int) -> str:
 
 
 def legend_html(class_names: tuple[str, ...]) -> str:
-    """A one-line legend of class colours, for a QLabel."""
+    """A one-line legend of class colours, for a QLabel. The names are escaped: they come
+    from folder names and checkpoints, and a name such as "<img width=20000>" must show as
+    the text it is, not widen the window."""
     n = len(class_names)
     return " ".join(f"<span style='color:{class_color(i, n)}; font-size:14pt'>\u25cf</span>"
-                    f"{name}" for i, name in enumerate(class_names))
+                    f"{html.escape(name)}" for i, name in enumerate(class_names))
