@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import save as save_safetensors
 from vae_gui.model.atomic_write import write_atomic
 from vae_gui.model.config import MAX_CLASSES, ModelConfig, TrainConfig
 from vae_gui.model.errors import CheckpointError
 from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_models
+from vae_gui.model.safetensors_file import open_header
 from vae_gui.model.training import EpochMetrics
 
 FORMAT = "vae-gui-checkpoint"
@@ -27,8 +26,6 @@ VERSION = 1
 METADATA_KEY = "vae_gui"
 MAX_FILE_BYTES = 2 * 1024**3
 MAX_HEADER_BYTES = 16 * 1024**2
-SNIFF_BYTES = 8  # the header length of a safetensors file; a pickle's first opcodes
-SUFFIX = ".safetensors"
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,95 +77,6 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
             "overwritten; choose a folder you can write to, with enough free space."
         ) from exc
     return path
-
-
-def _check_file(path: Path) -> None:
-    """Refuses what is not a regular file of a plausible size, without opening it."""
-    try:
-        st = path.stat()
-    except (FileNotFoundError, NotADirectoryError) as exc:
-        raise CheckpointError(f"{path} does not exist; check the path or choose another "
-                              "checkpoint.") from exc
-    except PermissionError as exc:
-        raise CheckpointError(f"{path} cannot be read: permission denied. Check the "
-                              "permissions of the file and its folders.") from exc
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} cannot be opened: "
-                              f"{getattr(exc, 'strerror', None) or exc}.") from exc
-    if stat.S_ISDIR(st.st_mode):
-        raise CheckpointError(f"{path} is a folder; choose a {SUFFIX} checkpoint file inside it.")
-    if not stat.S_ISREG(st.st_mode):
-        # A pipe would block and a device could be endless: never open them.
-        raise CheckpointError(f"{path} is not a regular file (it is a device, pipe or socket); "
-                              f"choose a {SUFFIX} checkpoint file.")
-    if st.st_size > MAX_FILE_BYTES:
-        raise CheckpointError(f"{path} is {st.st_size / 1024**3:.1f} GiB, far larger than any "
-                              "vae-gui checkpoint; it is not one.")
-
-
-def _read_start(path: Path) -> bytes:
-    """The first SNIFF_BYTES of the file: enough to tell an empty file, an absurd header
-    length and a pickle apart, and proof that the file can be read at all."""
-    try:
-        with open(path, "rb") as f:
-            return f.read(SNIFF_BYTES)
-    except PermissionError as exc:
-        raise CheckpointError(f"{path} cannot be read: permission denied. Check the file's "
-                              "permissions or copy it somewhere readable.") from exc
-    except OSError as exc:
-        raise CheckpointError(f"{path} cannot be read: {exc.strerror or exc}.") from exc
-
-
-def _looks_like_pickle(start: bytes) -> bool:
-    """A pickle (protocol 2 or later) or a torch.save zip archive."""
-    return (start[:1] == b"\x80" and start[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")) or (
-        start[:4] == b"PK\x03\x04")
-
-
-def _not_safetensors(path: Path, start: bytes) -> CheckpointError:
-    # Only a file that is not safetensors is checked for pickle: the first byte of a
-    # safetensors file is the low byte of its header length, which may well be 0x80.
-    if _looks_like_pickle(start):
-        return CheckpointError(
-            f"{path} is a pickle or torch.save file. vae-gui never opens those, because "
-            "loading them can run code hidden in the file; open a .safetensors checkpoint "
-            "saved by vae-gui instead."
-        )
-    return CheckpointError(
-        f"{path} is not a vae-gui checkpoint: it is not a safetensors file, or it is "
-        "truncated (an unfinished save or download). Save or download it again."
-    )
-
-
-# What safetensors says when the header is valid JSON but the tensors it lists do not fit
-# the file: offsets past its end (a truncated file), sizes that overflow, gaps or overlaps.
-_TENSORS_DO_NOT_FIT = ("incomplete metadata", "not fully covered", "invalid offset",
-                       "overflow", "invalid shape, data type, or offset", "misaligned")
-
-
-def _open_safetensors(path: Path):
-    """safe_open on `path`, which reads and checks its header (not its tensors); any problem
-    raises CheckpointError."""
-    start = _read_start(path)
-    if not start:
-        raise CheckpointError(f"{path} is empty; it may be a save that never finished. "
-                              "Choose another checkpoint.")
-    # safetensors itself reads headers of up to 100 MB; a checkpoint's is a few kilobytes.
-    if len(start) >= 8 and int.from_bytes(start[:8], "little") > MAX_HEADER_BYTES:
-        raise _not_safetensors(path, start)
-    try:
-        return safe_open(str(path), framework="pt")
-    except OSError as exc:
-        raise CheckpointError(f"{path} cannot be read: {exc.strerror or exc}.") from exc
-    except Exception as exc:  # noqa: BLE001 - SafetensorError, and others for odd files
-        detail = str(exc).removeprefix("Error while deserializing header: ")
-        if any(words in detail for words in _TENSORS_DO_NOT_FIT):
-            raise CheckpointError(
-                f"{path} is damaged: the tensors its header lists do not fit in the file "
-                f"({detail}); it may be truncated (an unfinished save or download). Save or "
-                "download it again."
-            ) from exc
-        raise _not_safetensors(path, start) from exc
 
 
 def _json(text: str | bytes):
@@ -291,8 +199,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     and the models built.
     """
     path = Path(path)
-    _check_file(path)
-    with _open_safetensors(path) as f:
+    with open_header(path, CheckpointError, "checkpoint", MAX_FILE_BYTES,
+                     MAX_HEADER_BYTES) as f:
         meta = _vae_gui_metadata(path, f.metadata())
         model_config, train_config, class_names, history, dataset, epoch, step = (
             _parse_metadata(path, meta))

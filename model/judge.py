@@ -23,7 +23,6 @@ import dataclasses
 import json
 import math
 import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,13 +31,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
 from safetensors.torch import save as save_safetensors
 from torch import nn
 from vae_gui.model.atomic_write import write_atomic
 from vae_gui.model.config import BOUNDS, MAX_CLASSES
 from vae_gui.model.data import DatasetBundle
 from vae_gui.model.errors import JudgeError
+from vae_gui.model.safetensors_file import open_header
 
 FORMAT = "vae-gui-judge"
 VERSION = 1
@@ -46,7 +45,6 @@ VERSION = 1
 # their "format" and can say which kind of file the user picked.
 METADATA_KEY = "vae_gui"
 CHECKPOINT_FORMAT = "vae-gui-checkpoint"
-SUFFIX = ".safetensors"
 
 DEFAULT_EPOCHS = 5
 DEFAULT_BATCH_SIZE = 64
@@ -56,7 +54,6 @@ DEFAULT_LEARNING_RATE = 3e-3
 MAX_FILE_BYTES = 512 * 1024**2
 MAX_HEADER_BYTES = 1024**2
 MAX_PARAMETERS = 50_000_000
-SNIFF_BYTES = 8
 # Pixels per inference batch (~330 MNIST digits): bounds memory for large images, and
 # batches of this size run faster on CPU than one large batch.
 BATCH_PIXELS = 2**18
@@ -437,64 +434,6 @@ def save_judge(judge: Judge, path: str | os.PathLike) -> Path:
     return path
 
 
-def _check_file(path: Path) -> None:
-    """Refuses what is not a regular file of a plausible size, without opening it."""
-    try:
-        st = path.stat()
-    except (FileNotFoundError, NotADirectoryError) as exc:
-        raise JudgeError(f"{path} does not exist; check the path.") from exc
-    except OSError as exc:
-        raise JudgeError(f"{path} cannot be opened: {exc.strerror or exc}.") from exc
-    if not stat.S_ISREG(st.st_mode):
-        # A pipe would block and a device could be endless: never open them.
-        raise JudgeError(f"{path} is not a regular file; choose a {SUFFIX} judge file.")
-    if st.st_size > MAX_FILE_BYTES:
-        raise JudgeError(f"{path} is {st.st_size / 1024**2:.0f} MiB, far larger than any "
-                         "judge; it is not one.")
-
-
-def _not_a_judge_file(path: Path, start: bytes) -> JudgeError:
-    # Pickle is checked only once safetensors has refused the file: a safetensors file starts
-    # with its header length, whose low byte may well be 0x80.
-    is_pickle = start[:1] == b"\x80" and start[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
-    if is_pickle or start[:4] == b"PK\x03\x04":  # a pickle, or a torch.save zip archive
-        return JudgeError(f"{path} is a pickle or torch.save file. vae-gui never opens those, "
-                          "because loading them can run code hidden in the file; use a "
-                          f"{SUFFIX} judge saved by vae-gui.")
-    return JudgeError(f"{path} is not a judge file: it is not a safetensors file, or it is "
-                      "truncated (an unfinished save or copy). Save or copy it again.")
-
-
-# What safetensors says when its header is valid JSON but the tensors it lists do not fit the
-# file: offsets past its end (a truncated file), gaps, overlaps, sizes that overflow.
-_TENSORS_DO_NOT_FIT = ("incomplete metadata", "not fully covered", "invalid offset",
-                       "overflow", "invalid shape, data type, or offset", "misaligned")
-
-
-def _open(path: Path):
-    """safe_open on `path` (which reads and checks the header, not the tensors)."""
-    try:
-        with open(path, "rb") as f:
-            start = f.read(SNIFF_BYTES)
-    except OSError as exc:
-        raise JudgeError(f"{path} cannot be read: {exc.strerror or exc}.") from exc
-    if not start:
-        raise JudgeError(f"{path} is empty; it may be a save that never finished.")
-    if len(start) == SNIFF_BYTES and int.from_bytes(start, "little") > MAX_HEADER_BYTES:
-        raise _not_a_judge_file(path, start)
-    try:
-        return safe_open(str(path), framework="pt")
-    except OSError as exc:
-        raise JudgeError(f"{path} cannot be read: {exc.strerror or exc}.") from exc
-    except Exception as exc:  # noqa: BLE001 - SafetensorError, and others for odd files
-        detail = str(exc).removeprefix("Error while deserializing header: ")
-        if any(words in detail for words in _TENSORS_DO_NOT_FIT):
-            raise JudgeError(f"{path} is damaged: the tensors its header lists do not fit in "
-                             f"the file ({detail}); it may be truncated (an unfinished save or "
-                             "copy). Save or copy it again.") from exc
-        raise _not_a_judge_file(path, start) from exc
-
-
 def _judge_metadata(path: Path, header: dict[str, str] | None) -> dict:
     text = (header or {}).get(METADATA_KEY)
     if not isinstance(text, str):
@@ -613,8 +552,7 @@ def load_judge(path: str | os.PathLike) -> Judge:
     header, the metadata, every tensor's name, shape and dtype; only then the weights.
     """
     path = Path(path)
-    _check_file(path)
-    with _open(path) as f:
+    with open_header(path, JudgeError, "judge", MAX_FILE_BYTES, MAX_HEADER_BYTES) as f:
         fields = _parse_metadata(path, _judge_metadata(path, f.metadata()))
         weights = _read_weights(path, f, fields)
     with torch.device("meta"):  # no initialisation, so no random numbers drawn

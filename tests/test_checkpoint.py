@@ -21,6 +21,7 @@ import pytest
 import torch
 import vae_gui.model.atomic_write as atomic_write_module
 import vae_gui.model.checkpoint as checkpoint_module
+import vae_gui.model.safetensors_file as safetensors_file_module
 from checkpoint_files import Payload as _Payload
 from checkpoint_files import split_safetensors
 from safetensors.torch import save as save_safetensors
@@ -209,11 +210,13 @@ def test_integer_tensors(saved_checkpoint, tmp_path):
 def _spy_on_reads(monkeypatch) -> tuple[list[str], list[str]]:
     """Records every tensor that load_checkpoint reads (get_tensor) and every model it builds.
 
-    safetensors' safe_open is a Rust object whose methods cannot be patched, so the module's
-    safe_open is replaced by a wrapper that passes everything else through.
+    safetensors' safe_open is a Rust object whose methods cannot be patched, so the safe_open
+    of model/safetensors_file.py (which opens checkpoints) is replaced by a wrapper that
+    passes everything else through.
     """
     reads, built = [], []
-    real_safe_open, real_build = checkpoint_module.safe_open, checkpoint_module.build_models
+    real_safe_open = safetensors_file_module.safe_open
+    real_build = checkpoint_module.build_models
 
     class SpyingSafeOpen:
         def __init__(self, *args, **kwargs):
@@ -237,7 +240,7 @@ def _spy_on_reads(monkeypatch) -> tuple[list[str], list[str]]:
         built.append(args)
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr(checkpoint_module, "safe_open", SpyingSafeOpen)
+    monkeypatch.setattr(safetensors_file_module, "safe_open", SpyingSafeOpen)
     monkeypatch.setattr(checkpoint_module, "build_models", build)
     return reads, built
 
@@ -459,7 +462,7 @@ def test_a_file_without_read_permission_emulated(saved_checkpoint, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(saved_checkpoint))
 
-    monkeypatch.setattr(checkpoint_module, "open", refuse, raising=False)
+    monkeypatch.setattr(safetensors_file_module, "open", refuse, raising=False)
     _refused(saved_checkpoint, "permission denied")
 
 
@@ -467,7 +470,7 @@ def test_a_read_error_from_the_disk(saved_checkpoint, monkeypatch):
     def fail(*args, **kwargs):
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(checkpoint_module, "open", fail, raising=False)
+    monkeypatch.setattr(safetensors_file_module, "open", fail, raising=False)
     _refused(saved_checkpoint, "Input/output error")
 
 
