@@ -217,14 +217,15 @@ def _unreadable(tmp_path, f):
     path = f("saved_checkpoint")
     path.chmod(0)
     if os.geteuid() == 0:  # root reads mode-000 files: make the loader's open refuse it
-        import vae_gui.model.checkpoint
+        import vae_gui.model.safetensors_file  # where checkpoints are opened
 
         def refuse(file, *args, **kwargs):
             if Path(file) == path:
                 raise PermissionError(errno.EACCES, "Permission denied", str(file))
             return builtins.open(file, *args, **kwargs)
 
-        f("monkeypatch").setattr(vae_gui.model.checkpoint, "open", refuse, raising=False)
+        f("monkeypatch").setattr(vae_gui.model.safetensors_file, "open", refuse,
+                                 raising=False)
     return path
 
 
