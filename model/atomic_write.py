@@ -7,6 +7,15 @@ then renamed over the target; the folder is fsync'ed too, so that the rename its
 crash. If anything fails, KeyboardInterrupt included, the temporary file is removed and the
 file that was there is untouched.
 
+A process killed outright (SIGKILL, power loss) cannot remove its temporary file. Each one is
+therefore named `.<target>.vae-gui-<random>.tmp` and locked (flock) while it is written, and
+every save removes the unlocked ones it finds in its folder: the leftovers of killed saves,
+never the file of a save still running in another process.
+
+`stage` and `commit` write several files that belong together (a checkpoint and its
+metrics.json): each is written and synced first, and only then are they renamed into place,
+one right after the other, so that a kill can only fall in the microseconds between renames.
+
 This module imports neither torch nor numpy: the CLI's light path uses it.
 """
 
@@ -14,10 +23,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; stale files are recognised by their age alone
+    fcntl = None
+
+TEMP_MARK = ".vae-gui-"
+_TEMP_NAME = re.compile(r"\..+\.vae-gui-[A-Za-z0-9_]+\.tmp")
+# A temporary file this recent may belong to a save that has just created it and not yet
+# locked it; without flock, one this recent may belong to any save still running.
+STALE_AFTER_S = 5.0 if fcntl is not None else 3600.0
 
 
 def new_file_mode() -> int:
@@ -55,15 +79,15 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, encoding: str | N
         raise ValueError("encoding and newline are for text mode ('w') only")
     if "b" not in mode and encoding is None:
         encoding = "utf-8"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _refuse_special(path)
+    remove_stale_temporaries(path.parent)
+    fd, tmp = _temporary(path)
     try:
         with os.fdopen(fd, mode, encoding=encoding, newline=newline) as f:
-            if hasattr(os, "fchmod"):
-                os.fchmod(f.fileno(), new_file_mode())
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)  # while still locked: no cleaner may take it meanwhile
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -75,6 +99,123 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
     with atomic_write(path, "wb") as f:
         f.write(data)
     return Path(path)
+
+
+@dataclass
+class Staged:
+    """A file written and synced under a temporary name, waiting for `commit`."""
+
+    path: Path
+    tmp: str
+    fd: int
+
+
+def stage(path: str | os.PathLike, data: bytes) -> Staged:
+    """Writes `data` to a locked temporary file beside `path` and syncs it; nothing replaces
+    `path` until commit([...]). Raises OSError (and leaves nothing behind) when it cannot."""
+    path = Path(path)
+    _refuse_special(path)
+    remove_stale_temporaries(path.parent)
+    fd, tmp = _temporary(path)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Staged(path, tmp, fd)
+
+
+def commit(files: Sequence[Staged]) -> None:
+    """Renames every staged file into place, in order and back to back, then syncs their
+    folders. If a rename fails, the files not yet renamed are discarded and OSError raised;
+    an interruption (KeyboardInterrupt) is held back until every rename is done."""
+    try:
+        for k, f in enumerate(files):
+            try:
+                os.replace(f.tmp, f.path)
+            except BaseException:
+                discard(files[k:])
+                raise
+    finally:
+        for f in files:
+            with contextlib.suppress(OSError):
+                os.close(f.fd)
+    for folder in {f.path.parent for f in files}:
+        _fsync_folder(folder)
+
+
+def discard(files: Sequence[Staged]) -> None:
+    """Removes staged files that will not be committed."""
+    for f in files:
+        with contextlib.suppress(OSError):
+            os.close(f.fd)
+        Path(f.tmp).unlink(missing_ok=True)
+
+
+def _refuse_special(path: Path) -> None:
+    """A pipe, device or socket at `path` is not replaced (and a pipe never blocks us)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError:
+        return  # the write itself will say why
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(21, "it is a folder", str(path))
+    if not stat.S_ISREG(mode):
+        raise OSError(f"{path} is not a regular file (a pipe, device or socket); choose "
+                      "another name")
+
+
+def _temporary(path: Path) -> tuple[int, str]:
+    """A new temporary file beside `path`, locked, with the mode of any new file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", suffix=".tmp",
+                               dir=path.parent)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, new_file_mode())
+    except BaseException:
+        os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return fd, tmp
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:
+    """Removes the temporary files that killed saves left in `folder` (unlocked, and not
+    brand new); returns their names. Never raises: cleaning up must not stop a save."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if not _TEMP_NAME.fullmatch(entry.name):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(st.st_mode) or now - st.st_mtime < STALE_AFTER_S:
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError: a live save
+            os.unlink(entry.path)
+            removed.append(entry.name)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
 
 
 def _fsync_folder(folder: Path) -> None:

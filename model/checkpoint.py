@@ -15,17 +15,18 @@ from pathlib import Path
 import torch
 from safetensors.torch import save as save_safetensors
 from vae_gui.model.atomic_write import write_atomic
-from vae_gui.model.config import MAX_CLASSES, ModelConfig, TrainConfig
+from vae_gui.model.config import MAX_CLASS_NAME_CHARS, MAX_CLASSES, ModelConfig, TrainConfig
 from vae_gui.model.errors import CheckpointError
 from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_models
 from vae_gui.model.safetensors_file import open_header
-from vae_gui.model.training import EpochMetrics
+from vae_gui.model.training import MAX_HISTORY, EpochMetrics, thin_history
 
 FORMAT = "vae-gui-checkpoint"
 VERSION = 1
 METADATA_KEY = "vae_gui"
 MAX_FILE_BYTES = 2 * 1024**3
 MAX_HEADER_BYTES = 16 * 1024**2
+MAX_DATASET_CHARS = 4096  # a dataset's name or path, as long as a path may be
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,8 +42,11 @@ class Checkpoint:
     epoch: int = 0
     step: int = 0
     history: tuple[EpochMetrics, ...] = ()
+    device: str = ""  # where the models were trained, if known
 
     def metadata(self) -> dict:
+        """The JSON metadata; the history thinned to MAX_HISTORY epochs, so that any run's
+        checkpoint fits the header size that loading accepts."""
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -52,8 +56,24 @@ class Checkpoint:
             "class_names": list(self.class_names),
             "epoch": self.epoch,
             "step": self.step,
-            "history": [m.to_dict() for m in self.history],
+            "history": [m.to_dict() for m in thin_history(self.history, MAX_HISTORY)],
+            "device": self.device,
         }
+
+
+def checkpoint_bytes(checkpoint: Checkpoint) -> bytes:
+    """The checkpoint as safetensors bytes; CheckpointError when it could not be opened
+    again (its metadata larger than loading accepts), so that nothing unreadable is saved."""
+    tensors = {}
+    for prefix, module in (("ae", checkpoint.ae), ("vae", checkpoint.vae)):
+        for name, t in module.state_dict().items():
+            tensors[f"{prefix}.{name}"] = t.detach().to("cpu", torch.float32).contiguous()
+    text = json.dumps(checkpoint.metadata())
+    if len(text) > MAX_HEADER_BYTES - 64 * 1024:  # room for the tensors' part of the header
+        raise CheckpointError(f"The checkpoint's metadata would be {len(text) / 1024**2:.1f} MB, "
+                              f"more than the {MAX_HEADER_BYTES // 1024**2} MB that vae-gui "
+                              "opens; nothing was saved.")
+    return save_safetensors(tensors, metadata={METADATA_KEY: text})
 
 
 def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
@@ -64,11 +84,7 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
     a failure to write raises CheckpointError.
     """
     path = Path(path)
-    tensors = {}
-    for prefix, module in (("ae", checkpoint.ae), ("vae", checkpoint.vae)):
-        for name, t in module.state_dict().items():
-            tensors[f"{prefix}.{name}"] = t.detach().to("cpu", torch.float32).contiguous()
-    blob = save_safetensors(tensors, metadata={METADATA_KEY: json.dumps(checkpoint.metadata())})
+    blob = checkpoint_bytes(checkpoint)
     try:
         write_atomic(path, blob)
     except OSError as exc:
@@ -127,21 +143,27 @@ def _parse_metadata(path: Path, meta: dict) -> tuple:
             raise TypeError("class_names must be a list of strings")
         if not 1 <= len(names) <= MAX_CLASSES:
             raise ValueError(f"there must be 1 to {MAX_CLASSES} class names, not {len(names)}")
+        if any(len(c) > MAX_CLASS_NAME_CHARS for c in names):
+            raise ValueError(f"class names may have at most {MAX_CLASS_NAME_CHARS} characters")
         class_names = tuple(names)
         raw_history = meta.get("history", [])
         if not isinstance(raw_history, list):
             raise TypeError("history must be a list")
-        history = tuple(EpochMetrics.from_dict(m) for m in raw_history)
+        history = tuple(thin_history([EpochMetrics.from_dict(m) for m in raw_history]))
         dataset = meta["dataset"]
-        if not isinstance(dataset, str):
-            raise TypeError("dataset must be a name")
+        if not isinstance(dataset, str) or len(dataset) > MAX_DATASET_CHARS:
+            raise TypeError(f"dataset must be a name or path of at most {MAX_DATASET_CHARS} "
+                            "characters")
+        device = meta.get("device", "")
+        if not isinstance(device, str) or len(device) > 64:
+            raise TypeError("device must be a short name")
         epoch, step = _count(meta["epoch"], "epoch"), _count(meta["step"], "step")
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError,
             RecursionError) as exc:
         what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
         raise CheckpointError(f"{path} has damaged metadata ({what}); it cannot be "
                               "opened.") from exc
-    return model_config, train_config, class_names, history, dataset, epoch, step
+    return model_config, train_config, class_names, history, dataset, epoch, step, device
 
 
 # safetensors' names of the floating-point types that weights may be stored as.
@@ -190,6 +212,17 @@ def _check_tensors(path: Path, f, model_config: ModelConfig) -> list[str]:
     return list(expected)
 
 
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The vae-gui metadata of a checkpoint, checked as load_checkpoint checks it, without
+    reading any weights; CheckpointError when it is not a checkpoint vae-gui can open."""
+    path = Path(path)
+    with open_header(path, CheckpointError, "checkpoint", MAX_FILE_BYTES,
+                     MAX_HEADER_BYTES) as f:
+        meta = _vae_gui_metadata(path, f.metadata())
+    _parse_metadata(path, meta)
+    return meta
+
+
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Reads and validates a checkpoint; any problem raises CheckpointError with the reason.
 
@@ -202,7 +235,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     with open_header(path, CheckpointError, "checkpoint", MAX_FILE_BYTES,
                      MAX_HEADER_BYTES) as f:
         meta = _vae_gui_metadata(path, f.metadata())
-        model_config, train_config, class_names, history, dataset, epoch, step = (
+        model_config, train_config, class_names, history, dataset, epoch, step, device = (
             _parse_metadata(path, meta))
         names = _check_tensors(path, f, model_config)
         weights: dict[str, dict[str, torch.Tensor]] = {"ae": {}, "vae": {}}
@@ -222,4 +255,4 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         module.load_state_dict(weights[prefix])
         module.eval().requires_grad_(False)
     return Checkpoint(ae, vae, model_config, train_config, dataset, class_names, epoch, step,
-                      history)
+                      history, device)

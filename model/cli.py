@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from vae_gui.model.atomic_write import atomic_write
+from vae_gui.model.atomic_write import commit, discard, stage
 from vae_gui.model.config import (
     BOUNDS,
     DEVICES,
@@ -21,7 +21,52 @@ from vae_gui.model.config import (
 )
 from vae_gui.model.data import BUILTIN_DATASETS
 from vae_gui.model.errors import VaeGuiError
-from vae_gui.model.run_folder import CHECKPOINT_NAME, METRICS_NAME, epoch_checkpoint_name
+from vae_gui.model.run_folder import (
+    CHECKPOINT_NAME,
+    METRICS_NAME,
+    RunLock,
+    epoch_checkpoint_name,
+    metrics_document,
+    repair_metrics,
+)
+
+# The exit status of a process ended by a signal, as shells report it: 128 + its number.
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is (the last complete epoch is kept), exit 143."""
+
+
+def safe_output() -> None:
+    """Makes stdout and stderr print any text: a file name that is not valid in the
+    terminal's encoding (bytes that are not UTF-8, under a strict UTF-8 locale) is written
+    with backslash escapes instead of raising UnicodeEncodeError after the work is done."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises Terminated (a KeyboardInterrupt) in the block, so that `kill` ends a
+    run as cleanly as Ctrl-C; outside the main thread signals cannot be handled: no-op."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _bounded(key: str):
@@ -125,28 +170,43 @@ def _check_out_dir(parser: argparse.ArgumentParser, out: Path) -> None:
         parser.error(f"--out {out}: cannot write there ({exc.strerror or exc})")
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
-    """Writes `data` as JSON through atomic_write, as save_checkpoint writes checkpoints."""
-    with atomic_write(path, "w") as f:
-        json.dump(data, f, indent=2)
-
-
 @contextlib.contextmanager
 def _interrupt_after() -> Iterator[None]:
-    """Holds Ctrl-C back until the block is done, so that the checkpoint and metrics.json
-    written for one epoch always agree; then raises it as usual."""
-    caught = []
+    """Holds Ctrl-C and SIGTERM back until the block is done, so that the checkpoint and
+    metrics.json written for one epoch always agree; then raises them as usual."""
+    caught: list[int] = []
     try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+        previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum))
+                    for s in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread: signals cannot be handled here anyway
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     if caught:
-        raise KeyboardInterrupt
+        raise Terminated if signal.SIGTERM in caught else KeyboardInterrupt
+
+
+def save_run(out: Path, checkpoint, every_epoch: bool) -> None:
+    """Writes the run folder's checkpoint (and the epoch's own, with `every_epoch`) and
+    metrics.json for one epoch: all staged first, then renamed back to back (run_folder)."""
+    from vae_gui.model.checkpoint import checkpoint_bytes
+
+    blob = checkpoint_bytes(checkpoint)
+    metrics = json.dumps(metrics_document(checkpoint.metadata()), indent=2).encode()
+    staged = []
+    try:
+        if every_epoch:
+            staged.append(stage(out / epoch_checkpoint_name(checkpoint.epoch), blob))
+        staged.append(stage(out / CHECKPOINT_NAME, blob))
+        staged.append(stage(out / METRICS_NAME, metrics))
+    except BaseException:
+        discard(staged)
+        raise
+    commit(staged)
 
 
 def format_epoch(m, epochs: int, beta: float = 1.0) -> str:
@@ -173,11 +233,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_training(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Trains as `args` (from add_train_arguments) say; `parser` reports usage errors."""
+    safe_output()
     try:
-        return _run(args, parser)
-    except KeyboardInterrupt:  # Ctrl-C before training started: nothing was written
+        with terminate_as_interrupt():
+            return _run(args, parser)
+    except KeyboardInterrupt as exc:  # before training started: nothing was written
         print("Interrupted before the first epoch; no checkpoint was written.", file=sys.stderr)
-        return 130
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
 
 
 def configs_from_args(args: argparse.Namespace,
@@ -200,10 +262,28 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                      "and no such file or folder")
     out = Path(args.out)
     _check_out_dir(parser, out)
+    # A previous run here killed between its checkpoint's and its metrics.json's renames:
+    # made whole before this run starts, should it be stopped before its first epoch.
+    repair_metrics(out)
+    lock = RunLock(out)
+    try:
+        if not lock.acquire():
+            print(f"vae-gui train: another vae-gui train is writing to {out}; wait for it to "
+                  "finish or give another --out folder.", file=sys.stderr)
+            return 1
+    except OSError as exc:
+        parser.error(f"--out {out}: cannot write there ({exc.strerror or exc})")
+    try:
+        return _train(args, out)
+    finally:
+        lock.release(remove=True)
 
+
+def _train(args: argparse.Namespace, out: Path) -> int:
+    """Trains into `out`, whose lock this process holds."""
     # Imported here so that `vae-gui train --help` and usage errors answer at once.
     from tqdm import tqdm
-    from vae_gui.model.checkpoint import Checkpoint, save_checkpoint
+    from vae_gui.model.checkpoint import Checkpoint
     from vae_gui.model.data import load_dataset
     from vae_gui.model.training import Trainer
 
@@ -232,26 +312,20 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         nonlocal saved_epoch
         bar.write(format_epoch(m, args.epochs, args.beta))
         ckpt = Checkpoint(trainer.ae, trainer.vae, model_config, train_config, data.source,
-                          data.class_names, trainer.epoch, trainer.step, tuple(trainer.history))
+                          data.class_names, trainer.epoch, trainer.step, tuple(trainer.history),
+                          str(trainer.device))
         with _interrupt_after():
-            save_checkpoint(ckpt, checkpoint_path)
-            if args.save_every_epoch:
-                save_checkpoint(ckpt, out / epoch_checkpoint_name(trainer.epoch))
-            _write_json_atomic(out / METRICS_NAME, {
-                "dataset": data.source, "model": model_config.to_dict(),
-                "training": train_config.to_dict(), "device": str(trainer.device),
-                "epochs": [h.to_dict() for h in trainer.history],
-            })
+            save_run(out, ckpt, args.save_every_epoch)
             saved_epoch = trainer.epoch
 
     try:
         trainer.run(on_progress=on_progress, on_epoch=on_epoch)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         bar.close()
         kept = (f"the checkpoint of epoch {saved_epoch} is in {checkpoint_path}" if saved_epoch
                 else "no epoch had completed, so no checkpoint was written")
         print(f"Interrupted; {kept}.", file=sys.stderr)
-        return 130
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except VaeGuiError as exc:
         bar.close()
         print(f"vae-gui train: {exc}", file=sys.stderr)

@@ -13,6 +13,13 @@ RECONSTRUCTION_LOSSES = ("bce", "mse")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 MAX_CLASSES = 1000
+MAX_CLASS_NAME_CHARS = 255  # what a folder name can hold on most systems
+
+# The most array bytes a dataset file may declare, and the most its pixels may take as
+# float32 once loaded: a file of a few kilobytes can declare gigabytes of compressed zeros.
+# The environment variable, a whole number of megabytes (MiB), raises or lowers it.
+MAX_DATASET_BYTES = 2 * 1024**3
+MAX_DATASET_MB_VARIABLE = "VAE_GUI_MAX_DATASET_MB"
 
 
 @dataclass(frozen=True)

@@ -19,3 +19,7 @@ class TrainingDiverged(VaeGuiError):
 
 class JudgeError(VaeGuiError):
     """A judge (the digit classifier that grades samples) cannot be trained, read or used."""
+
+
+class TooLarge(VaeGuiError):
+    """Models or data that would not fit in memory, refused before anything is allocated."""

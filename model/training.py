@@ -21,12 +21,19 @@ from vae_gui.model.data import DatasetBundle
 from vae_gui.model.device import resolve_device
 from vae_gui.model.errors import TrainingDiverged
 from vae_gui.model.losses import kl_per_dimension, reconstruction_loss
+from vae_gui.model.memory_needs import check_fits
 from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_models
 
 EVAL_BATCH = 2000
 # exp(88.7) overflows float32, so a log-variance above this bound is a run that diverged:
 # its KL and sigma would be inf, or nearly, wherever they are computed in float32.
 MAX_LOGVAR = 80.0
+# A run's history keeps at most this many epochs (evenly spaced, the latest always kept), so
+# that memory, checkpoints and metrics.json stay bounded however long a run is: at latent 512
+# an epoch's entry is about 11 kB of JSON, so 1,000 of them fit a checkpoint's header.
+MAX_HISTORY = 1000
+# The per-snapshot training curve keeps at most this many rows, thinned the same way.
+MAX_CURVE_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,24 @@ class EpochMetrics:
     def from_dict(cls, d: dict) -> EpochMetrics:
         return cls(int(d["epoch"]), float(d["seconds"]), Losses.from_dict(d["train"]),
                    Losses.from_dict(d["test"]), tuple(float(v) for v in d["kl_per_dim"]))
+
+
+def thin_history(history, limit: int = MAX_HISTORY) -> list[EpochMetrics]:
+    """At most `limit` entries of `history`: those whose epoch is a multiple of the smallest
+    power of two that leaves few enough, and the latest, so the spacing stays even."""
+    history = list(history)
+    stride = 1
+    while len(history) > limit:
+        stride *= 2
+        history = [m for m in history[:-1] if m.epoch % stride == 0] + history[-1:]
+    return history
+
+
+def thin_rows(rows: list, limit: int) -> list:
+    """Every other row but the latest when there are more than `limit` (the curve's rows)."""
+    while len(rows) > limit:
+        rows = rows[:-1:2] + rows[-1:]
+    return rows
 
 
 @dataclass(frozen=True)
@@ -282,6 +307,7 @@ def snapshot_of(
     history: tuple[EpochMetrics, ...] = (),
     step: int = 0,
     max_points: int | None = None,
+    epoch: int | None = None,
 ) -> Snapshot:
     """A snapshot of models that nobody is training (a loaded checkpoint, say)."""
     index = cloud_index(len(data.test_images), max_points)
@@ -290,7 +316,7 @@ def snapshot_of(
     codes, mu, logvar = encode_points(ae, vae, x.to(device))
     return Snapshot(
         step=step,
-        epoch=float(history[-1].epoch) if history else 0.0,
+        epoch=float(epoch if epoch is not None else history[-1].epoch if history else 0),
         ae=ae,
         vae=vae,
         ae_codes=codes,
@@ -316,6 +342,9 @@ class Trainer:
         if tuple(model_config.image_shape) != data.image_shape:
             raise ValueError(f"the models expect images of {model_config.image_shape} but "
                              f"{data.name} has {data.image_shape}")
+        # Refused before any allocation, with the sizes, rather than failing in the allocator.
+        check_fits(model_config, train_config.batch_size,
+                   len(data.train_images) + len(data.test_images))
         self.data = data
         self.model_config = model_config
         self.config = train_config
@@ -337,7 +366,8 @@ class Trainer:
         self.step = 0
         self.last_batch_size = 0
         self.epoch = 0  # completed epochs
-        self.history: list[EpochMetrics] = []
+        self.history: list[EpochMetrics] = []  # thinned past MAX_HISTORY (_keep_epoch)
+        self._history_stride = 1
         self.changes: list[LiveChange] = []
         self._order = torch.empty(0, dtype=torch.long)
         self._pos = 0
@@ -415,12 +445,33 @@ class Trainer:
     def _finish_epoch(self) -> None:
         seconds = time.perf_counter() - self._epoch_started
         self._pos = 0
-        self.epoch += 1
         train = Losses(*map(float, self._epoch_sum / max(self._epoch_n, 1)))
         self._epoch_sum[:] = 0
         self._epoch_n = 0
         test, kl_dims = self.evaluate()
-        self.history.append(EpochMetrics(self.epoch, seconds, train, test, kl_dims))
+        if not test.is_finite():
+            # The last step's loss was finite, but the weights it left are not usable: such
+            # an epoch is not recorded (a NaN in the history, a checkpoint, metrics.json).
+            self._restore_last_good()
+            raise TrainingDiverged(
+                f"Training diverged in epoch {self.epoch + 1}: the test loss became "
+                f"{_describe_bad(test)}. The last good weights were kept; lower the learning "
+                f"rate (now {self.config.lr:g}) and train again."
+            )
+        self.epoch += 1
+        self._keep_epoch(EpochMetrics(self.epoch, seconds, train, test, kl_dims))
+
+    def _keep_epoch(self, metrics: EpochMetrics) -> None:
+        """Appends to the history, which keeps the epochs that are multiples of a stride
+        (doubled whenever MAX_HISTORY is passed) and the latest: bounded, evenly spaced."""
+        history = self.history
+        if history and history[-1].epoch % self._history_stride:
+            history.pop()  # kept only while it was the latest
+        history.append(metrics)
+        if len(history) > MAX_HISTORY:
+            self._history_stride *= 2
+            self.history = [m for m in history[:-1] if m.epoch % self._history_stride == 0
+                            ] + [metrics]
 
     def _restore_last_good(self) -> None:
         self.ae.load_state_dict(self._good[0])
@@ -456,6 +507,8 @@ class Trainer:
         """Encodes the test points and freezes copies of both models."""
         if self._curve_n:
             self._curve.append((self.step, *map(float, self._curve_sum / self._curve_n)))
+            if len(self._curve) > MAX_CURVE_ROWS:
+                self._curve = thin_rows(self._curve, MAX_CURVE_ROWS // 2)
             self._curve_sum[:] = 0
             self._curve_n = 0
         ae, vae = _frozen_copy(self.ae), _frozen_copy(self.vae)
@@ -526,7 +579,7 @@ class Trainer:
                 self.set_epochs(epochs)
                 if self.epoch >= epochs:
                     break
-            epochs_before = len(self.history)
+            epochs_before = self.epoch
             self.train_step()
             rate_n += self.last_batch_size
             now = time.perf_counter()
@@ -534,7 +587,7 @@ class Trainer:
                 rate = rate_n / max(now - rate_t, 1e-9)
                 if now - rate_t >= 0.5:
                     rate_t, rate_n = now, 0
-            if len(self.history) > epochs_before and on_epoch:
+            if self.epoch > epochs_before and on_epoch:
                 on_epoch(self.history[-1])
             if on_progress and (now - last_progress >= progress_interval or stepping
                                 or self._pos == 0):

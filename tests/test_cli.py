@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -85,6 +86,8 @@ def test_a_real_run_writes_a_checkpoint_and_metrics(tmp_path, capsys, how):
     # Written through temporary files, none of which is left; readable like any other file.
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.safetensors",
                                                      "epoch-0001.safetensors", "metrics.json"]
+    # metrics.json describes the checkpoint's moment, from its own metadata.
+    assert (metrics["epoch"], metrics["step"]) == (checkpoint.epoch, checkpoint.step)
     umask = os.umask(0)
     os.umask(umask)
     for p in out.iterdir():
@@ -423,24 +426,35 @@ def test_latest_checkpoint_of_a_real_run(tmp_path):
     assert load_checkpoint(latest_checkpoint(out)).epoch == 2
 
 
-def test_a_failed_metrics_write_keeps_the_previous_file(tmp_path, monkeypatch):
+def test_a_failed_save_of_an_epoch_keeps_the_previous_pair(tmp_path, monkeypatch):
+    # Checkpoint and metrics.json are staged, then renamed together: a write that fails
+    # (a full disk at metrics.json's sync) replaces neither and leaves no temporary file.
     import errno
 
     import vae_gui.model.atomic_write
-    from vae_gui.model.cli import _write_json_atomic
+    from vae_gui.model.checkpoint import Checkpoint
+    from vae_gui.model.cli import save_run
+    from vae_gui.model.config import ModelConfig, TrainConfig
+    from vae_gui.model.networks import build_models
 
-    path = tmp_path / "metrics.json"
-    _write_json_atomic(path, {"epochs": [1]})
+    config = ModelConfig((4, 4), (3,), 2)
+    ae, vae = build_models(config, 0)
+    first = Checkpoint(ae, vae, config, TrainConfig(), "mnist5k", ("a", "b"), 1, 10)
+    save_run(tmp_path, first, every_epoch=False)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    syncs = []
 
-    def no_space(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def no_space_at_the_second(fd):
+        syncs.append(fd)
+        if len(syncs) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(vae_gui.model.atomic_write.os, "fsync", no_space)
+    monkeypatch.setattr(vae_gui.model.atomic_write.os, "fsync", no_space_at_the_second)
     with pytest.raises(OSError, match="No space"):
-        _write_json_atomic(path, {"epochs": [1, 2]})
+        save_run(tmp_path, dataclasses.replace(first, epoch=2, step=20), every_epoch=False)
     monkeypatch.undo()
-    assert json.loads(path.read_text()) == {"epochs": [1]}
-    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert json.loads(before["metrics.json"])["epoch"] == 1
 
 
 @pytest.mark.parametrize("argv", [

@@ -241,13 +241,34 @@ def test_screenshot_mode_writes_a_png_and_exits_0(tmp_path):
     assert result.stderr == ""  # no traceback, and none of Qt's noise either
 
 
+def test_a_screenshot_that_cannot_be_written_is_a_usage_error(tmp_path):
+    # Refused before any window opens: a missing folder, a folder, and a pipe (whose save
+    # would block for ever).
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    for path, why in ((tmp_path / "no-such-folder" / "shot.png", "its folder does not exist"),
+                      (tmp_path, "is a folder"), (fifo, "is not a regular file")):
+        result = run_app(["--screenshot", str(path)], timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert why in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.mark.slow  # a real process: seconds of start-up; runs in .ci/run
-def test_a_screenshot_into_a_missing_folder_says_why_and_exits_1(tmp_path):
-    path = tmp_path / "no-such-folder" / "shot.png"
-    result = run_app(["--screenshot", str(path)])
+def test_a_screenshot_into_an_unwritable_folder_says_why_and_exits_1(tmp_path):
+    path = tmp_path / "shot.png"
+    # Denied by the kernel even to root: a write into a folder mounted read-only is not
+    # available here, so the save is made to fail as a full disk would.
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    code = ("import errno, os, sys; import vae_gui.model.atomic_write as a\n"
+            "def full(*args): raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))\n"
+            "a.os.fsync = full\n"
+            "from vae_gui.app import main; sys.exit(main(sys.argv[1:]))")
+    result = subprocess.run([sys.executable, "-c", code, "--screenshot", str(path)], cwd=REPO,
+                            env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
-    assert result.stderr.strip() == (f"vae-gui: could not save the screenshot to {path}: its "
-                                      "folder does not exist.")
+    assert result.stderr.strip() == (f"vae-gui: could not save the screenshot to {path}: "
+                                      "No space left on device.")
+    assert not path.exists() and not list(tmp_path.iterdir())
 
 
 @pytest.mark.slow  # a real process: seconds of start-up; runs in .ci/run

@@ -47,6 +47,8 @@ from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
 )
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from vae_gui.views.palette import LEGEND_NAME_CHARS
+
 REPO = Path(__file__).resolve().parent.parent
 FAIL_MS = 30000  # a failure must be reported long before this; it only bounds a broken run
 
@@ -851,7 +853,7 @@ def test_class_names_from_files_are_shown_as_text_not_markup(qtbot, tmp_path):
                                                            class_names=names))
     legend = window.columns["vae"].legend
     shown = QtGui.QTextDocumentFragment.fromHtml(legend.text()).toPlainText()
-    assert HOSTILE_NAME in shown and "<b>1</b>" in shown
+    assert HOSTILE_NAME[:LEGEND_NAME_CHARS - 1] + "\u2026" in shown and "<b>1</b>" in shown
     labels = window.snapshot.labels
     first, beyond = int(np.flatnonzero(labels == 0)[0]), int(np.flatnonzero(labels == 9)[0])
     window.inspect_point(first)
@@ -861,3 +863,20 @@ def test_class_names_from_files_are_shown_as_text_not_markup(qtbot, tmp_path):
     assert "class 9" in window.tools.inspect.label.text()
     qtbot.wait(50)
     assert window.width() <= max(width, window.minimumSizeHint().width()) + 50
+
+
+def test_a_thousand_long_class_names_keep_the_window_its_size(qtbot, tmp_path):
+    """Before: a checkpoint with 1,000 class names made the legend, on one line, tens of
+    thousands of pixels wide, and the window with it (a screenshot took 40 s to encode)."""
+    window = make_window(qtbot, tmp_path)
+    width = window.width()
+    names = tuple(f"{k:04d} " + "w" * 250 for k in range(1000))
+    window.state.show(window.snapshot, dataclasses.replace(window.state.origin,
+                                                           class_names=names))
+    qtbot.wait(50)
+    legend = window.columns["ae"].legend
+    shown = QtGui.QTextDocumentFragment.fromHtml(legend.text()).toPlainText()
+    assert shown.startswith("\u25cf0000 www") and shown.endswith("and 970 more classes")
+    assert legend.width() <= window.width()
+    assert window.width() <= max(width, window.minimumSizeHint().width()) + 50
+    assert window.minimumSizeHint().width() < 1366  # still fits a laptop's screen

@@ -12,7 +12,7 @@ import signal
 import sys
 
 from vae_gui.model.cli import DESCRIPTION as TRAIN_DESCRIPTION
-from vae_gui.model.cli import add_train_arguments, nonempty, run_training
+from vae_gui.model.cli import add_train_arguments, nonempty, run_training, safe_output
 from vae_gui.model.evaluate import DESCRIPTION as EVALUATE_DESCRIPTION
 from vae_gui.model.evaluate import add_evaluate_arguments, run_evaluate
 
@@ -42,12 +42,36 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
 def add_window_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", nargs="?", type=nonempty,
                    help="a checkpoint to open instead of the pretrained models")
-    p.add_argument("--screenshot", metavar="PATH", type=nonempty,
+    p.add_argument("--screenshot", metavar="PATH", type=image_target,
                    help="open the window, save it as a PNG once the models are drawn, and exit")
     p.add_argument("--train", action="store_true",
                    help="start training from scratch as soon as the window is up")
     p.add_argument("--follow", metavar="DIR", type=nonempty,
                    help="show each checkpoint that 'vae-gui train --out DIR' writes, as it lands")
+
+
+def image_target(text: str) -> str:
+    """An argparse type for a file to write an image to: refused at once (exit 2) when its
+    folder is missing or it names a folder, a pipe, a device or a socket (a pipe would block
+    the save for ever), before a window is opened for nothing."""
+    import os
+    import stat
+    from pathlib import Path
+
+    path = Path(nonempty(text)).expanduser()
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: its folder does not exist")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return text  # not there yet: it will be made
+    if stat.S_ISDIR(mode):
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name such as "
+                                         f"{path / 'vae-gui.png'}")
+    if not stat.S_ISREG(mode):
+        raise argparse.ArgumentTypeError(f"{text} is not a regular file (a pipe, device or "
+                                         "socket); give a file name")
+    return text
 
 
 def parse(argv: list[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
@@ -62,6 +86,7 @@ def parse(argv: list[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]
 
 def main(argv: list[str] | None = None) -> int:
     parser, args = parse(list(sys.argv[1:] if argv is None else argv))
+    safe_output()
     if args.command == "train":
         return run_training(args, parser)
     if args.command == "evaluate":

@@ -6,7 +6,6 @@ import argparse
 import os
 import signal
 import sys
-from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
@@ -89,11 +88,8 @@ def run_gui(args: argparse.Namespace, pending_signals: list[int] | None = None) 
             QtWidgets.QApplication.processEvents()
             ok = window.export_png(args.screenshot)
             if not ok:
-                folder = Path(args.screenshot).expanduser().resolve().parent
-                why = ("its folder does not exist" if not folder.is_dir()
-                       else "it cannot be written there")
-                print(f"vae-gui: could not save the screenshot to {args.screenshot}: {why}.",
-                      file=sys.stderr)
+                print(f"vae-gui: could not save the screenshot to {args.screenshot}: "
+                      f"{window.last_export_problem}.", file=sys.stderr)
             exit_code["value"] = 0 if ok else 1
             window.close_without_asking()
 

@@ -19,7 +19,7 @@ from vae_gui.explorer_state import MODELS, ExplorerState
 from vae_gui.tools.manifold import ManifoldOverlay, Region
 from vae_gui.tools.marks import ToolMarks
 from vae_gui.tools.panel import ToolsPanel
-from vae_gui.views.export_image import export_widget
+from vae_gui.views.export_image import export_widget, write_problem
 from vae_gui.views.help_dialog import HelpDialog
 from vae_gui.views.model_column import ModelColumn
 from vae_gui.views.overlays import Overlays
@@ -60,6 +60,7 @@ class MainWindow(QtWidgets.QMainWindow):
         plots = {which: column.latent_plot for which, column in self.columns.items()}
         self.settings_panel = SettingsPanel()
         self.guard = DiscardGuard(self.state, self.settings, self)
+        self.last_export_problem = ""  # why the last export failed, for --screenshot
         self.training = TrainingController(self.state, self.settings_panel, self.guard, self)
         self.files = FileController(self.state, self.training, self.settings, self)
         self.linking = PlotLinking(self.state, plots)
@@ -351,12 +352,16 @@ class MainWindow(QtWidgets.QMainWindow):
                    legend: QtWidgets.QWidget | None = None) -> bool:
         """Saves the window (or one panel, under `legend`) as a PNG at twice the screen's
         resolution, or as an SVG when `path` ends in .svg; False and a dialog on failure."""
-        ok = export_widget(widget or self, path, legend)
-        if not ok:
-            self.show_error("Could not export", f"{path} could not be written.")
-        else:
-            self.statusBar().showMessage(f"Exported {path}", 5000)
-        return ok
+        try:
+            export_widget(widget or self, path, legend)
+        except OSError as exc:
+            self.last_export_problem = write_problem(exc)
+            self.show_error("Could not export",
+                            f"{path} could not be written: {self.last_export_problem}.")
+            return False
+        self.last_export_problem = ""
+        self.statusBar().showMessage(f"Exported {path}", 5000)
+        return True
 
     def _export_widget(self, widget: QtWidgets.QWidget | None, name: str,
                        legend: QtWidgets.QWidget | None = None) -> None:

@@ -119,8 +119,9 @@ class FileController(QtCore.QObject):
         from vae_gui.model.checkpoint import Checkpoint, save_checkpoint
 
         s, origin = state.snapshot, state.origin
+        # The snapshot's completed epochs, not the length of its history, which is thinned.
         checkpoint = Checkpoint(s.ae, s.vae, origin.model_config, origin.train_config,
-                                origin.dataset, origin.class_names, len(s.history), s.step,
+                                origin.dataset, origin.class_names, int(s.epoch), s.step,
                                 s.history)
         self.message.emit(f"Saving {path}\u2026", 0)
         self.runner.run(lambda: save_checkpoint(checkpoint, path),

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from vae_gui.model.training import Progress, Snapshot
     from vae_gui.views.settings_panel import SettingsPanel
 
+PROGRESS_UNITS = 10_000  # the progress bar's steps: a share of the run, in hundredths of 1%
 LIVE_CLOUDS_MS = 500  # while training: clouds, cursors and tools at most twice a second
 PACES = (("full speed", None), ("50 steps/s", 50.0), ("10 steps/s", 10.0),
          ("2 steps/s", 2.0))
@@ -209,10 +210,12 @@ class TrainingController(QtCore.QObject):
         self.state.show(self._latest, origin, refit=refit, live=self.session.running)
 
     def _on_progress(self, p: Progress) -> None:
+        # Qt's progress bar counts in 32-bit integers: show a share, so that any number of
+        # steps fits (batch 1 for 100,000 epochs is 400 million steps of mnist5k).
         total = p.epochs * p.steps_per_epoch
-        done = min(p.step, total) if total else 0
-        self.progress_bar.setMaximum(max(total, 1))
-        self.progress_bar.setValue(done)
+        share = min(p.step / total, 1.0) if total > 0 else 0.0
+        self.progress_bar.setMaximum(PROGRESS_UNITS)
+        self.progress_bar.setValue(round(share * PROGRESS_UNITS))
         self.progress_label.setText(
             f"epoch {p.epoch}/{p.epochs} \u00b7 step {p.step_in_epoch}/{p.steps_per_epoch} "
             f"\u00b7 {p.samples_per_second:,.0f} samples/s")

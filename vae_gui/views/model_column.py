@@ -52,6 +52,10 @@ class ModelColumn(QtWidgets.QWidget):
         self.legend = QtWidgets.QLabel("")
         self.legend.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.legend.setFixedHeight(24)  # one line, so both columns keep the same layout
+        # However many or long the class names, the legend never widens the window: what
+        # does not fit is cut off at the column's edge.
+        self.legend.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                                  QtWidgets.QSizePolicy.Policy.Fixed)
         self._legend_for: tuple[str, ...] = ()
         self._plot_title = f"latent space ({'codes' if which == 'ae' else 'means'})"
         self.latent_plot = LatentPlot(self._plot_title)

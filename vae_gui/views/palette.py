@@ -24,10 +24,22 @@ def class_color(index: int, n_classes: int) -> str:
     return f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
 
 
+LEGEND_CLASSES = 30  # more would not fit on the legend's one line anyway
+LEGEND_NAME_CHARS = 24
+
+
 def legend_html(class_names: tuple[str, ...]) -> str:
-    """A one-line legend of class colours, for a QLabel. The names are escaped: they come
+    """A one-line legend of class colours, for a QLabel: the first LEGEND_CLASSES classes,
+    each name cut to LEGEND_NAME_CHARS, then how many more. The names are escaped: they come
     from folder names and checkpoints, and a name such as "<img width=20000>" must show as
     the text it is, not widen the window."""
     n = len(class_names)
-    return " ".join(f"<span style='color:{class_color(i, n)}; font-size:14pt'>\u25cf</span>"
-                    f"{html.escape(name)}" for i, name in enumerate(class_names))
+    parts = [f"<span style='color:{class_color(i, n)}; font-size:14pt'>\u25cf</span>"
+             f"{html.escape(_short(name))}" for i, name in enumerate(class_names[:LEGEND_CLASSES])]
+    if n > LEGEND_CLASSES:
+        parts.append(f"and {n - LEGEND_CLASSES:,} more classes")
+    return " ".join(parts)
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= LEGEND_NAME_CHARS else name[:LEGEND_NAME_CHARS - 1] + "\u2026"

@@ -57,9 +57,12 @@ def load_for_display(path: str | os.PathLike, data_root: str | None = None) -> L
     from vae_gui.model.checkpoint import load_checkpoint
     from vae_gui.model.data import load_dataset
     from vae_gui.model.errors import DatasetError
+    from vae_gui.model.run_folder import CHECKPOINT_NAME, repair_metrics
     from vae_gui.model.training import snapshot_of
 
     checkpoint = load_checkpoint(path)
+    if Path(path).name == CHECKPOINT_NAME:  # a run folder: its metrics.json agrees with it
+        repair_metrics(Path(path).parent)
     check_cancelled()
     try:
         data = load_dataset(checkpoint.dataset, data_root, checkpoint.model_config.image_shape[0],
@@ -72,7 +75,7 @@ def load_for_display(path: str | os.PathLike, data_root: str | None = None) -> L
                            f"images but {checkpoint.dataset} has {data.image_shape}.")
     check_cancelled()
     snapshot = snapshot_of(checkpoint.ae, checkpoint.vae, data, checkpoint.history,
-                           checkpoint.step, max_points=MAX_POINTS)
+                           checkpoint.step, max_points=MAX_POINTS, epoch=checkpoint.epoch)
     return LoadedModels(Path(path), checkpoint, data, snapshot)
 
 

@@ -4,6 +4,7 @@ publishes. Only immutable records cross from the thread: snapshots, progress, th
 
 from __future__ import annotations
 
+import dataclasses
 import traceback
 from dataclasses import dataclass
 
@@ -73,8 +74,8 @@ class TrainingThread(QtCore.QThread):
                                     check=self._check_stopped)
                 if self.control.stopped:  # stopped or closed while the data loaded
                     return
-                config = ModelConfig(data.image_shape, spec.model_config.hidden,
-                                     spec.model_config.latent_dim)
+                # The data set decides the image size; every other setting is the panel's.
+                config = dataclasses.replace(spec.model_config, image_shape=data.image_shape)
                 self.trainer = Trainer(data, config, spec.train_config,
                                        max_points=spec.max_points)
                 post("started", TrainingStarted(data, config, spec.train_config,

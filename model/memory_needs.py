@@ -1,0 +1,100 @@
+"""What training a pair of models will need in memory, checked before anything is allocated.
+
+A model too large for the machine would otherwise fail deep inside torch's allocator after
+seconds of swapping (or be killed by the system); refusing it up front says by how much.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+try:
+    import resource
+except ImportError:  # Windows: no address-space limits to read
+    resource = None
+
+from vae_gui.model.config import ModelConfig
+from vae_gui.model.errors import TooLarge
+
+FLOAT_BYTES = 4
+# Per parameter while training: the weights, their gradients, Adam's two moments, the last
+# good weights kept against divergence, and up to three frozen snapshot copies in flight.
+COPIES_PER_PARAMETER = 8
+# Per activation value of a batch: the value kept for the backward pass, its gradient, and
+# the temporaries of the nonlinearities and the loss.
+COPIES_PER_ACTIVATION = 4
+EVAL_BATCH = 2000  # the trainer's evaluation batch (model.training.EVAL_BATCH)
+
+
+def parameter_count(config: ModelConfig) -> int:
+    """Parameters of the AE and the VAE together, from the layer sizes alone."""
+    widths = [config.n_pixels, *config.hidden]
+    encoder = sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+    decoder_widths = [config.latent_dim, *reversed(config.hidden), config.n_pixels]
+    decoder = sum((a + 1) * b for a, b in zip(decoder_widths, decoder_widths[1:], strict=False))
+    head = (config.hidden[-1] + 1) * config.latent_dim
+    return (encoder + head + decoder) + (encoder + 2 * head + decoder)  # AE, then VAE
+
+
+def training_bytes(config: ModelConfig, batch_size: int, n_images: int) -> int:
+    """The bytes a run of this configuration needs, roughly: the parameters and their
+    training state, one batch's activations (or an evaluation batch's), and the images."""
+    widths = 2 * (config.n_pixels + sum(config.hidden) + config.latent_dim)
+    activations = 2 * widths * max(batch_size, EVAL_BATCH) * COPIES_PER_ACTIVATION
+    images = n_images * config.n_pixels
+    return FLOAT_BYTES * (parameter_count(config) * COPIES_PER_PARAMETER + activations + images)
+
+
+def available_bytes() -> int | None:
+    """Memory this process may still use: the smaller of what the system has available
+    and what its address-space limit leaves; None where neither can be read."""
+    limits = []
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        if hasattr(os, "sysconf") and sys.platform != "win32":
+            with contextlib.suppress(ValueError, OSError):
+                limits.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    if resource is not None and hasattr(resource, "RLIMIT_AS"):
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            limits.append(max(soft - _address_space_used(), 0))
+    return min(limits) if limits else None
+
+
+def _address_space_used() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def gigabytes(n: int) -> str:
+    return f"{n / 1024**3:,.1f} GB"
+
+
+def check_fits(config: ModelConfig, batch_size: int, n_images: int,
+               available: int | None = None) -> None:
+    """Raises TooLarge, with both sizes, when a run would need more memory than is
+    available (`available` defaults to available_bytes())."""
+    available = available_bytes() if available is None else available
+    if available is None:
+        return
+    need = training_bytes(config, batch_size, n_images)
+    if need > available:
+        raise TooLarge(
+            f"Training these models would need about {gigabytes(need)} of memory "
+            f"({parameter_count(config):,} parameters in the AE and the VAE, with their "
+            f"gradients, optimizer state and copies, and a batch of {batch_size}), but only "
+            f"{gigabytes(available)} is available. Choose fewer or smaller hidden layers, a "
+            "smaller batch, or smaller images."
+        )
