@@ -41,7 +41,7 @@ TEMP_MARK = ".vae-gui-"
 _TEMP_NAME = re.compile(r"\..+\.vae-gui-[A-Za-z0-9_]+\.tmp")
 # A temporary file this recent may belong to a save that has just created it and not yet
 # locked it; without flock, one this recent may belong to any save still running.
-STALE_AFTER_S = 5.0 if fcntl is not None else 3600.0
+STALE_AFTER_S = 1.0 if fcntl is not None else 3600.0
 
 
 def new_file_mode() -> int:

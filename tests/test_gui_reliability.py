@@ -691,6 +691,119 @@ def test_the_real_app_finishes_a_save_and_exits_cleanly_when_signalled_during_it
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+SCANNING_DRIVER = """
+    # The real app (vae_gui.app.main), with one stand-in: a slow disk, on which each image of
+    # a folder takes 0.2 s to open. Once the pretrained models are shown, the settings name
+    # the folder and Train is pressed: the training thread starts scanning it.
+    import sys, time
+    import PIL.Image
+    import vae_gui.app, vae_gui.main_window as mw
+
+    folder, marker, real_open = sys.argv[1], sys.argv[2], PIL.Image.open
+
+    def slow_open(fp, *args, **kwargs):
+        open(marker, "w").close()
+        time.sleep(0.2)
+        return real_open(fp, *args, **kwargs)
+
+    PIL.Image.open = slow_open
+
+    class Window(mw.MainWindow):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.models_shown.connect(self._scan)
+
+        def _scan(self):
+            self.settings_panel.dataset.setCurrentText(folder)
+            self.train_action.trigger()
+            if sys.argv[3] == "close":
+                self._close_when_scanning()
+
+        def _close_when_scanning(self):
+            import os
+            from PySide6 import QtCore
+            if os.path.exists(marker):
+                self.close()  # as the user closes the window
+            else:
+                QtCore.QTimer.singleShot(5, self._close_when_scanning)
+
+    mw.MainWindow = Window
+    sys.exit(vae_gui.app.main([]))
+"""
+
+
+def _image_folder(root: Path, n: int = 200) -> Path:
+    from PIL import Image
+
+    for k in range(n):
+        folder = root / f"class-{k % 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.new("L", (28, 28), k % 256).save(folder / f"{k}.png")
+    return root
+
+
+@pytest.mark.slow  # three real apps, each scanning a folder on a slow disk (40 s in all)
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "close"])
+def test_the_real_app_exits_cleanly_while_the_training_thread_scans_a_folder(tmp_path, how):
+    # Before: "QThread: Destroyed while thread 'vae-gui training' is still running", abort
+    # (exit -6 for a signal, 134 for a close): the scan could not be stopped, and the thread
+    # was destroyed while it ran. Now the scan stops before its next image.
+    folder = _image_folder(tmp_path / "photos")
+    driver, marker = tmp_path / "scanning_app.py", tmp_path / "scanning"
+    driver.write_text(textwrap.dedent(SCANNING_DRIVER))
+    proc = _launch([str(driver), str(folder), str(marker), how])
+    _wait_for(proc, marker.exists, "the folder scan")
+    if how == "close":
+        try:
+            out, err = proc.communicate(timeout=EXIT_WITHIN_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        elapsed = 0.0
+    else:
+        elapsed, _, err = _signal_and_collect(proc, getattr(signal, how))
+    _assert_clean_exit(proc, elapsed, err)
+
+
+@pytest.mark.slow  # opens a window and a checkpoint (7 s); the close test below is quick
+def test_cancel_stops_opening_a_checkpoint_whose_folder_is_slow_to_read(qtbot, tmp_path,
+                                                                      monkeypatch):
+    """A checkpoint trained on a large folder of photos: opening it scans the folder. Cancel
+    in the status bar stops the scan before its next image; the models shown stay."""
+    import PIL.Image
+    from vae_gui.model.checkpoint import load_checkpoint, save_checkpoint
+
+    from vae_gui.workers.loading import PRETRAINED
+
+    folder = _image_folder(tmp_path / "photos", n=40)
+    path = save_checkpoint(dataclasses.replace(load_checkpoint(PRETRAINED),
+                                               dataset=str(folder)), tmp_path / "p.safetensors")
+    window = make_window(qtbot, tmp_path)
+    before = on_screen(window)
+    real_open, opened, go_on = PIL.Image.open, [], threading.Event()
+
+    def slow_open(fp, *args, **kwargs):  # the first image read, the disk stalls
+        opened.append(fp)
+        go_on.wait(FAIL_MS / 1000)
+        return real_open(fp, *args, **kwargs)
+
+    monkeypatch.setattr(PIL.Image, "open", slow_open)
+    button = window.files.cancel_button
+    assert not button.isVisible()
+    window.open_checkpoint(str(path))
+    qtbot.waitUntil(lambda: len(opened) == 1, timeout=FAIL_MS)
+    assert button.isVisible() and button.isEnabled()
+    qtbot.mouseClick(button, QtCore.Qt.MouseButton.LeftButton)
+    go_on.set()
+    qtbot.waitUntil(lambda: not window.files.runner.busy, timeout=FAIL_MS)
+    assert len(opened) == 1  # stopped before the second of 40 images
+    assert not button.isVisible() and window.files.open_action.isEnabled()
+    assert "Stopped opening" in window.statusBar().currentMessage()
+    assert_still_shown(window, before)
+    assert window.error_box is None
+    assert_cursor_decodes(qtbot, window)
+
+
 def test_closing_during_a_load_drops_it_at_its_next_stage(qtbot, tmp_path, monkeypatch):
     """The in-process view of the load case above: close waits for the stage under way,
     not for the whole load, and nothing of the load is shown or reported afterwards."""
@@ -755,7 +868,31 @@ DATA = {
         lambda tmp: str(_npz(tmp, "colour.npz", images=np.zeros((6, 28, 28, 3)),
                              labels=np.arange(6) % 2)),
         "reset", ["colour.npz", "expected N images of shape", "Fix the file"]),
+    # The second hostile corpus (issue 15): a pipe named like an image hung the scan; pixel
+    # ranges were guessed (uint16 nearly white, floats up to 1.2 divided by 255).
+    "pipe-among-the-images": (lambda tmp: str(_folder_with_a_pipe(tmp)), "train",
+                              ["x.png", "not a regular file", "remove it"]),
+    "uint16-pixels": (
+        lambda tmp: str(_npz(tmp, "deep.npz", images=np.full((6, 28, 28), 60000, np.uint16),
+                             labels=np.arange(6) % 2)),
+        "reset", ["deep.npz", "uint16 pixels from 60000 to 60000", "does not guess"]),
+    "floats-above-1": (
+        lambda tmp: str(_npz(tmp, "bright.npz", images=np.full((6, 28, 28), 1.2, np.float32),
+                             labels=np.arange(6) % 2)),
+        "reset", ["bright.npz", "float32 pixels from 1.2 to 1.2", "does not guess"]),
 }
+
+
+def _folder_with_a_pipe(tmp: Path) -> Path:
+    from PIL import Image
+
+    root = tmp / "with-a-pipe"
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for k in range(3):
+            Image.new("L", (28, 28), 40 * k).save(root / c / f"{k}.png")
+    os.mkfifo(root / "b" / "x.png")
+    return root
 
 
 def _bytes(path: Path, blob: bytes) -> Path:
@@ -778,7 +915,8 @@ def _train_or_reset_and_expect_failure(qtbot, window, button: str) -> str:
     return failed.args[0]
 
 
-@pytest.mark.parametrize("case", _quick_ones(DATA, ("missing-npz", "images-of-two-sizes")))
+@pytest.mark.parametrize("case", _quick_ones(DATA, ("missing-npz", "images-of-two-sizes",
+                                                   "pipe-among-the-images")))
 def test_a_bad_dataset_typed_in_the_settings_says_why_and_keeps_the_models(qtbot, tmp_path,
                                                                           case):
     make, button, fragments = DATA[case]
@@ -800,6 +938,31 @@ def test_a_bad_dataset_typed_in_the_settings_says_why_and_keeps_the_models(qtbot
         qtbot.waitUntil(lambda: window.snapshot is not before["snapshot"]
                         and window.snapshot.step >= 20, timeout=FAIL_MS)
         window.close()
+
+
+@pytest.mark.parametrize("dataset", _quick_ones(["", "pipe"], ("",)), ids=["empty", "pipe"])
+def test_a_checkpoint_naming_no_dataset_or_a_pipe_says_why_and_keeps_the_models(
+        qtbot, tmp_path, dataset):
+    # Before: an empty dataset field scanned the current folder as a dataset, and a folder
+    # holding a pipe blocked the load for good: the window never drew (killed at 155 s).
+    from vae_gui.model.checkpoint import load_checkpoint, save_checkpoint
+
+    from vae_gui.workers.loading import PRETRAINED
+
+    name = str(_folder_with_a_pipe(tmp_path)) if dataset == "pipe" else dataset
+    path = save_checkpoint(dataclasses.replace(load_checkpoint(PRETRAINED), dataset=name),
+                           tmp_path / "odd.safetensors")
+    window = make_window(qtbot, tmp_path)
+    before = on_screen(window)
+    with qtbot.waitSignal(window.load_failed, timeout=FAIL_MS) as failed:
+        window.open_checkpoint(str(path))
+    message = failed.args[0]
+    assert "were trained on" in message
+    assert ("the name is empty" if dataset == "" else "not a regular file") in message
+    qtbot.waitUntil(lambda: error_shown(window), timeout=5000)
+    assert_still_shown(window, before)
+    dismiss_error(qtbot, window)
+    assert_cursor_decodes(qtbot, window)
 
 
 @pytest.fixture

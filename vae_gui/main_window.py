@@ -265,6 +265,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.source_label = QtWidgets.QLabel("")
         # Plain text: it names a dataset and a file, which come from outside.
         self.source_label.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+        self.statusBar().addPermanentWidget(self.files.cancel_button)
         self.statusBar().addPermanentWidget(self.source_label)
         self.statusBar().addPermanentWidget(self.progress_label)
         self.statusBar().addPermanentWidget(self.progress_bar)

@@ -53,6 +53,13 @@ class FileController(QtCore.QObject):
             None, "Show the AE and VAE that ship with vae-gui again")
         self.recent_menu = QtWidgets.QMenu("Open &recent", window)
         self._rebuild_recent_menu()
+        # Shown in the status bar while a checkpoint opens: a large one, or one whose data set
+        # is a large folder or a download, can take long; the models on screen stay.
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop opening the checkpoint; the models shown stay")
+        self.cancel_button.clicked.connect(self.cancel_open)
+        self.cancel_button.hide()
+        self._opening = 0  # the key of the load under way, 0 when none
         self.save_action.setEnabled(False)
         state.models_changed.connect(lambda _: self.save_action.setEnabled(True))
 
@@ -65,12 +72,33 @@ class FileController(QtCore.QObject):
         self.message.emit(f"Opening {path}\u2026", 0)
         QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.BusyCursor)
         self.open_action.setEnabled(False)
-        self.runner.run(lambda: load_for_display(path), self._on_loaded,
-                        lambda message: self._on_load_failed(path, message))
+        self._opening = self.runner.run(lambda: load_for_display(path), self._on_loaded,
+                                        lambda message: self._on_load_failed(path, message),
+                                        lambda: self._on_open_cancelled(path))
+        self.cancel_button.setVisible(bool(self._opening))
 
-    def _on_loaded(self, loaded: LoadedModels) -> None:
+    def cancel_open(self) -> None:
+        """Stops the checkpoint being opened at its next stage (or image of a folder)."""
+        if self._opening:
+            self.runner.cancel(self._opening)
+            self.cancel_button.setEnabled(False)
+            self.message.emit("Cancelling\u2026", 0)
+
+    def _load_ended(self) -> None:
         QtWidgets.QApplication.restoreOverrideCursor()
         self.open_action.setEnabled(True)
+        self._opening = 0
+        self.cancel_button.hide()
+        self.cancel_button.setEnabled(True)
+
+    def _on_open_cancelled(self, path: str) -> None:
+        self._load_ended()
+        kept = ("the models shown were kept" if self.state.snapshot is not None else
+                "open a checkpoint, or press Train to train new models")
+        self.message.emit(f"Stopped opening {path}; {kept}.", 0)
+
+    def _on_loaded(self, loaded: LoadedModels) -> None:
+        self._load_ended()
         self.follower.stop()  # an explicit Open ends following a folder
         self.show_loaded(loaded, remember=True)
         self.message.emit(f"Opened {loaded.path}", 5000)
@@ -95,8 +123,7 @@ class FileController(QtCore.QObject):
         self.loaded.emit(loaded)
 
     def _on_load_failed(self, path: str, message: str) -> None:
-        QtWidgets.QApplication.restoreOverrideCursor()
-        self.open_action.setEnabled(True)
+        self._load_ended()
         self.message.emit(f"Could not open {path}", 5000)
         self.error.emit("Could not open the checkpoint",
                         f"{message}\n\nThe models on screen were kept.")

@@ -12,32 +12,33 @@ from PySide6 import QtCore
 from vae_gui.model.errors import VaeGuiError
 from vae_gui.workers.mailbox import Mailbox
 
-_current = threading.local()  # the cancel flag of the job running on this thread, if any
+_current = threading.local()  # the cancel flags of the job running on this thread, if any
 
 
 class Cancelled(Exception):
-    """Raised by `check_cancelled` in a job whose runner is closing; nothing is reported."""
+    """Raised by `check_cancelled` in a job that was cancelled or whose runner is closing."""
 
 
 def check_cancelled() -> None:
-    """Long jobs call this between their stages, so that closing the window need not wait
-    for them to finish. Does nothing outside a BackgroundRunner job."""
-    flag = getattr(_current, "flag", None)
-    if flag is not None and flag.is_set():
+    """Long jobs call this between their stages (and loads before each image of a folder),
+    so that Cancel or closing the window need not wait for them to finish. Does nothing
+    outside a BackgroundRunner job."""
+    flags = getattr(_current, "flags", None)
+    if flags is not None and any(flag.is_set() for flag in flags):
         raise Cancelled
 
 
 class _Task(QtCore.QRunnable):
     def __init__(self, fn: Callable[[], Any], mailbox: Mailbox, key: int,
-                 cancelled: threading.Event) -> None:
+                 flags: tuple[threading.Event, ...]) -> None:
         super().__init__()
         self.fn = fn
         self.mailbox = mailbox
         self.key = key
-        self.cancelled = cancelled
+        self.flags = flags  # the runner's (closing) and the job's own (Cancel)
 
     def run(self) -> None:
-        _current.flag = self.cancelled
+        _current.flags = self.flags
         try:
             check_cancelled()  # queued behind a job and the window closed meanwhile
             result = ("done", self.fn())
@@ -49,7 +50,7 @@ class _Task(QtCore.QRunnable):
             traceback.print_exc()
             result = ("failed", f"Unexpected error: {type(exc).__name__}: {exc}")
         finally:
-            _current.flag = None
+            _current.flags = None
         self.mailbox.post(*result[:1], (self.key, result[1]))
 
 
@@ -63,7 +64,8 @@ class BackgroundRunner(QtCore.QObject):
         self.pool = QtCore.QThreadPool(self)
         self.pool.setMaxThreadCount(1)  # loads run one after another, in the order asked
         self._mailbox = Mailbox(self._on_posted, self)
-        self._handlers: dict[int, tuple[Callable, Callable]] = {}
+        self._handlers: dict[int, tuple[Callable, Callable, Callable | None]] = {}
+        self._job_flags: dict[int, threading.Event] = {}
         self._next_key = 0
         self._cancelled = threading.Event()  # set for good when the window closes
 
@@ -72,19 +74,36 @@ class BackgroundRunner(QtCore.QObject):
         fn: Callable[[], Any],
         on_done: Callable[[Any], None],
         on_failed: Callable[[str], None],
-    ) -> None:
+        on_cancelled: Callable[[], None] | None = None,
+    ) -> int:
+        """Runs `fn` after the jobs before it; returns its key for `cancel` (0: not started,
+        the runner is closing)."""
         if self._cancelled.is_set():
-            return  # closing: nothing new starts
+            return 0  # closing: nothing new starts
         self._next_key += 1
-        self._handlers[self._next_key] = (on_done, on_failed)
-        self.pool.start(_Task(fn, self._mailbox, self._next_key, self._cancelled))
+        key = self._next_key
+        self._handlers[key] = (on_done, on_failed, on_cancelled)
+        self._job_flags[key] = threading.Event()
+        self.pool.start(_Task(fn, self._mailbox, key, (self._cancelled, self._job_flags[key])))
+        return key
+
+    def cancel(self, key: int) -> None:
+        """Asks job `key` to stop at its next check_cancelled; whatever it returns is then
+        dropped, and its `on_cancelled` is called instead."""
+        if key in self._job_flags:
+            self._job_flags[key].set()
 
     def _on_posted(self, kind: str, value: tuple[int, Any]) -> None:
         key, result = value
-        on_done, on_failed = self._handlers.pop(key)
+        on_done, on_failed, on_cancelled = self._handlers.pop(key)
+        cancelled_job = self._job_flags.pop(key).is_set()
         try:
-            if kind == "cancelled" or self._cancelled.is_set():
+            if self._cancelled.is_set():
                 return  # the window has closed: a late result must not redraw or start anything
+            if kind == "cancelled" or cancelled_job:
+                if on_cancelled is not None:
+                    on_cancelled()
+                return
             (on_done if kind == "done" else on_failed)(result)
         finally:
             if not self._handlers:
