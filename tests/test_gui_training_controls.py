@@ -5,6 +5,7 @@ and a pace control."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
     collect_windows_after_test,
     make_window,
@@ -24,14 +25,18 @@ def test_changed_settings_are_marked_and_a_press_trains_with_them(qtbot, tmp_pat
                     timeout=30000)
     assert window.train_action.text() == CONTINUE and "Changed" not in panel.note.text()
     type_into(qtbot, panel.latent_dim, "8")
+    type_into(qtbot, panel.dropout, "0.5")
     type_into(qtbot, panel.batch_size, "64")
     # The old run cannot take these: the button says a new run starts, the panel says why.
     assert window.train_action.text() == TRAIN
-    assert "Changed: latent dimension, batch size" in panel.note.text()
+    assert "Changed: latent dimension, encoder dropout, batch size" in panel.note.text()
     press(qtbot, window, window.train_action)
     qtbot.waitUntil(lambda: window.snapshot.ae_codes.shape[1] == 8
                     and window.snapshot.step > 0, timeout=60000)
     assert window.snapshot.steps_per_epoch == int(np.ceil(4000 / 64))
+    # Every setting reaches the run (the dropout was once dropped on the way).
+    config = window.state.origin.model_config
+    assert (config.latent_dim, config.encoder_dropout) == (8, 0.5)
     assert "Changed" not in panel.note.text() and window.train_action.text() == PAUSE
 
 
@@ -109,3 +114,29 @@ def test_after_a_divergence_a_lower_learning_rate_continues_the_run(qtbot, tmp_p
     assert window.snapshot.changes[-1].lr == 0.001
     press(qtbot, window, window.stop_action)
     qtbot.waitUntil(lambda: not window.session.running, timeout=30000)
+
+
+@pytest.mark.slow  # trains at batch 1 until 100 steps are shown (8 s)
+def test_the_progress_bar_survives_a_run_of_hundreds_of_millions_of_steps(qtbot, tmp_path):
+    # Batch 1 for 100,000 epochs of mnist5k is 400 million steps (60,000 images: 6 billion,
+    # past what Qt's 32-bit progress bar holds); before, each progress update raised
+    # OverflowError. The bar now shows the share of the run done, and the label the counts.
+    window = make_window(qtbot, tmp_path)
+    panel = window.settings_panel
+    type_into(qtbot, panel.batch_size, "1")
+    type_into(qtbot, panel.epochs, "100000")
+    press(qtbot, window, window.train_action)
+    qtbot.waitUntil(lambda: window.snapshot.steps_per_epoch == 4000
+                    and window.snapshot.step > 100, timeout=60000)
+    label = window.progress_label.text()
+    assert "epoch 1/100000" in label and "/4000" in label
+    bar = window.progress_bar
+    assert bar.maximum() == 10_000 and 0 <= bar.value() < bar.maximum()
+    press(qtbot, window, window.stop_action)
+    qtbot.waitUntil(lambda: not window.session.running, timeout=30000)
+    # The largest run the bounds allow, as the training thread reports it, still fits.
+    from vae_gui.model.training import Progress
+
+    window.training._on_progress(Progress(100_000, 100_000, 60_000 * 100_000 - 1, 59_999,
+                                          60_000, 1.0))
+    assert bar.value() == 10_000 and "epoch 100000/100000" in window.progress_label.text()

@@ -120,7 +120,7 @@ class SettingsPanel(QtWidgets.QWidget):
                                 "data folder. You may also type a .npz file or a folder path.")
         browse = QtWidgets.QToolButton(text="\u2026")
         browse.setToolTip("Choose a folder of images (one sub-folder per class) or an .npz file "
-                          "with 'images' and 'labels'.")
+                          "with 'images' (uint8 0..255 or floats 0..1) and 'labels'.")
         browse.clicked.connect(self._on_browse)
         dataset_row = QtWidgets.QHBoxLayout()
         dataset_row.setContentsMargins(0, 0, 0, 0)
@@ -220,7 +220,8 @@ class SettingsPanel(QtWidgets.QWidget):
         box = QtWidgets.QMessageBox(self)
         box.setWindowTitle("Your own data")
         box.setText("Train on a folder of images (one sub-folder per class) or on an .npz file "
-                    "holding 'images' (N, H, W) and 'labels' (N,)?")
+                    "holding 'images' (N, H, W; uint8 0..255 or floats 0..1) and 'labels' "
+                    "(N,)?")
         folder = box.addButton("Folder\u2026", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
         npz = box.addButton(".npz file\u2026", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QtWidgets.QMessageBox.StandardButton.Cancel)
