@@ -697,12 +697,19 @@ def test_a_save_killed_half_way_leaves_a_loadable_checkpoint(tmp_path, when):
             assert loaded.step == 1
     leftovers = _leftovers(tmp_path)
     if when == "mid-write":
-        # Each kill left its temporary file: proof that it landed in the middle of a save.
-        assert len(leftovers) == 2
+        # Each kill left its temporary file (proof that it landed in the middle of a save);
+        # the second process's first save removed the first one (unlocked, seconds old).
+        assert len(leftovers) == 1
     # Such leftovers are hidden, never mistaken for the checkpoint, and a later save works.
     assert all(name.startswith(".run.safetensors.") for name in leftovers)
     save_checkpoint(load_checkpoint(path), path)
     assert load_checkpoint(path).step in (1, 2)
+    # A save a while later removes what the last kill left (here: made to look a minute old).
+    for name in _leftovers(tmp_path):
+        then = time.time() - 60
+        os.utime(tmp_path / name, (then, then))
+    save_checkpoint(load_checkpoint(path), path)
+    assert _leftovers(tmp_path) == []
 
 
 def test_metadata_is_plain_json_in_the_header(saved_checkpoint):
