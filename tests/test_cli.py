@@ -535,6 +535,16 @@ def test_a_failed_save_of_an_epoch_keeps_the_previous_pair(tmp_path, monkeypatch
     assert json.loads(before["metrics.json"])["epoch"] == 1
 
 
+def test_following_a_pipe_is_a_usage_error(capsys, tmp_path):
+    from vae_gui.app import main as app_main
+
+    pipe = tmp_path / "run"
+    os.mkfifo(pipe)
+    with pytest.raises(SystemExit) as info:
+        app_main(["--follow", str(pipe)])
+    assert info.value.code == 2 and "is not a folder" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv", [
     ["train", "--dataset", ""], ["train", "--out", ""], ["train", "--data-root", " "],
     [""], ["--screenshot", ""], ["--follow", ""], ["open", "--screenshot", "", "x"],

@@ -5,6 +5,7 @@ exports, following a run and the help panel."""
 from __future__ import annotations
 
 import csv
+import os
 
 import numpy as np
 import pytest
@@ -397,6 +398,15 @@ def test_following_a_folder_that_does_not_exist_yet_says_it_waits(qtbot, tmp_pat
     folder = tmp_path / "later"
     window.follow(str(folder))
     assert window.statusBar().currentMessage().startswith(f"Waiting for {folder} to appear")
+
+
+def test_following_a_pipe_or_a_file_says_it_is_not_a_folder(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    pipe = tmp_path / "checkpoints"
+    os.mkfifo(pipe)
+    window.follow(str(pipe))
+    qtbot.waitUntil(lambda: window.error_box is not None, timeout=5000)
+    assert "is not a folder" in window.error_box.text() and window.files.follower.folder is None
 
 
 def test_hovering_a_point_shows_its_test_image_and_class(qtbot, tmp_path):

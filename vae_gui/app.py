@@ -46,7 +46,7 @@ def add_window_arguments(p: argparse.ArgumentParser) -> None:
                    help="open the window, save it as a PNG once the models are drawn, and exit")
     p.add_argument("--train", action="store_true",
                    help="start training from scratch as soon as the window is up")
-    p.add_argument("--follow", metavar="DIR", type=nonempty,
+    p.add_argument("--follow", metavar="DIR", type=folder_to_follow,
                    help="show each checkpoint that 'vae-gui train --out DIR' writes, as it lands")
 
 
@@ -71,6 +71,18 @@ def image_target(text: str) -> str:
     if not stat.S_ISREG(mode):
         raise argparse.ArgumentTypeError(f"{text} is not a regular file (a pipe, device or "
                                          "socket); give a file name")
+    return text
+
+
+def folder_to_follow(text: str) -> str:
+    """An argparse type for --follow: a folder, or a path where none is yet (the run makes
+    it); a file, pipe or device there is a usage error (exit 2)."""
+    from pathlib import Path
+
+    path = Path(nonempty(text)).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is not a folder; give the folder that "
+                                         "'vae-gui train --out FOLDER' writes into")
     return text
 
 

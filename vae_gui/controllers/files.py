@@ -225,6 +225,11 @@ class FileController(QtCore.QObject):
     # --- following a run ------------------------------------------------------------------
     def follow(self, folder: str) -> None:
         """Shows the newest checkpoint in `folder` and every one that lands there later."""
+        path = Path(folder).expanduser()
+        if path.exists() and not path.is_dir():  # a file, a pipe: nothing to follow there
+            self.error.emit("Cannot follow", f"{folder} is not a folder. Follow the folder that "
+                            "'vae-gui train --out FOLDER' writes its checkpoints into.")
+            return
         if not self.training.guard.confirm("Follow a run folder"):
             return
         self.follower.follow(folder)
