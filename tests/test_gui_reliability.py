@@ -1028,6 +1028,17 @@ def test_class_names_from_files_are_shown_as_text_not_markup(qtbot, tmp_path):
     assert window.width() <= max(width, window.minimumSizeHint().width()) + 50
 
 
+def test_a_file_name_that_is_markup_is_shown_as_text_in_the_error_dialog(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    path = tmp_path / f"{HOSTILE_NAME}.safetensors"  # no such file: the dialog quotes it
+    with qtbot.waitSignal(window.load_failed, timeout=FAIL_MS):
+        window.open_checkpoint(str(path))
+    qtbot.waitUntil(lambda: error_shown(window), timeout=5000)
+    box = window.error_box
+    assert box.textFormat() == QtCore.Qt.TextFormat.PlainText and HOSTILE_NAME in box.text()
+    assert box.sizeHint().width() < 2000  # the image tag was not laid out as a 20,000 px image
+
+
 def test_a_thousand_long_class_names_keep_the_window_its_size(qtbot, tmp_path):
     """Before: a checkpoint with 1,000 class names made the legend, on one line, tens of
     thousands of pixels wide, and the window with it (a screenshot took 40 s to encode)."""

@@ -379,6 +379,8 @@ class MainWindow(QtWidgets.QMainWindow):
         """A window-modal message that does not block the event loop (training goes on)."""
         box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, title, text,
                                     QtWidgets.QMessageBox.StandardButton.Ok, self)
+        # Plain text: messages quote paths, dataset and class names, which come from outside.
+        box.setTextFormat(QtCore.Qt.TextFormat.PlainText)
         box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         box.finished.connect(lambda _result: setattr(self, "error_box", None))
         self.error_box = box
