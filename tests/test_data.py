@@ -377,14 +377,14 @@ def test_an_npz_over_the_size_limit_is_refused_before_inflating(tmp_path, monkey
     assert inflated[0] < 10_000  # the .npy headers only
 
 
-def test_the_default_size_limit_is_2048_mb(tmp_path, monkeypatch):
+def test_the_default_size_limit_is_1024_mb(tmp_path, monkeypatch):
     # The zip states the size the header declares, but holds none of it: nothing is read.
     monkeypatch.delenv(MAX_DATASET_MB_VARIABLE, raising=False)
     head = npy_header((3_000_000, 28, 28))
     path = write_npz_by_hand(tmp_path / "huge.npz", {
         "images": head, "labels": npy_bytes(np.zeros(3_000_000, np.uint8))},
         stated_sizes={"images": len(head) + 3_000_000 * 28 * 28})
-    with pytest.raises(DatasetError, match="exceeds the limit of 2,048 MB; set "
+    with pytest.raises(DatasetError, match="exceeds the limit of 1,024 MB; set "
                                            "VAE_GUI_MAX_DATASET_MB to raise it"):
         load_dataset(str(path))
 
