@@ -10,6 +10,11 @@ from types import MappingProxyType
 from typing import Any
 
 RECONSTRUCTION_LOSSES = ("bce", "mse")
+MSE_VARIANCE = 0.5
+"""The fixed per-pixel variance sigma^2 of the Gaussian decoder behind loss "mse". With 1/2,
+-log N(x; m, 1/2) = (x - m)^2 + log(pi)/2: the squared error plus a constant, so gradients
+are those of the plain squared error and the loss is a true negative log-likelihood. (Here,
+not in model/losses.py, so that the settings panel can state it without importing torch.)"""
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 MAX_CLASSES = 1000

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import torch
+from vae_gui.model.config import MSE_VARIANCE
 
 
 class _BinaryCrossEntropyWithLogits(torch.autograd.Function):
@@ -29,11 +30,6 @@ class _BinaryCrossEntropyWithLogits(torch.autograd.Function):
             grad_target = -grad * logits
         return grad * (torch.sigmoid(logits) - target), grad_target
 
-
-MSE_VARIANCE = 0.5
-"""The fixed per-pixel variance sigma^2 of the Gaussian decoder behind kind="mse". With 1/2,
--log N(x; m, 1/2) = (x - m)^2 + log(pi)/2: the squared error plus a constant, so gradients
-are those of the plain squared error and the loss is a true negative log-likelihood."""
 
 _MSE_CONSTANT = 0.5 * math.log(2.0 * math.pi * MSE_VARIANCE)  # log(pi)/2 nats per pixel
 

@@ -915,8 +915,7 @@ def _train_or_reset_and_expect_failure(qtbot, window, button: str) -> str:
     return failed.args[0]
 
 
-@pytest.mark.parametrize("case", _quick_ones(DATA, ("missing-npz", "images-of-two-sizes",
-                                                   "pipe-among-the-images")))
+@pytest.mark.parametrize("case", _quick_ones(DATA, ("missing-npz", "images-of-two-sizes")))
 def test_a_bad_dataset_typed_in_the_settings_says_why_and_keeps_the_models(qtbot, tmp_path,
                                                                           case):
     make, button, fragments = DATA[case]

@@ -77,7 +77,7 @@ def _same_models(a: Checkpoint, b: Checkpoint) -> None:
             assert name == name2 and torch.equal(t.float(), u.float())
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(runs())
 @example((ModelConfig((3, 3), (1,) * 8, 512, 0.9),

@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sys
+from collections.abc import Callable
 
 from PySide6 import QtCore, QtWidgets
 
@@ -26,6 +27,35 @@ def _close_on_signals(window: MainWindow) -> QtCore.QTimer:
     timer.timeout.connect(lambda: None)
     timer.start(200)
     return timer
+
+
+class _FirstPaint(QtCore.QObject):
+    """Calls `then` once, when the paint pass that follows the window's first paint event has
+    finished, or after FIRST_PAINT_WAIT_MS if the window is never painted (minimised)."""
+
+    def __init__(self, window: QtWidgets.QWidget, then: Callable[[], None]) -> None:
+        super().__init__(window)
+        self._then: Callable[[], None] | None = then
+        window.installEventFilter(self)
+        QtCore.QTimer.singleShot(FIRST_PAINT_WAIT_MS, self, self._fire)
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        if event.type() == QtCore.QEvent.Type.Paint and self._then is not None:
+            watched.removeEventFilter(self)
+            QtCore.QTimer.singleShot(0, self, self._fire)  # after the whole paint pass
+        return False
+
+    def _fire(self) -> None:
+        then, self._then = self._then, None
+        if then is not None:
+            then()
+
+
+FIRST_PAINT_WAIT_MS = 1000
+
+
+def after_first_paint(window: QtWidgets.QWidget, then: Callable[[], None]) -> _FirstPaint:
+    return _FirstPaint(window, then)
 
 
 def _report_events(window: MainWindow) -> None:
@@ -72,6 +102,7 @@ def run_gui(args: argparse.Namespace, pending_signals: list[int] | None = None) 
     # ended (MainWindow.closeEvent): quit then, not when it hides.
     app.setQuitOnLastWindowClosed(False)
     window = MainWindow()
+    window.warm_up_training = not args.screenshot or args.train
     window.closed.connect(app.quit)
     window.show()
     _close_on_signals(window)
@@ -106,8 +137,8 @@ def run_gui(args: argparse.Namespace, pending_signals: list[int] | None = None) 
         QtCore.QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, window,
                                  lambda: None if shown else fail(
                                      "the models were not drawn in time; no screenshot saved"))
-    # A moment for the first paint before the loader thread starts importing torch, which
-    # competes with it for the interpreter (first paint 0.96 s -> 0.59 s, benchmarks/).
-    QtCore.QTimer.singleShot(50, lambda: window.load_initial(args.checkpoint))
+    # The loader thread imports torch, which competes with the first paint for the
+    # interpreter: it starts once the window has painted (docs/benchmarks.md, Start-up).
+    after_first_paint(window, lambda: window.load_initial(args.checkpoint))
     app.exec()
     return exit_code["value"]

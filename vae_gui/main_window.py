@@ -61,6 +61,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings_panel = SettingsPanel()
         self.guard = DiscardGuard(self.state, self.settings, self)
         self.last_export_problem = ""  # why the last export failed, for --screenshot
+        # Prepare training in the background once models are shown; off for --screenshot,
+        # whose window closes right away (and would wait for the import to end).
+        self.warm_up_training = True
         self.training = TrainingController(self.state, self.settings_panel, self.guard, self)
         self.files = FileController(self.state, self.training, self.settings, self)
         self.linking = PlotLinking(self.state, plots)
@@ -394,7 +397,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.models_shown.emit()
             # The first Adam imports torch._dynamo (about 2 s): do it now, off the GUI
             # thread, rather than when the user first presses Train.
-            self.runner.run(warm_up_training, lambda _: None, lambda _: None)
+            if self.warm_up_training:
+                self.runner.run(warm_up_training, lambda _: None, lambda _: None)
 
     def visible_region(self, which: str) -> Region:
         (x0, x1), (y0, y1) = self.columns[which].latent_plot.view_box.viewRange()

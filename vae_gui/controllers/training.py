@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtWidgets
-from superqt.utils import qthrottled
 
 from vae_gui.controllers.actions import make_action
 from vae_gui.controllers.discard_guard import DiscardGuard
 from vae_gui.explorer_state import ExplorerState, ModelsOrigin
 from vae_gui.workers.loading import cloud_images_of
+from vae_gui.workers.pacing import throttled
 from vae_gui.workers.training_session import TrainingSession, TrainingSpec, TrainingStarted
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class TrainingController(QtCore.QObject):
         self._latest: Snapshot | None = None
         # Drawing needs the interpreter that training needs too: at most LIVE_CLOUDS_MS
         # apart, and always the newest (the last one is drawn when training stops).
-        self._show_live = qthrottled(self._show_latest, timeout=LIVE_CLOUDS_MS, parent=self)
+        self._show_live = throttled(self._show_latest, LIVE_CLOUDS_MS, parent=self)
 
         # One primary action whose label is what a press does: Train from scratch, Pause or
         # Continue; no other control shares its label.

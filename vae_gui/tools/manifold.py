@@ -9,7 +9,6 @@ from collections.abc import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
-from superqt.utils import qdebounced
 
 from vae_gui.explorer_state import ExplorerState
 from vae_gui.model.latent import (
@@ -20,6 +19,7 @@ from vae_gui.model.latent import (
     mosaic,
     prior_quantile_grid,
 )
+from vae_gui.workers.pacing import debounced
 
 Region = tuple[tuple[float, float], tuple[float, float]]  # (x0, y0), (x1, y1) in the plane
 SPACINGS = ("prior quantiles (covers N(0, I)'s mass)", "visible region")
@@ -143,7 +143,7 @@ class ManifoldOverlay:
         self.plots = plots  # which -> LatentPlot
         self.items: dict[str, pg.ImageItem] = {}
         # Coalesces the many range changes of one pan or zoom into one redraw.
-        self._draw_soon = qdebounced(self.draw, timeout=60, parent=state)
+        self._draw_soon = debounced(self.draw, 60, parent=state)
         for plot in plots.values():
             plot.view_box.sigRangeChanged.connect(self._on_range_changed)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6 import QtCore, QtWidgets
-from superqt.utils import qthrottled
 
 from vae_gui.explorer_state import ExplorerState
 from vae_gui.model.export import class_name
@@ -22,6 +21,7 @@ from vae_gui.views.latent_plot import LatentPlot
 from vae_gui.views.loss_curves import LossCurves
 from vae_gui.views.palette import AE_COLOR, VAE_COLOR, legend_html
 from vae_gui.views.prior_panel import PriorPanel
+from vae_gui.workers.pacing import throttled
 
 TITLE_LINE_PX = 13  # pixels per 8 pt line of a plot title's note
 LIVE_PANELS_MS = 1000  # while training: histograms, KL bars and loss curves once a second
@@ -96,7 +96,7 @@ class ModelColumn(QtWidgets.QWidget):
 
         # While training, the panels follow at most once a second, in their own event-loop
         # turn, so that no single turn blocks the cursor for long; the last one is drawn.
-        self._draw_panels_live = qthrottled(self.draw_panels, timeout=LIVE_PANELS_MS,
+        self._draw_panels_live = throttled(self.draw_panels, LIVE_PANELS_MS,
                                             parent=self)
         state.models_changed.connect(self._on_models_changed)
         state.cursor_changed.connect(self._on_cursor_changed)

@@ -7,9 +7,14 @@ import re
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from vae_gui.model.config import BOUNDS, RECONSTRUCTION_LOSSES, ModelConfig, TrainConfig
+from vae_gui.model.config import (
+    BOUNDS,
+    MSE_VARIANCE,
+    RECONSTRUCTION_LOSSES,
+    ModelConfig,
+    TrainConfig,
+)
 from vae_gui.model.data import BUILTIN_DATASETS
-from vae_gui.model.losses import MSE_VARIANCE
 from vae_gui.workers.training_session import TrainingSpec
 
 # What the reconstruction choices are called on screen; the configuration keeps the key.
