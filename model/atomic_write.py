@@ -107,7 +107,13 @@ class Staged:
 
     path: Path
     tmp: str
-    fd: int
+    fd: int  # -1 once closed: a file descriptor is never closed twice (it may be reused)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def stage(path: str | os.PathLike, data: bytes) -> Staged:
@@ -131,8 +137,9 @@ def stage(path: str | os.PathLike, data: bytes) -> Staged:
 
 def commit(files: Sequence[Staged]) -> None:
     """Renames every staged file into place, in order and back to back, then syncs their
-    folders. If a rename fails, the files not yet renamed are discarded and OSError raised;
-    an interruption (KeyboardInterrupt) is held back until every rename is done."""
+    folders. If a rename fails, the files not yet renamed are discarded and OSError raised.
+    Callers hold interruptions back around it (the CLI's _interrupt_after), so that a Ctrl-C
+    cannot fall between the renames."""
     try:
         for k, f in enumerate(files):
             try:
@@ -142,8 +149,7 @@ def commit(files: Sequence[Staged]) -> None:
                 raise
     finally:
         for f in files:
-            with contextlib.suppress(OSError):
-                os.close(f.fd)
+            f.close()
     for folder in {f.path.parent for f in files}:
         _fsync_folder(folder)
 
@@ -151,8 +157,7 @@ def commit(files: Sequence[Staged]) -> None:
 def discard(files: Sequence[Staged]) -> None:
     """Removes staged files that will not be committed."""
     for f in files:
-        with contextlib.suppress(OSError):
-            os.close(f.fd)
+        f.close()
         Path(f.tmp).unlink(missing_ok=True)
 
 
