@@ -75,7 +75,10 @@ class FileController(QtCore.QObject):
         self._opening = self.runner.run(lambda: load_for_display(path), self._on_loaded,
                                         lambda message: self._on_load_failed(path, message),
                                         lambda: self._on_open_cancelled(path))
-        self.cancel_button.setVisible(bool(self._opening))
+        if self._opening:
+            self.cancel_button.show()
+        else:  # the window is closing: nothing was started
+            self._load_ended()
 
     def cancel_open(self) -> None:
         """Stops the checkpoint being opened at its next stage (or image of a folder)."""
