@@ -18,7 +18,7 @@ from vae_gui.model.atomic_write import write_atomic
 from vae_gui.model.config import MAX_CLASS_NAME_CHARS, MAX_CLASSES, ModelConfig, TrainConfig
 from vae_gui.model.errors import CheckpointError
 from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_models
-from vae_gui.model.safetensors_file import open_header
+from vae_gui.model.safetensors_file import open_header, read_finite
 from vae_gui.model.training import MAX_HISTORY, EpochMetrics, thin_history
 
 FORMAT = "vae-gui-checkpoint"
@@ -240,16 +240,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         names = _check_tensors(path, f, model_config)
         weights: dict[str, dict[str, torch.Tensor]] = {"ae": {}, "vae": {}}
         for name in names:
-            try:
-                t = f.get_tensor(name)
-            except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
-                raise CheckpointError(f"{path} is damaged: its tensor {name} cannot be read "
-                                      f"({exc}).") from exc
-            if not torch.isfinite(t).all():
-                raise CheckpointError(f"{path}: {name} contains NaN or infinite "
-                                      "weights; the run that saved it had diverged.")
             prefix, key = name.split(".", 1)
-            weights[prefix][key] = t.float()
+            weights[prefix][key] = read_finite(f, path, name, CheckpointError,
+                                               "; the run that saved it had diverged")
     ae, vae = build_models(model_config, seed=0)
     for prefix, module in (("ae", ae), ("vae", vae)):
         module.load_state_dict(weights[prefix])

@@ -37,7 +37,7 @@ from vae_gui.model.atomic_write import write_atomic
 from vae_gui.model.config import BOUNDS, MAX_CLASSES
 from vae_gui.model.data import DatasetBundle
 from vae_gui.model.errors import JudgeError
-from vae_gui.model.safetensors_file import open_header
+from vae_gui.model.safetensors_file import open_header, read_finite
 
 FORMAT = "vae-gui-judge"
 VERSION = 1
@@ -526,23 +526,13 @@ def _read_weights(path: Path, f, fields: dict[str, Any]) -> dict[str, torch.Tens
     if missing or extra:
         raise JudgeError(f"{path} does not match the network its metadata describes (missing "
                          f"{missing[:3]}, unexpected {extra[:3]}).")
-    weights = {}
     for name, want in expected.items():
         tensor = f.get_slice(name)
         if tuple(tensor.get_shape()) != want or tensor.get_dtype() not in FLOAT_DTYPES:
             raise JudgeError(f"{path}: {name} is {tensor.get_dtype()} of shape "
                              f"{list(tensor.get_shape())}, but the metadata needs floating-"
                              f"point weights of shape {list(want)}; the file is damaged.")
-    for name in expected:
-        try:
-            t = f.get_tensor(name)
-        except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
-            raise JudgeError(f"{path} is damaged: its tensor {name} cannot be read "
-                             f"({exc}).") from exc
-        if not torch.isfinite(t).all():
-            raise JudgeError(f"{path}: {name} contains NaN or infinite weights.")
-        weights[name] = t.to(torch.float32)
-    return weights
+    return {name: read_finite(f, path, name, JudgeError) for name in expected}
 
 
 def load_judge(path: str | os.PathLike) -> Judge:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import torch
 from safetensors import safe_open
 from vae_gui.model.errors import VaeGuiError
 
@@ -76,6 +77,19 @@ def _not_safetensors(path: Path, start: bytes, error: type[VaeGuiError],
                      f"{noun} saved by vae-gui instead.")
     return error(f"{path} is not a vae-gui {noun}: it is not a safetensors file, or it is "
                  "truncated (an unfinished save, copy or download). Save or copy it again.")
+
+
+def read_finite(f, path: Path, name: str, error: type[VaeGuiError],
+                why_not_finite: str = "") -> torch.Tensor:
+    """Tensor `name` of an opened file (open_header) as float32; `error` when it cannot be
+    read or holds NaN or infinite values (`why_not_finite` ends that sentence)."""
+    try:
+        t = f.get_tensor(name)
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+        raise error(f"{path} is damaged: its tensor {name} cannot be read ({exc}).") from exc
+    if not torch.isfinite(t).all():
+        raise error(f"{path}: {name} contains NaN or infinite weights{why_not_finite}.")
+    return t.to(torch.float32)
 
 
 def open_header(path: Path, error: type[VaeGuiError], noun: str, max_file_bytes: int,
