@@ -29,7 +29,10 @@ def _close_on_signals(window: MainWindow) -> QtCore.QTimer:
     return timer
 
 
-class _FirstPaint(QtCore.QObject):
+FIRST_PAINT_WAIT_MS = 1000
+
+
+class AfterFirstPaint(QtCore.QObject):
     """Calls `then` once, when the paint pass that follows the window's first paint event has
     finished, or after FIRST_PAINT_WAIT_MS if the window is never painted (minimised)."""
 
@@ -49,13 +52,6 @@ class _FirstPaint(QtCore.QObject):
         then, self._then = self._then, None
         if then is not None:
             then()
-
-
-FIRST_PAINT_WAIT_MS = 1000
-
-
-def after_first_paint(window: QtWidgets.QWidget, then: Callable[[], None]) -> _FirstPaint:
-    return _FirstPaint(window, then)
 
 
 def _report_events(window: MainWindow) -> None:
@@ -139,6 +135,6 @@ def run_gui(args: argparse.Namespace, pending_signals: list[int] | None = None) 
                                      "the models were not drawn in time; no screenshot saved"))
     # The loader thread imports torch, which competes with the first paint for the
     # interpreter: it starts once the window has painted (docs/benchmarks.md, Start-up).
-    after_first_paint(window, lambda: window.load_initial(args.checkpoint))
+    AfterFirstPaint(window, lambda: window.load_initial(args.checkpoint))
     app.exec()
     return exit_code["value"]
