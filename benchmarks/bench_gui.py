@@ -55,7 +55,7 @@ from benchmarks.common import markdown_table, median, worst  # noqa: E402
 PARTS = ("drag", "refresh", "stalls", "overhead")
 TARGETS = {  # from the performance issue
     "drag_idle_p95_ms": 8.0,
-    "drag_training_p95_ms": 25.0,
+    "drag_training_p95_ms": 12.0,
     "refresh_10k_ms": 16.0,
     "refresh_200k_ms": 50.0,
     "stall_p99_ms": 50.0,
@@ -260,7 +260,7 @@ def measure_drag(app, window, moves: int) -> dict:
         QtCore.QPointF(*plot.cursor_position())))
     size = viewport.size()
     radius = 0.3 * min(size.width(), size.height())
-    paints = PaintCounter([d.viewport() for d in decoded])
+    paints = PaintCounter([d.area for d in decoded])  # the widgets that paint the pixels
     handler, to_screen, changed, painted = [], [], 0, 0
     _send_mouse(viewport, move, start, none, none)
     _send_mouse(viewport, QtCore.QEvent.Type.MouseButtonPress, start, left, left)
@@ -288,9 +288,11 @@ def measure_drag(app, window, moves: int) -> dict:
         t2 = time.perf_counter()
         painted += all(a > b for a, b in zip(now, counts, strict=True))
         after = [d.current_image() for d in decoded]
-        changed += all(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+        new_pixels = all(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+        changed += new_pixels
         handler.append(t1 - t0)
-        to_screen.append(t2 - t0)
+        if new_pixels:  # a move that decodes the same images has nothing to paint
+            to_screen.append(t2 - t0)
     _send_mouse(viewport, QtCore.QEvent.Type.MouseButtonRelease, pos, left, none)
     paints.remove()
     wait(50)
@@ -357,7 +359,8 @@ def run_drag(app, window, cfg: Settings) -> None:
                           "target p95 ms", "target"], rows))
     for cond, r in results.items():
         print(f"\n{cond}: {r['changed']}/{r['moves']} moves changed both decoded images; "
-              f"{r['painted']}/{r['moves']} were painted within 1 s")
+              f"{r['painted']}/{r['moves']} were painted within 1 s; \"to screen\" is over "
+              "the moves that changed them")
     print(f"training advanced {trained} steps during the training drag (snapshots drawn live)")
     if not cfg.quick:
         print("\nwhere the handler's time goes (idle, one VAE column; microseconds):\n")
@@ -658,7 +661,7 @@ def spec_json(window) -> dict:
     return {"dataset": spec.dataset, "data_root": spec.data_root,
             "model_config": spec.model_config.to_dict(),
             "train_config": {**spec.train_config.to_dict(), "epochs": 100000},
-            "max_points": spec.max_points}
+            "include_train": window.state.options.train_points}
 
 
 def train_size(spec: dict) -> int:
@@ -725,7 +728,7 @@ def child_headless(job: dict) -> int:
     data = load_dataset(job["dataset"], job["data_root"], m["image_shape"][0])
     config = ModelConfig(data.image_shape, tuple(m["hidden"]), m["latent_dim"])
     trainer = Trainer(data, config, TrainConfig.from_dict(job["train_config"]),
-                      max_points=job["max_points"])
+                      include_train=job["include_train"])
     control = TrainingControl()
     n, batch = len(data.train_images), trainer.config.batch_size
     marks: dict[str, tuple[float, int]] = {}

@@ -6,6 +6,7 @@ Run from the repository root:
     python benchmarks/bench_train.py --threads 1         # steadier on a shared machine
     python benchmarks/bench_train.py --data mnist-t10k   # the real MNIST test set, if present
     python benchmarks/bench_train.py --quick             # seconds; the test suite runs this
+    python benchmarks/bench_train.py --part precision --data mnist-t10k   # fp32 vs bf16
 
 Both sides use the architecture of PyTorch's VAE example (784-400-20, BCE summed over pixels,
 Adam lr 1e-3, batch 128), the same images, the same initial weights and the same thread count,
@@ -23,6 +24,12 @@ sides do the same model work (the like-for-like comparison, on which the 4x targ
 The quality part trains both several times (different shuffle seeds) for a few epochs from the
 same weights, and prints the mean VAE test loss per epoch of each side by side, with the spread
 between runs that shows how much two equally good runs differ.
+
+The precision part (`--part precision`) trains our Trainer in fp32 and in bf16 (autocast) from
+the same weights, on the same shuffles and noise, for each of several seeds, and prints the
+VAE test loss per epoch of both (the Trainer's own fp32 evaluation), the difference against
+the issue's 1% target, and the seconds per training epoch of each. With `--device cuda` it runs
+on a GPU, and `--compare fp16` compares fp16 (with its gradient scaler) instead of bf16.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ from torchvision import transforms  # noqa: E402
 from vae_gui.model.config import ModelConfig, TrainConfig  # noqa: E402
 from vae_gui.model.data import DatasetBundle, load_dataset, stratified_split  # noqa: E402
 from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_models  # noqa: E402
+from vae_gui.model.precision import choose_precision  # noqa: E402
 from vae_gui.model.training import Trainer  # noqa: E402
 
 from benchmarks.common import markdown_table, median, worst  # noqa: E402
@@ -64,6 +72,11 @@ TARGET_RATIO = 4.0
 # mnist5k (the quality table's spread columns); the trainer "reaches the same test loss per
 # epoch" when the mean of its runs is within twice that of the reference's mean.
 QUALITY_TOLERANCE = 0.02  # relative difference in mean VAE test loss, per epoch
+# Issue 14: bf16 training keeps the per-epoch VAE test loss within 1% of fp32's.
+PRECISION_TOLERANCE = 0.01
+# The precision part's quick mode trains on this many images: bf16 is emulated, and so slow,
+# on CPUs without native bf16 arithmetic.
+QUICK_PRECISION_IMAGES = 512
 
 
 # --------------------------------------------------------------------------------------- data
@@ -314,11 +327,113 @@ def measure_quality(data: BenchData, model_config: ModelConfig, train_config: Tr
     return ours_losses, ref_losses
 
 
+# ---------------------------------------------------------------------------------- precision
+
+
+def first_images(bundle: DatasetBundle, n_train: int, n_test: int) -> DatasetBundle:
+    """The first images of each split (a stratified split is already mixed)."""
+    return replace(bundle, train_images=bundle.train_images[:n_train],
+                   train_labels=bundle.train_labels[:n_train],
+                   test_images=bundle.test_images[:n_test],
+                   test_labels=bundle.test_labels[:n_test])
+
+
+def measure_precisions(bundle: DatasetBundle, model_config: ModelConfig,
+                       train_config: TrainConfig, init: tuple[Autoencoder, VariationalAutoencoder],
+                       epochs: int, seeds: list[int], precisions: tuple[str, ...]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """VAE test loss and training seconds per (precision, seed, epoch), all from `init`.
+
+    The precisions train epoch by epoch in turn, so that other load on the machine slows
+    them alike; each epoch's seconds leave out the Trainer's test evaluation.
+    """
+    losses = np.zeros((len(precisions), len(seeds), epochs))
+    seconds = np.zeros_like(losses)
+    for j, seed in enumerate(seeds):
+        trainers = [Trainer(bundle, model_config,
+                            replace(train_config, seed=seed, precision=precision),
+                            models=copy.deepcopy(init)) for precision in precisions]
+        for e in range(epochs):
+            for i, trainer in enumerate(trainers):
+                gc.collect()
+                for _ in range(trainer.steps_per_epoch):
+                    trainer.train_step()
+                losses[i, j, e] = trainer.history[-1].test.vae_loss
+                seconds[i, j, e] = trainer.history[-1].seconds
+    return losses, seconds
+
+
+def main_precision(args: argparse.Namespace, data: BenchData) -> int:
+    """The precision part: fp32 against bf16 (or fp16 on CUDA), VAE test loss per epoch and
+    seconds per epoch."""
+    bundle = data.bundle
+    if args.quick:
+        bundle = first_images(bundle, QUICK_PRECISION_IMAGES, QUICK_PRECISION_IMAGES // 4)
+    low, device = args.compare, torch.device(args.device)
+    model_config = ModelConfig(image_shape=bundle.image_shape, hidden=(400,), latent_dim=20)
+    train_config = TrainConfig(epochs=args.epochs, batch_size=128, lr=1e-3, loss="bce",
+                               seed=args.seed, device=args.device)
+    init = build_models(model_config, args.seed)
+    seeds = [args.seed + 1000 * k for k in range(args.quality_runs)]
+    n_train, n_test = len(bundle.train_images), len(bundle.test_images)
+    auto = choose_precision("auto", device)
+    where = (f"GPU {torch.cuda.get_device_name(device)}" if device.type == "cuda" else
+             f"CPU {platform.machine()} ({torch.backends.cpu.get_cpu_capability()})")
+
+    print(f"## Mixed precision: fp32 against {low} autocast, VAE test loss per epoch\n")
+    print(f"data: {data.description} ({n_train:,} train / {n_test:,} test images); "
+          "model: 784-400-20 VAE (and AE, trained alongside), BCE, Adam lr 1e-3, batch 128")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {where}; "
+          f"--precision auto picks {auto.precision} here ({auto.reason})")
+    print(f"{len(seeds)} run(s) of each precision from the same initial weights, shuffle/noise "
+          f"seeds {', '.join(map(str, seeds))}; loss = the Trainer's fp32 evaluation, summed "
+          "BCE + KL in nats per image, one fixed noise draw per image\n")
+    load_before = os.getloadavg()[0]
+    losses, seconds = measure_precisions(bundle, model_config, train_config, init, args.epochs,
+                                         seeds, ("fp32", low))
+    load_after = os.getloadavg()[0]
+    fp32, lower = losses
+    table = []
+    worst_rel = worst_paired = 0.0
+    for e in range(args.epochs):
+        f, b = fp32[:, e], lower[:, e]
+        rel = (b.mean() - f.mean()) / f.mean()
+        paired = float(np.abs((b - f) / f).max())
+        worst_rel, worst_paired = max(worst_rel, abs(rel)), max(worst_paired, paired)
+        table.append([e + 1, f"{f.mean():.2f}", f"{b.mean():.2f}",
+                      f"{b.mean() - f.mean():+.2f} ({100 * rel:+.2f}%)", f"{100 * paired:.2f}%",
+                      f"{np.ptp(f):.2f}", f"{np.median(seconds[0, :, e]):.2f}",
+                      f"{np.median(seconds[1, :, e]):.2f}"])
+    # Seconds as the median of the runs: one stalled epoch on a shared machine would move a
+    # mean by seconds.
+    print(markdown_table(["epoch", "fp32 (mean)", f"{low} (mean)", f"{low} - fp32",
+                          "largest paired diff", "spread of fp32 runs", "fp32 s/epoch (median)",
+                          f"{low} s/epoch (median)"], table))
+    print()
+    f_s, b_s = median(seconds[0].ravel().tolist()), median(seconds[1].ravel().tolist())
+    print(f"seconds per training epoch, median: fp32 {f_s:.2f} s, {low} {b_s:.2f} s "
+          f"({low} is {f_s / b_s:.2f}x the speed of fp32); 1-min load average "
+          f"{load_before:.2f} before, {load_after:.2f} after ({os.cpu_count()} CPUs)")
+    print(f"largest |{low} - fp32| of the means over epochs: {100 * worst_rel:.2f}% (largest "
+          f"paired by seed: {100 * worst_paired:.2f}%); target {100 * PRECISION_TOLERANCE:g}% "
+          f"per epoch: {'met' if worst_rel <= PRECISION_TOLERANCE else 'NOT met'}")
+    return 0
+
+
 # --------------------------------------------------------------------------------------- main
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--part", choices=("reference", "precision"), default="reference",
+                   help="reference: our Trainer against the reference loop, throughput and "
+                        "quality (default); precision: fp32 against bf16, test loss and "
+                        "seconds per epoch")
+    p.add_argument("--compare", choices=("bf16", "fp16"), default="bf16",
+                   help="the precision part: the precision compared with fp32 (fp16 needs "
+                        "--device cuda)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="the precision part: where it trains (default cpu)")
     p.add_argument("--data", choices=("mnist5k", "mnist-t10k"), default="mnist5k",
                    help="mnist5k (embedded, default) or the MNIST test set at "
                         "../shared/data/mnist-t10k, if present")
@@ -334,13 +449,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true",
                    help="1 repeat of 8 batches, 1 epoch of quality, 1 thread unless --threads "
-                        "is given: proves the script works, measures nothing")
+                        f"is given (the precision part: {QUICK_PRECISION_IMAGES} images): "
+                        "proves the script works, measures nothing")
     args = p.parse_args(argv)
     if args.quick:
         args.repeats, args.steps, args.epochs, args.quality_runs = 1, 8, 1, 1
         # One thread cannot stall waiting for a busy core, so the test suite stays quick even
         # when other tests share the machine.
         args.threads = args.threads or 1
+    if args.compare == "fp16" and args.device != "cuda":
+        p.error("--compare fp16 needs --device cuda: fp16 training runs on CUDA only")
     if min(args.repeats, args.epochs, args.quality_runs) < 1 or min(args.steps, args.threads) < 0:
         p.error("repeats, epochs and quality runs must be at least 1; steps and threads >= 0")
     return args
@@ -355,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     data = load_bench_data(args.data)
+    if args.part == "precision":
+        return main_precision(args, data)
     model_config = ModelConfig(image_shape=data.bundle.image_shape, hidden=(400,), latent_dim=20)
     batch = 128
     train_config = TrainConfig(epochs=args.epochs, batch_size=batch, lr=1e-3, loss="bce",

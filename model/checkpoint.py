@@ -43,6 +43,7 @@ class Checkpoint:
     step: int = 0
     history: tuple[EpochMetrics, ...] = ()
     device: str = ""  # where the models were trained, if known
+    precision: str = ""  # what trained them: "fp32", "bf16" or "fp16"; "" if not known
 
     def metadata(self) -> dict:
         """The JSON metadata; the history thinned to MAX_HISTORY epochs, so that any run's
@@ -58,6 +59,7 @@ class Checkpoint:
             "step": self.step,
             "history": [m.to_dict() for m in thin_history(self.history, MAX_HISTORY)],
             "device": self.device,
+            "precision": self.precision,
         }
 
 
@@ -157,13 +159,19 @@ def _parse_metadata(path: Path, meta: dict) -> tuple:
         device = meta.get("device", "")
         if not isinstance(device, str) or len(device) > 64:
             raise TypeError("device must be a short name")
+        # Absent from checkpoints older than mixed precision; any short name is kept (a
+        # later vae-gui may name more), only shown, never used to train.
+        precision = meta.get("precision", "")
+        if not isinstance(precision, str) or len(precision) > 16:
+            raise TypeError("precision must be a short name")
         epoch, step = _count(meta["epoch"], "epoch"), _count(meta["step"], "step")
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError,
             RecursionError) as exc:
         what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
         raise CheckpointError(f"{path} has damaged metadata ({what}); it cannot be "
                               "opened.") from exc
-    return model_config, train_config, class_names, history, dataset, epoch, step, device
+    return (model_config, train_config, class_names, history, dataset, epoch, step, device,
+            precision)
 
 
 # safetensors' names of the floating-point types that weights may be stored as.
@@ -235,8 +243,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     with open_header(path, CheckpointError, "checkpoint", MAX_FILE_BYTES,
                      MAX_HEADER_BYTES) as f:
         meta = _vae_gui_metadata(path, f.metadata())
-        model_config, train_config, class_names, history, dataset, epoch, step, device = (
-            _parse_metadata(path, meta))
+        (model_config, train_config, class_names, history, dataset, epoch, step, device,
+         precision) = _parse_metadata(path, meta)
         names = _check_tensors(path, f, model_config)
         weights: dict[str, dict[str, torch.Tensor]] = {"ae": {}, "vae": {}}
         for name in names:
@@ -248,4 +256,4 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         module.load_state_dict(weights[prefix])
         module.eval().requires_grad_(False)
     return Checkpoint(ae, vae, model_config, train_config, dataset, class_names, epoch, step,
-                      history, device)
+                      history, device, precision)

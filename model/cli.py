@@ -15,6 +15,7 @@ from vae_gui.model.atomic_write import commit, discard, stage
 from vae_gui.model.config import (
     BOUNDS,
     DEVICES,
+    PRECISIONS,
     RECONSTRUCTION_LOSSES,
     ModelConfig,
     TrainConfig,
@@ -151,6 +152,12 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_bounded("seed"), default=d_train.seed,
                    help=f"{_range('seed')} (default: {d_train.seed})")
     p.add_argument("--device", choices=DEVICES, default=d_train.device)
+    p.add_argument("--precision", choices=PRECISIONS, default=d_train.precision,
+                   help="float type of the training step's forward pass; weights, losses, "
+                        "evaluation and checkpoints stay fp32. auto picks bf16 on a CUDA GPU "
+                        "with native bf16 (else fp16) and on a CPU with native bf16 "
+                        "(avx512_bf16 or amx_bf16), else fp32; fp16 needs CUDA "
+                        f"(default: {d_train.precision})")
     p.add_argument("--out", type=nonempty, default="vae-gui-run",
                    help="folder for the checkpoint and metrics.json (default: ./vae-gui-run)")
     p.add_argument("--save-every-epoch", action="store_true",
@@ -249,7 +256,7 @@ def configs_from_args(args: argparse.Namespace,
     model_config = ModelConfig(image_shape, tuple(args.hidden), args.latent_dim,
                                args.encoder_dropout)
     train_config = TrainConfig(args.epochs, args.batch_size, args.lr, args.beta, args.loss,
-                               args.seed, args.device)
+                               args.seed, args.device, args.precision)
     return model_config, train_config
 
 
@@ -296,7 +303,8 @@ def _train(args: argparse.Namespace, out: Path) -> int:
         return 1
 
     print(f"Training an AE and a VAE on {data.name} ({len(data.train_images)} train, "
-          f"{len(data.test_images)} test images) on {trainer.device}: latent "
+          f"{len(data.test_images)} test images) on {trainer.device} in "
+          f"{trainer.precision} ({trainer.precision_reason}): latent "
           f"{args.latent_dim}, hidden {args.hidden}, beta {args.beta:g}, {args.loss} loss.")
     checkpoint_path = out / CHECKPOINT_NAME
     saved_epoch = 0
@@ -313,7 +321,7 @@ def _train(args: argparse.Namespace, out: Path) -> int:
         bar.write(format_epoch(m, args.epochs, args.beta))
         ckpt = Checkpoint(trainer.ae, trainer.vae, model_config, train_config, data.source,
                           data.class_names, trainer.epoch, trainer.step, tuple(trainer.history),
-                          str(trainer.device))
+                          str(trainer.device), trainer.precision)
         with _interrupt_after():
             save_run(out, ckpt, args.save_every_epoch)
             saved_epoch = trainer.epoch

@@ -16,6 +16,9 @@ MSE_VARIANCE = 0.5
 are those of the plain squared error and the loss is a true negative log-likelihood. (Here,
 not in model/losses.py, so that the settings panel can state it without importing torch.)"""
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# The float types that may train the models (vae_gui.model.precision resolves "auto" and
+# says why); evaluation, snapshots and checkpoints are float32 whatever trained them.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 MAX_CLASSES = 1000
 MAX_CLASS_NAME_CHARS = 255  # what a folder name can hold on most systems
@@ -158,6 +161,7 @@ class TrainConfig:
     loss: str = "bce"
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -176,6 +180,9 @@ class TrainConfig:
                        f"not {self.loss!r}")
         if self.device not in DEVICES:
             out.append(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
+        if self.precision not in PRECISIONS:
+            out.append(f"precision must be one of {', '.join(PRECISIONS)}, "
+                       f"not {self.precision!r}")
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,6 +198,8 @@ class TrainConfig:
             loss=str(d["loss"]),
             seed=int(d["seed"]),
             device=str(d.get("device", "auto")),
+            # Checkpoints written before mixed precision existed trained in float32.
+            precision=str(d.get("precision", "fp32")),
         )
 
 

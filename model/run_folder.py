@@ -83,6 +83,7 @@ def metrics_document(meta: dict) -> dict:
         "model": meta["model"],
         "training": meta["training"],
         "device": meta.get("device", ""),
+        "precision": meta.get("precision", ""),  # what trained the models; "" if not known
         "epochs": meta.get("history", []),
     }
 
@@ -165,6 +166,8 @@ def repair_metrics(folder: str | os.PathLike) -> bool:
                     return False
                 if isinstance(old, dict) and not meta.get("device"):
                     meta = {**meta, "device": old.get("device", "")}
+                if isinstance(old, dict) and not meta.get("precision"):
+                    meta = {**meta, "precision": old.get("precision", "")}
         write_atomic(metrics, json.dumps(metrics_document(meta), indent=2).encode())
         return True
     except (OSError, VaeGuiError, KeyError, TypeError):

@@ -11,11 +11,12 @@ import dataclasses
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from vae_gui.model.cloud_points import MAX_CLOUD_POINTS, CloudPoints
 from vae_gui.model.config import ModelConfig, TrainConfig
 from vae_gui.model.data import DatasetBundle
 from vae_gui.model.device import resolve_device
@@ -23,6 +24,7 @@ from vae_gui.model.errors import TrainingDiverged
 from vae_gui.model.losses import kl_per_dimension, reconstruction_loss
 from vae_gui.model.memory_needs import check_fits
 from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_models
+from vae_gui.model.precision import autocast, choose_precision, grad_scaler
 
 EVAL_BATCH = 2000
 # exp(88.7) overflows float32, so a log-variance above this bound is a run that diverged:
@@ -138,6 +140,7 @@ class Snapshot:
     history: tuple[EpochMetrics, ...]
     steps_per_epoch: int = 0
     changes: tuple[LiveChange, ...] = ()  # β and learning-rate changes made while training
+    cloud: CloudPoints | None = None  # which images the points encode (None: all test images)
 
 
 class TrainingControl:
@@ -152,6 +155,7 @@ class TrainingControl:
         self._min_interval = 0.0  # seconds between steps; 0: full speed
         self._next_step_at = 0.0
         self._live: tuple[float, float, int] | None = None
+        self._cloud_train: bool | None = None
 
     def set_pace(self, steps_per_second: float | None) -> None:
         """At most this many steps a second (None: as fast as possible), from now on."""
@@ -171,6 +175,17 @@ class TrainingControl:
         with self._cond:
             live, self._live = self._live, None
             return live
+
+    def set_cloud(self, include_train: bool) -> None:
+        """Whether the snapshots encode the training split too, from the next step on."""
+        with self._cond:
+            self._cloud_train = bool(include_train)
+
+    def take_cloud(self) -> bool | None:
+        """The cloud choice asked for since the last call, if any."""
+        with self._cond:
+            choice, self._cloud_train = self._cloud_train, None
+            return choice
 
     def stop(self) -> None:
         with self._cond:
@@ -278,26 +293,34 @@ def _read_only(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def cloud_index(n: int, max_points: int | None) -> np.ndarray:
-    """Which test points the clouds show: all, or a fixed random subset of `max_points`."""
-    if max_points is None or n <= max_points:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(0).choice(n, max_points, replace=False))
-
-
 @torch.no_grad()
 def encode_points(
-    ae: Autoencoder, vae: VariationalAutoencoder, x: torch.Tensor
+    ae: Autoencoder, vae: VariationalAutoencoder, x: torch.Tensor | Iterable[torch.Tensor]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """AE codes and VAE means and log-variances of `x`, as read-only numpy arrays."""
+    """AE codes and VAE means and log-variances of `x` (a tensor of flattened images, or
+    batches of them), as read-only numpy arrays."""
+    batches = x.split(EVAL_BATCH) if isinstance(x, torch.Tensor) else x
     modes = ae.training, vae.training
     ae.eval()
     vae.eval()
-    codes = torch.cat([ae.encode(b) for b in x.split(EVAL_BATCH)])
-    mus, logvars = zip(*(vae.encode(b) for b in x.split(EVAL_BATCH)), strict=True)
+    codes, mus, logvars = [], [], []
+    for b in batches:
+        codes.append(ae.encode(b))
+        mu, logvar = vae.encode(b)
+        mus.append(mu)
+        logvars.append(logvar)
     ae.train(modes[0])
     vae.train(modes[1])
-    return tuple(_read_only(t.cpu().numpy()) for t in (codes, torch.cat(mus), torch.cat(logvars)))
+    if not codes:  # no points: empty arrays of the right width
+        codes = mus = logvars = [torch.zeros(0, ae.config.latent_dim)]
+    return tuple(_read_only(torch.cat(t).cpu().numpy()) for t in (codes, mus, logvars))
+
+
+def encode_cloud(ae: Autoencoder, vae: VariationalAutoencoder, cloud: CloudPoints,
+                 test_x: torch.Tensor, train_x: torch.Tensor):
+    """`encode_points` of the cloud's images, gathered batch by batch (never all at once)."""
+    return encode_points(ae, vae, (b.flatten(1) for b in cloud.batches(test_x, train_x,
+                                                                         EVAL_BATCH)))
 
 
 def snapshot_of(
@@ -306,14 +329,19 @@ def snapshot_of(
     data: DatasetBundle,
     history: tuple[EpochMetrics, ...] = (),
     step: int = 0,
-    max_points: int | None = None,
+    cloud: CloudPoints | None = None,
     epoch: int | None = None,
 ) -> Snapshot:
-    """A snapshot of models that nobody is training (a loaded checkpoint, say)."""
-    index = cloud_index(len(data.test_images), max_points)
-    x = torch.as_tensor(np.asarray(data.test_images)[index]).flatten(1)
+    """A snapshot of models that nobody is training (a loaded checkpoint, say), its points
+    `cloud` (by default every test image)."""
+    cloud = cloud or CloudPoints.of(data)
     device = next(ae.parameters()).device
-    codes, mu, logvar = encode_points(ae, vae, x.to(device))
+    # One batch at a time: the whole of a large cloud is never copied (the arrays are
+    # read-only, so torch.tensor copies each batch rather than sharing it).
+    batches = cloud.batches(np.asarray(data.test_images), np.asarray(data.train_images),
+                            EVAL_BATCH)
+    codes, mu, logvar = encode_points(ae, vae, (torch.tensor(b).flatten(1).to(device)
+                                                for b in batches))
     return Snapshot(
         step=step,
         epoch=float(epoch if epoch is not None else history[-1].epoch if history else 0),
@@ -322,10 +350,20 @@ def snapshot_of(
         ae_codes=codes,
         vae_mu=mu,
         vae_logvar=logvar,
-        labels=_read_only(np.asarray(data.test_labels)[index]),
+        labels=_read_only(cloud.labels(data.test_labels, data.train_labels)),
         train_curve=_read_only(np.zeros((0, 5))),
         history=tuple(history),
+        cloud=cloud,
     )
+
+
+def with_cloud(snapshot: Snapshot, data: DatasetBundle, cloud: CloudPoints) -> Snapshot:
+    """`snapshot` with its (frozen) models' encodings of other points: for a change of the
+    points shown while nothing trains."""
+    fresh = snapshot_of(snapshot.ae, snapshot.vae, data, snapshot.history, snapshot.step,
+                        cloud, 0)
+    return dataclasses.replace(snapshot, ae_codes=fresh.ae_codes, vae_mu=fresh.vae_mu,
+                               vae_logvar=fresh.vae_logvar, labels=fresh.labels, cloud=cloud)
 
 
 class Trainer:
@@ -337,7 +375,8 @@ class Trainer:
         model_config: ModelConfig,
         train_config: TrainConfig,
         models: tuple[Autoencoder, VariationalAutoencoder] | None = None,
-        max_points: int | None = None,
+        include_train: bool = False,
+        max_points: int = MAX_CLOUD_POINTS,
     ) -> None:
         if tuple(model_config.image_shape) != data.image_shape:
             raise ValueError(f"the models expect images of {model_config.image_shape} but "
@@ -349,14 +388,18 @@ class Trainer:
         self.model_config = model_config
         self.config = train_config
         self.device = resolve_device(train_config.device)
+        # The float type of the training step's forward pass ("fp32", "bf16" or "fp16"), and
+        # why; ValueError here, before anything is built, where the device cannot train in it.
+        choice = choose_precision(train_config.precision, self.device)
+        self.precision, self.precision_reason = choice.precision, choice.reason
+        self.scaler = grad_scaler(self.precision, self.device)  # fp16 only
         ae, vae = models if models is not None else build_models(model_config, train_config.seed)
         self.ae, self.vae = ae.to(self.device).train(), vae.to(self.device).train()
         self._make_optimizers()
         self.train_x = torch.tensor(data.train_images).flatten(1).to(self.device)
         self.test_x = torch.tensor(data.test_images).flatten(1).to(self.device)
-        self.point_index = cloud_index(len(data.test_images), max_points)
-        self.cloud_x = self.test_x[torch.as_tensor(self.point_index, device=self.device)]
-        self.cloud_labels = _read_only(np.asarray(data.test_labels)[self.point_index])
+        self.cloud = CloudPoints.of(data, include_train, max_points)
+        self.cloud_labels = _read_only(self.cloud.labels(data.test_labels, data.train_labels))
         self.shuffle_gen = torch.Generator().manual_seed(train_config.seed)
         self.noise_gen = torch.Generator(self.device).manual_seed(train_config.seed + 1)
         for k, model in enumerate((self.ae, self.vae)):
@@ -408,11 +451,16 @@ class Trainer:
         x = self.train_x[idx]
         kind, beta = self.config.loss, self.config.beta
 
-        ae_logits, _ = self.ae(x)
-        ae_recon = reconstruction_loss(ae_logits, x, kind)
-        vae_logits, mu, logvar = self.vae(x, self.noise_gen)
-        vae_recon = reconstruction_loss(vae_logits, x, kind)
-        kl = kl_per_dimension(mu, logvar).sum()
+        with autocast(self.precision, self.device):
+            ae_logits, _ = self.ae(x)
+            vae_logits, mu, logvar = self.vae(x, self.noise_gen)
+            # The losses from float32 copies (no copy at all in fp32): each sums hundreds of
+            # per-pixel terms, which bf16's 8-bit mantissa would round to about 3 digits.
+            ae_logits, vae_logits, mu, logvar = (
+                t.float() for t in (ae_logits, vae_logits, mu, logvar))
+            ae_recon = reconstruction_loss(ae_logits, x, kind)
+            vae_recon = reconstruction_loss(vae_logits, x, kind)
+            kl = kl_per_dimension(mu, logvar).sum()
         vae_total = vae_recon + beta * kl
         losses = Losses(ae_recon.item(), vae_total.item(), vae_recon.item(), kl.item())
         if not losses.is_finite():
@@ -426,9 +474,17 @@ class Trainer:
         self.ae_opt.zero_grad(set_to_none=True)
         self.vae_opt.zero_grad(set_to_none=True)
         # The models share no parameters, so one backward pass gives each its own gradients.
-        (ae_recon + vae_total).backward()
-        self.ae_opt.step()
-        self.vae_opt.step()
+        total = ae_recon + vae_total
+        if self.scaler is None:
+            total.backward()
+            self.ae_opt.step()
+            self.vae_opt.step()
+        else:  # fp16: a scaled loss keeps small gradients from underflowing; steps whose
+            # gradients overflowed are skipped and the scale lowered (torch.amp.GradScaler)
+            self.scaler.scale(total).backward()
+            self.scaler.step(self.ae_opt)
+            self.scaler.step(self.vae_opt)
+            self.scaler.update()
 
         self.step += 1
         self.last_batch_size = len(idx)
@@ -512,7 +568,8 @@ class Trainer:
             self._curve_sum[:] = 0
             self._curve_n = 0
         ae, vae = _frozen_copy(self.ae), _frozen_copy(self.vae)
-        codes, mu, logvar = encode_points(self.ae, self.vae, self.cloud_x)
+        codes, mu, logvar = encode_cloud(self.ae, self.vae, self.cloud, self.test_x,
+                                         self.train_x)
         # An optimizer step can make weights non-finite, or the log-variance too large for
         # exp, even after a finite loss: never publish such a snapshot; the views keep the
         # last good one, as after a non-finite loss.
@@ -539,7 +596,15 @@ class Trainer:
             history=tuple(self.history),
             steps_per_epoch=self.steps_per_epoch,
             changes=tuple(self.changes),
+            cloud=self.cloud,
         )
+
+    def set_cloud(self, include_train: bool) -> None:
+        """Encodes the training split's images too (or no longer) from the next snapshot."""
+        if include_train != self.cloud.include_train:
+            self.cloud = dataclasses.replace(self.cloud, include_train=include_train)
+            self.cloud_labels = _read_only(self.cloud.labels(self.data.test_labels,
+                                                             self.data.train_labels))
 
     def progress(self, samples_per_second: float) -> Progress:
         return Progress(
@@ -579,6 +644,10 @@ class Trainer:
                 self.set_epochs(epochs)
                 if self.epoch >= epochs:
                     break
+            # Other points: show them at the next snapshot rather than after the interval.
+            if (cloud := control.take_cloud()) is not None and cloud != self.cloud.include_train:
+                self.set_cloud(cloud)
+                last_snap = -math.inf
             epochs_before = self.epoch
             self.train_step()
             rate_n += self.last_batch_size

@@ -75,3 +75,18 @@ def test_bench_startup_quick_prints_its_table() -> None:
         rows = numbers_in_rows(out, label)
         assert rows and rows[0][0] > 0, (label, out)
     assert "first paint at most" in out and "interactive at most" in out
+
+
+def test_bench_points_quick_prints_every_table() -> None:
+    out = run_benchmark("bench_points.py")
+    for heading in ("## Encoding one snapshot's cloud", "## Drawing: both latent plots",
+                    "## Training beside a 7,000-point cloud",
+                    "## The window training on the 70k set"):
+        assert heading in out, out
+    # Each table has its rows, with the point counts the quick mode's data gives.
+    for first in ("test split", "test + training splits"):
+        assert len(numbers_in_rows(out, first, exact=True)) == 2, out
+    assert numbers_in_rows(out, "no snapshots (a script)", exact=True)
+    window = numbers_in_rows(out, "1,000", exact=True) + numbers_in_rows(out, "7,000",
+                                                                          exact=True)
+    assert len(window) == 2 and all(len(r) == 6 for r in window), out  # the count is the key

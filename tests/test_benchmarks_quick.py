@@ -35,6 +35,24 @@ def test_bench_train_quick_prints_tables() -> None:
     assert all(math.isfinite(float(v)) and float(v) > 0 for v in losses[0])
 
 
+def test_bench_train_precision_quick_prints_fp32_against_bf16() -> None:
+    # Quick mode trains one epoch of 512 images in each precision (bf16 is emulated, and slow,
+    # on a CPU without native bf16): about 6 s, most of it importing torch.
+    result = subprocess.run(
+        [sys.executable, "benchmarks/bench_train.py", "--part", "precision", "--quick"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "Mixed precision" in out and "--precision auto picks " in out
+    row = re.search(r"^\| 1 +\| ([0-9.]+) +\| ([0-9.]+) +\| [-+][0-9.]+ \([-+][0-9.]+%\) +\|",
+                    out, flags=re.MULTILINE)
+    assert row is not None, out
+    assert all(math.isfinite(float(v)) and float(v) > 0 for v in row.groups())
+    assert re.search(r"^largest \|bf16 - fp32\| of the means over epochs: [0-9.]+%.*target 1% "
+                     r"per epoch: (met|NOT met)$", out, flags=re.MULTILINE), out
+
+
 # A stand-in for PyTorch's example (vae/main.py is not part of vae-gui): the same command line
 # and the same epoch lines, reading ../data through torchvision as the example does, so that
 # the benchmark's running, timing and parsing are exercised without a copy of it.

@@ -284,3 +284,23 @@ def test_interrupting_the_real_app_while_training_exits_cleanly(tmp_path):
     assert code == 0, f"exit status {code}\n{stderr}"
     for bad in ("QThread: Destroyed", "deallocating", "Traceback", "Fatal"):
         assert bad not in stderr, stderr
+
+
+def test_a_live_snapshot_is_drawn_piece_by_piece_and_ends_on_the_newest(qtbot, tmp_path):
+    """While training, what a snapshot brings is drawn over several event-loop turns (see
+    vae_gui.workers.pacing.Turns); the plots end up showing the newest snapshot."""
+    import dataclasses
+
+    window = make_window(qtbot, tmp_path)
+    state, plot = window.state, window.columns["ae"].latent_plot
+    before = plot.plotted_points().copy()
+    shifted = [dataclasses.replace(state.snapshot, ae_codes=state.snapshot.ae_codes + k)
+               for k in (1.0, 2.0)]
+    state.show(shifted[0], live=True)
+    state.show(shifted[1], live=True)  # a newer one before the first was drawn
+    assert state._turns.pending() >= 4  # two clouds, the fit and cursors, the tools, ...
+    np.testing.assert_array_equal(plot.plotted_points(), before)  # nothing drawn yet
+    qtbot.waitUntil(lambda: state._turns.pending() == 0, timeout=5000)
+    expected = state.projections["ae"].to_plane(shifted[1].ae_codes)
+    np.testing.assert_allclose(np.sort(plot.plotted_points(), axis=0),
+                               np.sort(expected, axis=0), rtol=1e-6)

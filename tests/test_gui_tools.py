@@ -422,7 +422,7 @@ def test_hovering_a_point_shows_its_test_image_and_class(qtbot, tmp_path):
     xy = window.state.projections["ae"].to_plane(window.snapshot.ae_codes)
     assert np.hypot(*(xy[j] - xy[i])) < 0.05 * np.ptp(xy[:, 0])
     label = window.class_names[int(window.snapshot.labels[j])]
-    assert preview.caption_label.text() == f"test point {j}, class {label}"
+    assert preview.caption_label.text() == f"test image {j:,}, class {label}"
     shown = preview.image_label.pixmap().toImage()
     assert (shown.width(), shown.height()) == (84, 84)
     expected = (window.cloud_images[j] * 255).astype(np.uint8)

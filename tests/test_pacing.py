@@ -48,3 +48,54 @@ def test_a_debounced_call_runs_once_after_the_calls_stop(qtbot):
     paced.cancel()
     qtbot.wait(150)
     assert calls == [1]
+
+
+def test_turns_run_one_job_per_event_loop_turn_with_timers_between(qtbot):
+    """Jobs that each block for 10 ms: a 1 ms timer that falls due during one runs before
+    the next job, and a job asked for again keeps its place with the newer function."""
+    import time
+
+    from PySide6 import QtCore
+
+    from vae_gui.workers.pacing import Turns
+
+    log: list[str] = []
+    beat = QtCore.QTimer()
+    beat.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+    beat.setInterval(1)
+    beat.timeout.connect(lambda: log.append("beat"))
+
+    def job(name: str):
+        def run() -> None:
+            log.append(name)
+            time.sleep(0.01)
+        return run
+
+    turns = Turns()
+    beat.start()
+    for name in ("a", "b", "c"):
+        turns.add(name, job(name))
+    turns.add("a", job("a2"))  # replaces a's function, keeps its place
+    qtbot.waitUntil(lambda: turns.pending() == 0 and "c" in log, timeout=5000)
+    beat.stop()
+    jobs = [entry for entry in log if entry != "beat"]
+    assert jobs == ["a2", "b", "c"]
+    between = log[log.index("a2"):log.index("c")]
+    assert between.count("beat") >= 2, log  # a beat between a2 and b, and between b and c
+    assert "beat" in log[log.index("a2") + 1:log.index("b")]
+
+
+def test_turns_cancel_drop_and_flush(qtbot):
+    from vae_gui.workers.pacing import Turns
+
+    calls: list[str] = []
+    turns = Turns()
+    for name in ("a", "b", "c"):
+        turns.add(name, lambda name=name: calls.append(name))
+    turns.drop("b")
+    turns.flush()
+    assert calls == ["a", "c"] and turns.pending() == 0
+    turns.add("d", lambda: calls.append("d"))
+    turns.cancel()
+    qtbot.wait(50)
+    assert calls == ["a", "c"]

@@ -9,13 +9,16 @@ own field: a snapshot field always means what the trainer put there.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6 import QtCore
 
+from vae_gui.model.cloud_points import CloudImages
 from vae_gui.model.latent import Projection, pca_projection, sample_posterior
+from vae_gui.workers.pacing import Turns
 
 if TYPE_CHECKING:
     from vae_gui.model.config import ModelConfig, TrainConfig
@@ -33,7 +36,7 @@ class ModelsOrigin:
     dataset: str  # what load_dataset takes to load the data again (saved in checkpoints)
     class_names: tuple[str, ...]
     image_shape: tuple[int, int]
-    cloud_images: np.ndarray  # the test images behind the plotted points, in the same order
+    cloud_images: CloudImages  # the images behind the plotted points, in the same order
     model_config: ModelConfig
     train_config: TrainConfig | None
     source: str  # a checkpoint's path, or "training"
@@ -56,6 +59,7 @@ class ViewOptions:
     # The VAE's histograms: the aggregate posterior (one z ~ q(z|x) per point, what should
     # match N(0, 1)) by default, or the means alone.
     marginal_means: bool = False
+    train_points: bool = False  # the clouds show the training split after the test split
 
 
 class ExplorerState(QtCore.QObject):
@@ -77,6 +81,25 @@ class ExplorerState(QtCore.QObject):
         self.cursors: dict[str, np.ndarray] = {}  # which -> the full latent point z at its cursor
         self.live = False  # the snapshot comes from a run that is training now
         self.inspected: int | None = None
+        self._turns = Turns(self)
+
+    def update_view(self, key: object, fn: Callable[[], object]) -> None:
+        """Runs a view's redraw `fn` now; while training, in an event-loop turn of its own
+        (see Turns), so that the work one snapshot brings never blocks input for long. A
+        redraw still waiting is replaced by the newer one (`key` names it)."""
+        if self.live:
+            self._turns.add(key, fn)
+        else:
+            self._turns.drop(key)
+            fn()
+
+    def cancel_updates(self) -> None:
+        """Drops redraws still waiting (the window is closing)."""
+        self._turns.cancel()
+
+    def flush_updates(self) -> None:
+        """Runs the redraws still waiting, now (for tests and scripts)."""
+        self._turns.flush()
 
     # --- reading ------------------------------------------------------------------------
     def model(self, which: str):
@@ -127,11 +150,12 @@ class ExplorerState(QtCore.QObject):
         self.live = live
         if origin is not None:
             self.origin = origin
+        self._match_images(snapshot)
         self._derive()
         if old_dim != self.latent_dim:
             refit = True
-            if self.inspected is not None and self.inspected >= len(snapshot.labels):
-                self.inspected = None
+        if self.inspected is not None and self.inspected >= len(snapshot.labels):
+            self.inspected = None  # fewer points now (the training split left the cloud)
         self.models_changed.emit(refit)
 
     def set_options(self, **changes) -> None:
@@ -153,6 +177,16 @@ class ExplorerState(QtCore.QObject):
     def inspect(self, index: int | None) -> None:
         self.inspected = index
         self.inspected_changed.emit(index)
+
+    def _match_images(self, snapshot: Snapshot) -> None:
+        """Keeps the images behind the points those of the snapshot's points (a run that
+        starts encoding the training split too, say)."""
+        o = self.origin
+        if o is None or o.data is None or snapshot.cloud is None:
+            return
+        if o.cloud_images.cloud != snapshot.cloud:
+            self.origin = dataclasses.replace(o, cloud_images=CloudImages(
+                snapshot.cloud, o.data.test_images, o.data.train_images))
 
     def _derive(self) -> None:
         """Projections and the one-sample cloud, from the snapshot and the options."""

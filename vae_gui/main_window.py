@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from vae_gui.controllers.actions import make_action
+from vae_gui.controllers.cloud_choice import CloudChoice
 from vae_gui.controllers.discard_guard import DiscardGuard
 from vae_gui.controllers.evidence import EvidenceController
 from vae_gui.controllers.files import FileController
@@ -66,6 +67,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.warm_up_training = True
         self.training = TrainingController(self.state, self.settings_panel, self.guard, self)
         self.files = FileController(self.state, self.training, self.settings, self)
+        self.cloud_choice = CloudChoice(self.state, self.training.session, self)
         self.linking = PlotLinking(self.state, plots)
         self.overlays = {which: Overlays(plot.plot_item) for which, plot in plots.items()}
         self.evidence = EvidenceController(self.state, self)
@@ -74,9 +76,10 @@ class MainWindow(QtWidgets.QMainWindow):
                                self.tools.draw)
         self.manifold = ManifoldOverlay(self.state, plots)
         self.state.models_changed.connect(self._on_models_changed)
-        for source in (self.training, self.files):
+        for source in (self.training, self.files, self.cloud_choice):
             source.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
             source.error.connect(self.show_error)
+        for source in (self.training, self.files):
             source.source_changed.connect(lambda text: self.source_label.setText(text))
         self.files.load_failed.connect(self.load_failed)
         self._build_actions()
@@ -158,6 +161,11 @@ class MainWindow(QtWidgets.QMainWindow):
             "Histograms of the means μ (not the aggregate posterior)", "marginal_means",
             None, "The VAE's histograms show its means alone; by default they show one draw "
             "of each q(z|x), the aggregate posterior that should match N(0, 1)")
+        self.train_points_action = self._view_option(
+            "Cloud: training images too", "train_points", None,
+            "Encode and plot the training split after the test split (up to 100,000 points "
+            "in all): the clouds update less often while training, as encoding more points "
+            "takes longer and is kept to a tenth of the training time")
         self.density_action = self._view_option(
             "Clouds as density images", "density", None,
             "Bin the points into cells coloured by class and shaded by count (for large sets)")
@@ -208,7 +216,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view_menu = menu.addMenu("&View")
         for a in (self.link_action, self.same_scale_action, self.fit_action, None,
                   self.sampled_action, self.fade_action, self.marginal_means_action,
-                  self.density_action,
+                  self.train_points_action, self.density_action,
                   self.manifold_action, self.pca_action, self.dims_action):
             view_menu.addSeparator() if a is None else view_menu.addAction(a)
         tools_menu = menu.addMenu("T&ools")
@@ -391,7 +399,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # --- views ----------------------------------------------------------------------------
     def _on_models_changed(self, _refit: bool) -> None:
-        self.manifold.draw()
+        self.state.update_view(self.manifold, self.manifold.draw)
         if not self._shown_once:
             self._shown_once = True
             self.models_shown.emit()
@@ -447,7 +455,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _runners(self) -> list:
         """Every background runner: file loads and saves, the evidence, the posteriors."""
         return [self.runner, self.evidence.runner, self.tools.inspect.posterior.runner,
-                self.tools.draw.posterior.runner]
+                self.tools.draw.posterior.runner, self.cloud_choice.runner]
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         """Closes without blocking: training and loads are asked to stop, the window hides,
@@ -458,10 +466,12 @@ class MainWindow(QtWidgets.QMainWindow):
                 return
             self._closing = True
             self.manifold.stop()
+            self.state.cancel_updates()
             for column in self.columns.values():
                 column.stop()
             self.training.shutdown()
             self.files.shutdown()
+            self.cloud_choice.shutdown()
             self.evidence.shutdown()
             self.tools.inspect.posterior.shutdown()
             self.tools.draw.posterior.shutdown()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
 from PySide6 import QtCore
 
 from vae_gui.explorer_state import ExplorerState, ModelsOrigin
@@ -98,9 +97,12 @@ class EvidenceController(QtCore.QObject):
         check_cancelled()
         kind = origin.train_config.loss if origin.train_config is not None else "bce"
         train = origin.data.train_images if origin.data is not None else None
+        # Held-out figures: the test split's points alone (the clouds may show training
+        # images after them).
+        n = origin.cloud_images.cloud.test_count
         evidence = measure_evidence(
-            s.ae, s.vae, s.ae_codes, s.vae_mu, s.vae_logvar, origin.image_shape, kind, judge,
-            train_images=train, test_images=np.asarray(origin.cloud_images),
+            s.ae, s.vae, s.ae_codes[:n], s.vae_mu[:n], s.vae_logvar[:n], origin.image_shape,
+            kind, judge, train_images=train, test_images=origin.cloud_images.test_images(),
             epoch=float(s.epoch), check=check_cancelled)
         return job, judge, evidence
 

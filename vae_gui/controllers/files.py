@@ -72,7 +72,9 @@ class FileController(QtCore.QObject):
         self.message.emit(f"Opening {path}\u2026", 0)
         QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.BusyCursor)
         self.open_action.setEnabled(False)
-        self._opening = self.runner.run(lambda: load_for_display(path), self._on_loaded,
+        include_train = self.state.options.train_points
+        self._opening = self.runner.run(lambda: load_for_display(path, None, include_train),
+                                        self._on_loaded,
                                         lambda message: self._on_load_failed(path, message),
                                         lambda: self._on_open_cancelled(path))
         if self._opening:
@@ -117,7 +119,8 @@ class FileController(QtCore.QObject):
             self.remember_recent(str(loaded.path))
         label = "pretrained models" if pretrained else loaded.path.name
         origin = ModelsOrigin(ckpt.dataset, ckpt.class_names,
-                              tuple(ckpt.model_config.image_shape), cloud_images_of(loaded.data),
+                              tuple(ckpt.model_config.image_shape),
+                              cloud_images_of(loaded.data, loaded.snapshot.cloud),
                               ckpt.model_config, ckpt.train_config, str(loaded.path),
                               loaded.data)
         self.state.show(loaded.snapshot, origin, refit=refit)
@@ -205,8 +208,9 @@ class FileController(QtCore.QObject):
         from vae_gui.model.export import export_encodings
 
         s = self.state.snapshot
+        n = self.state.origin.cloud_images.cloud.test_count  # training images are not exported
         try:
-            export_encodings(path, s.ae_codes, s.vae_mu, s.vae_logvar, s.labels,
+            export_encodings(path, s.ae_codes[:n], s.vae_mu[:n], s.vae_logvar[:n], s.labels[:n],
                              self.state.class_names)
         except OSError as exc:
             self.error.emit("Could not export", f"{path} could not be written: {exc}")
@@ -252,7 +256,9 @@ class FileController(QtCore.QObject):
         if self.runner.busy:  # a load is under way: look again shortly
             QtCore.QTimer.singleShot(300, self, lambda: self._on_followed_checkpoint(path))
             return
-        self.runner.run(lambda: load_for_display(path), self._on_followed_loaded,
+        include_train = self.state.options.train_points
+        self.runner.run(lambda: load_for_display(path, None, include_train),
+                        self._on_followed_loaded,
                         lambda message: self.message.emit(f"Skipped {path}: {message}", 5000))
 
     def _on_followed_loaded(self, loaded: LoadedModels) -> None:

@@ -30,8 +30,14 @@ class PlotLinking:
         state.models_changed.connect(self._on_models_changed)
         state.options_changed.connect(self._on_options_changed)
         self._options = state.options
+        self._refit = False
 
     def _on_models_changed(self, refit: bool) -> None:
+        self._refit = self._refit or refit  # a refit asked for waits for its turn too
+        self.state.update_view(self, self._fit_and_decode)
+
+    def _fit_and_decode(self) -> None:
+        refit, self._refit = self._refit, False
         if refit or self.plots["ae"].follows_data:
             self.fit()
         self.decode_cursors()

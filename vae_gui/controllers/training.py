@@ -3,6 +3,7 @@ training, and the hand-off of the thread's snapshots to the explorer state."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtWidgets
@@ -38,7 +39,8 @@ def structural_changes(old: TrainingSpec, new: TrainingSpec) -> list[str]:
              ("encoder dropout", m0.encoder_dropout, m1.encoder_dropout),
              ("batch size", t0.batch_size, t1.batch_size),
              ("reconstruction", t0.loss, t1.loss),
-             ("seed", t0.seed, t1.seed))
+             ("seed", t0.seed, t1.seed),
+             ("precision", t0.precision, t1.precision))
     return [name for name, a, b in pairs if a != b]
 
 
@@ -98,10 +100,11 @@ class TrainingController(QtCore.QObject):
     # --- user actions -------------------------------------------------------------------
     def _spec(self):
         try:
-            return self.settings_panel.spec()
+            spec = self.settings_panel.spec()
         except ValueError as exc:
             self.error.emit("Invalid settings", str(exc))
             return None
+        return dataclasses.replace(spec, include_train=self.state.options.train_points)
 
     def pending(self) -> list[str]:
         """Settings changed since the run on screen started that need a new run."""
@@ -193,7 +196,8 @@ class TrainingController(QtCore.QObject):
         self._origin = ModelsOrigin(data.source, data.class_names, data.image_shape,
                                     cloud_images_of(data), started.model_config,
                                     started.train_config, "training", data)
-        self.source_changed.emit(f"Training on {data.name} ({started.device})")
+        self.source_changed.emit(
+            f"Training on {data.name} ({started.device}, {started.precision})")
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self._latest = snapshot
@@ -207,7 +211,9 @@ class TrainingController(QtCore.QObject):
         if self._latest is None:
             return
         origin, self._origin = self._origin, None
-        self.state.show(self._latest, origin, refit=refit, live=self.session.running)
+        # Paused (or stepping), nothing competes with the views: drawn at once, in full.
+        live = self.session.running and not self.session.paused
+        self.state.show(self._latest, origin, refit=refit, live=live)
 
     def _on_progress(self, p: Progress) -> None:
         # Qt's progress bar counts in 32-bit integers: show a share, so that any number of

@@ -48,7 +48,8 @@ class InspectTab(QtWidgets.QWidget):
         sigma = np.exp(0.5 * s.vae_logvar[i])
         label = html.escape(class_name(state.class_names, int(s.labels[i])))  # rich text
         self.label.setText(
-            f"Test point {i}, class <b>{label}</b>. The VAE reconstruction decodes the mean "
+            f"{state.origin.cloud_images.cloud.name(i).capitalize()}, class <b>{label}</b>. "
+            "The VAE reconstruction decodes the mean "
             f"\u03bc; its posterior \u03c3 = ({', '.join(f'{v:.2f}' for v in sigma[:4])}"
             f"{', …' if len(sigma) > 4 else ''}) is the ellipse (\u03bc \u00b1 2\u03c3) "
             "on the VAE plot.")

@@ -63,7 +63,7 @@ class InterpolateTab(QtWidgets.QWidget):
 
     def pin(self, k: int, z: np.ndarray | None) -> None:
         if z is None:
-            self.note.setText("Click a test point first, then pin it.")
+            self.note.setText("Click a point first, then pin it.")
             return
         self.ends[k] = np.asarray(z, dtype=np.float32).copy()
         self._changed()

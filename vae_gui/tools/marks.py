@@ -30,7 +30,7 @@ class ToolMarks:
         self.overlays = overlays  # which -> the Overlays of that plot
         self.interpolate = interpolate
         self.draw_tab = draw
-        state.models_changed.connect(self.draw)
+        state.models_changed.connect(lambda _refit: state.update_view(self, self.draw))
         state.inspected_changed.connect(self.draw)
         interpolate.path_changed.connect(self.draw)
         draw.encoded.connect(self.draw)

@@ -36,7 +36,8 @@ class ToolsPanel(QtWidgets.QTabWidget):
         for title, tab in self.tabs.items():
             self.addTab(tab, title)
         self.currentChanged.connect(lambda _: self.refresh_current())
-        state.models_changed.connect(self.refresh_current)
+        state.models_changed.connect(lambda _refit: state.update_view(self,
+                                                                      self.refresh_current))
         state.inspected_changed.connect(self._on_inspected)
 
     def refresh_current(self, *_args) -> None:

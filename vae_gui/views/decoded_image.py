@@ -3,51 +3,102 @@
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+CAPTION_POINT_SIZE = 8
 
 
-class DecodedImage(pg.GraphicsLayoutWidget):
-    """An (H, W) image in [0, 1] under a caption."""
+class _ImageArea(QtWidgets.QWidget):
+    """Paints one grey image as large as fits, square pixels, centred.
+
+    A plain widget rather than a pyqtgraph view: each cursor move repaints two of these, and
+    a QImage scaled by the painter costs a fraction of a view box's scene repaint."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.qimage: QtGui.QImage | None = None
+        self.pixels: np.ndarray | None = None  # what the QImage shows, 0..255
+
+    def set_pixels(self, pixels: np.ndarray) -> None:
+        self.pixels = np.ascontiguousarray(pixels)
+        h, w = self.pixels.shape
+        self.qimage = QtGui.QImage(self.pixels.data, w, h, w, QtGui.QImage.Format.Format_Grayscale8)
+        self.update()
+
+    def clear(self) -> None:
+        self.qimage, self.pixels = None, None
+        self.update()
+
+    def target(self) -> QtCore.QRectF:
+        """Where the image lies in this widget: the largest centred rectangle of its aspect."""
+        if self.qimage is None:
+            return QtCore.QRectF()
+        w, h = self.qimage.width(), self.qimage.height()
+        scale = min(self.width() / w, self.height() / h)
+        tw, th = w * scale, h * scale
+        return QtCore.QRectF((self.width() - tw) / 2, (self.height() - th) / 2, tw, th)
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt's API
+        p = QtGui.QPainter(self)
+        p.fillRect(self.rect(), QtCore.Qt.GlobalColor.white)
+        if self.qimage is not None:
+            # Nearest-neighbour: each pixel a sharp square, as the model outputs it.
+            p.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, False)
+            p.drawImage(self.target(), self.qimage)
+        p.end()
+
+
+class DecodedImage(QtWidgets.QWidget):
+    """An (H, W) image in [0, 1] under a caption (rich text: '<br>' breaks a line)."""
 
     def __init__(self, caption: str, parent=None) -> None:
-        super().__init__(parent=parent)
-        self.setBackground("w")
-        self.label = self.addLabel(caption, size="8pt", row=0, col=0)
-        self.view = self.addViewBox(row=1, col=0, lockAspect=True, enableMouse=False,
-                                    invertY=True, enableMenu=False)
-        self.image = pg.ImageItem(axisOrder="row-major", levels=(0.0, 1.0))
-        self.view.addItem(self.image)
+        super().__init__(parent)
+        self.setAutoFillBackground(True)
+        palette = self.palette()
+        palette.setColor(QtGui.QPalette.ColorRole.Window, QtGui.QColor("white"))
+        palette.setColor(QtGui.QPalette.ColorRole.WindowText, QtGui.QColor("black"))
+        self.setPalette(palette)
+        self.label = QtWidgets.QLabel()
+        self.label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        font = self.label.font()
+        font.setPointSize(CAPTION_POINT_SIZE)
+        self.label.setFont(font)
+        self.area = _ImageArea()
+        self.area.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
+                                QtWidgets.QSizePolicy.Policy.Expanding)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(1)
+        layout.addWidget(self.label)
+        layout.addWidget(self.area, 1)
         self.setMinimumSize(110, 120)
-        self._shape: tuple[int, ...] = ()
-        # The view box changes size without the widget doing so too (a caption of another
-        # height, a layout after an error dialog): fit the image whenever it does, or part
-        # of it stays clipped until the window is resized.
-        self.view.sigResized.connect(self._fit)
+        self._caption = ""
+        self._image: np.ndarray | None = None
+        self.set_caption(caption)
 
     def set_image(self, image: np.ndarray) -> None:
-        self.image.setImage(image, levels=(0.0, 1.0), autoLevels=False)
-        if image.shape != self._shape:  # refit only when the size changes
-            self._shape = image.shape
-            self.view.autoRange(padding=0)
+        image = np.asarray(image, dtype=np.float32)
+        self._image = image.copy()
+        # Fixed levels: 0 is black and 1 white whatever the image holds; NaN shows as black.
+        pixels = np.nan_to_num(np.clip(image, 0.0, 1.0), nan=0.0) * 255.0 + 0.5
+        self.area.set_pixels(pixels.astype(np.uint8))
 
     def clear_image(self) -> None:
-        self.image.clear()
-
-    def _fit(self, *_args) -> None:
-        if self._shape:
-            self.view.autoRange(padding=0)  # the whole image in view, at any size
+        self._image = None
+        self.area.clear()
 
     def shown_fully(self) -> bool:
-        """Whether the whole image lies inside the visible range (for tests)."""
-        if not self._shape:
+        """Whether the whole image lies inside the visible area (for tests)."""
+        if self.area.qimage is None:
             return True
-        (x0, x1), (y0, y1) = self.view.viewRange()
-        h, w = self._shape[:2]
-        eps = 1e-6 * max(h, w)
-        return x0 <= eps and x1 >= w - eps and y0 <= eps and y1 >= h - eps
+        return QtCore.QRectF(self.area.rect()).contains(self.area.target())
 
     def set_caption(self, text: str) -> None:
-        self.label.setText(text, size="8pt")
+        if text != self._caption:  # re-laying a label out costs more than comparing
+            self._caption = text
+            self.label.setText(text)
 
     def current_image(self) -> np.ndarray | None:
-        return None if self.image.image is None else np.array(self.image.image)
+        return None if self._image is None else self._image.copy()

@@ -104,9 +104,9 @@ class ModelColumn(QtWidgets.QWidget):
         self.latent_plot.point_hovered.connect(self._on_point_hovered)
 
     def _on_models_changed(self, _refit: bool) -> None:
-        self.draw_cloud()
+        self.state.update_view((self, "cloud"), self.draw_cloud)
         if self.state.live:
-            self._draw_panels_live()
+            self.state.update_view((self, "panels"), self._draw_panels_live)
         else:
             self._draw_panels_live.cancel()
             self.draw_panels()
@@ -179,14 +179,15 @@ class ModelColumn(QtWidgets.QWidget):
                 "vs N(0, 1) (dashed): var(μ) + mean σ² should be near 1")
 
     def _on_point_hovered(self, index: int, at: QtCore.QPoint) -> None:
-        """The test image under the mouse, with its class, beside the mouse."""
+        """The image under the mouse, with its split, index and class, beside the mouse."""
         state = self.state
         if index < 0 or state.origin is None or index >= len(state.origin.cloud_images):
             self.hover.hide_image()
             return
         label = class_name(state.class_names, int(state.snapshot.labels[index]))
         self.hover.show_image(index, state.origin.cloud_images[index],
-                              f"test point {index}, class {label}", at)
+                              f"{state.origin.cloud_images.cloud.name(index)}, class {label}",
+                              at)
 
     def _on_cursor_changed(self, which: str) -> None:
         if which != self.which or self.state.snapshot is None:

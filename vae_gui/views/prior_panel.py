@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from vae_gui.model.latent import prior_density_image
 from vae_gui.views.latent_plot import RING_SIGMAS, ring_label
@@ -40,9 +40,7 @@ class PriorPanel(pg.PlotWidget):
             label.setFont(QtGui.QFont(label.textItem.font().family(), 7))
             label.setPos(s * 0.71, s * 0.71)
             item.addItem(label)
-        self.marker = pg.ScatterPlotItem([0], [0], size=12, symbol="+",
-                                         brush=pg.mkBrush(CURSOR_COLOR),
-                                         pen=pg.mkPen(CURSOR_COLOR, width=1.5))
+        self.marker = _Cross()
         self.marker.setZValue(10)
         item.addItem(self.marker)
         vb.setRange(xRange=(-EXTENT, EXTENT), yRange=(-EXTENT, EXTENT), padding=0)
@@ -50,8 +48,34 @@ class PriorPanel(pg.PlotWidget):
 
     def set_marker(self, x: float, y: float) -> None:
         """Shows the cursor's point; clipped to the panel's edge when it lies outside."""
-        self.marker.setData([float(np.clip(x, -EXTENT, EXTENT))],
-                            [float(np.clip(y, -EXTENT, EXTENT))])
+        self.marker.setPos(float(np.clip(x, -EXTENT, EXTENT)),
+                           float(np.clip(y, -EXTENT, EXTENT)))
+
+    def marker_position(self) -> tuple[float, float]:
+        return self.marker.pos().x(), self.marker.pos().y()
+
+
+class _Cross(QtWidgets.QGraphicsItem):
+    """A 12 px '+' at its position, the same size at any zoom. Moving it is a setPos (no
+    data arrays, as a one-point ScatterPlotItem's setData rebuilt on every cursor move), and
+    only the small rectangles it leaves and enters are repainted."""
+
+    HALF = 6.0  # pixels
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self._pen = QtGui.QPen(QtGui.QColor(CURSOR_COLOR), 3.0)  # as bold as the old filled "+"
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 - Qt's API
+        h = self.HALF + 1
+        return QtCore.QRectF(-h, -h, 2 * h, 2 * h)
+
+    def paint(self, p: QtGui.QPainter, option, widget=None) -> None:
+        p.setPen(self._pen)
+        h = self.HALF
+        p.drawLine(QtCore.QPointF(-h, 0), QtCore.QPointF(h, 0))
+        p.drawLine(QtCore.QPointF(0, -h), QtCore.QPointF(0, h))
 
 
 def _light_gray_lut() -> np.ndarray:

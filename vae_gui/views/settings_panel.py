@@ -10,11 +10,13 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from vae_gui.model.config import (
     BOUNDS,
     MSE_VARIANCE,
+    PRECISIONS,
     RECONSTRUCTION_LOSSES,
     ModelConfig,
     TrainConfig,
 )
 from vae_gui.model.data import BUILTIN_DATASETS
+from vae_gui.model.precision import describe_auto
 from vae_gui.workers.training_session import TrainingSpec
 
 # What the reconstruction choices are called on screen; the configuration keeps the key.
@@ -162,6 +164,16 @@ class SettingsPanel(QtWidgets.QWidget):
             f"\u03c3\u00b2 = {MSE_VARIANCE:g}, so the loss is the summed squared error plus "
             "log(\u03c0)/2 per pixel. With \u03b2 = 1 either is the negative ELBO.")
         self.seed = _whole_box("seed", t.seed)
+        self.precision = QtWidgets.QComboBox()
+        for name in PRECISIONS:
+            self.precision.addItem(name, name)
+        self.precision.setCurrentIndex(self.precision.findData(t.precision))
+        self.precision.setToolTip(
+            "The float type of training's forward pass: bf16 and fp16 speed up the matrix "
+            "work where the hardware does them natively; weights, evaluation and checkpoints "
+            "stay fp32. "
+            f"{describe_auto()} fp16 needs a CUDA GPU. The status bar says which one a run "
+            "trains in.")
 
         form = QtWidgets.QFormLayout(self)
         form.addRow("Dataset", dataset_row)
@@ -175,6 +187,7 @@ class SettingsPanel(QtWidgets.QWidget):
         form.addRow("Epochs", self.epochs)
         form.addRow("Reconstruction", self.loss)
         form.addRow("Seed", self.seed)
+        form.addRow("Precision", self.precision)
         self.note = QtWidgets.QLabel("")
         self.note.setWordWrap(True)
         self.note.setTextFormat(QtCore.Qt.TextFormat.RichText)
@@ -186,6 +199,7 @@ class SettingsPanel(QtWidgets.QWidget):
         self.hidden.textChanged.connect(self.edited)
         self.dataset.currentTextChanged.connect(self.edited)
         self.loss.currentTextChanged.connect(self.edited)
+        self.precision.currentTextChanged.connect(self.edited)
         for key, box in (("image_side", self.image_size), ("latent_dim", self.latent_dim),
                          ("beta", self.beta), ("lr", self.lr), ("batch_size", self.batch_size),
                          ("epochs", self.epochs), ("seed", self.seed)):
@@ -217,7 +231,8 @@ class SettingsPanel(QtWidgets.QWidget):
                                    encoder_dropout=self.dropout.value())
         train_config = TrainConfig(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
                                    lr=self.lr.value(), beta=self.beta.value(),
-                                   loss=self.loss.currentData(), seed=int(self.seed.value()))
+                                   loss=self.loss.currentData(), seed=int(self.seed.value()),
+                                   precision=self.precision.currentData())
         return TrainingSpec(self.dataset.currentText().strip() or "mnist5k", data_root,
                             model_config, train_config)
 
@@ -246,9 +261,11 @@ class SettingsPanel(QtWidgets.QWidget):
         """Shows the settings that produced the models on screen (after a load).
 
         Every value of a valid configuration fits its widget (both obey BOUNDS), so spec()
-        then gives back the same configurations, except the device: the GUI always trains
-        on the best one here ("auto"), wherever the checkpoint was trained. The image size
-        shows the height (folders are resized to squares).
+        then gives back the same configurations, except the device and the precision: the GUI
+        always trains on the best device here ("auto"), wherever the checkpoint was trained,
+        and in the precision chosen here, since both belong to this machine (a GPU's bf16
+        is many times slower than fp32 on a CPU without native bf16). The image size shows
+        the height (folders are resized to squares).
         """
         blockers = [QtCore.QSignalBlocker(w) for w in self.findChildren(QtWidgets.QWidget)]
         self.dataset.setCurrentText(dataset)

@@ -7,18 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from vae_gui.model.shipped_files import pretrained_checkpoint
 from vae_gui.workers.background import check_cancelled
 
 if TYPE_CHECKING:
     from vae_gui.model.checkpoint import Checkpoint
+    from vae_gui.model.cloud_points import CloudImages, CloudPoints
     from vae_gui.model.data import DatasetBundle
     from vae_gui.model.training import Snapshot
 
 PRETRAINED = pretrained_checkpoint()
-MAX_POINTS = 20000  # points per cloud; a fixed random subset of larger test sets
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,11 +29,12 @@ class LoadedModels:
     snapshot: Snapshot
 
 
-def cloud_images_of(data: DatasetBundle) -> np.ndarray:
-    """The test images behind the plotted points, in the order the snapshots list them."""
-    from vae_gui.model.training import cloud_index
+def cloud_images_of(data: DatasetBundle, cloud: CloudPoints | None = None) -> CloudImages:
+    """The images behind the plotted points, in the order the snapshots list them (by
+    default the whole test split)."""
+    from vae_gui.model.cloud_points import CloudImages, CloudPoints
 
-    return data.test_images[cloud_index(len(data.test_images), MAX_POINTS)]
+    return CloudImages(cloud or CloudPoints.of(data), data.test_images, data.train_images)
 
 
 def prepare_torch() -> None:
@@ -46,8 +45,10 @@ def prepare_torch() -> None:
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
 
 
-def load_for_display(path: str | os.PathLike, data_root: str | None = None) -> LoadedModels:
+def load_for_display(path: str | os.PathLike, data_root: str | None = None,
+                     include_train: bool = False) -> LoadedModels:
     """Runs in a background thread; raises CheckpointError or DatasetError with the reason.
+    The clouds show the test split, and with `include_train` the training split too.
 
     Between its stages it lets a closing window cancel it (see check_cancelled), so that
     closing during the load of a large checkpoint waits for one stage, not for all of them.
@@ -55,6 +56,7 @@ def load_for_display(path: str | os.PathLike, data_root: str | None = None) -> L
     prepare_torch()
     check_cancelled()
     from vae_gui.model.checkpoint import load_checkpoint
+    from vae_gui.model.cloud_points import CloudPoints
     from vae_gui.model.data import load_dataset
     from vae_gui.model.errors import DatasetError
     from vae_gui.model.run_folder import CHECKPOINT_NAME, repair_metrics
@@ -75,7 +77,8 @@ def load_for_display(path: str | os.PathLike, data_root: str | None = None) -> L
                            f"images but {checkpoint.dataset} has {data.image_shape}.")
     check_cancelled()
     snapshot = snapshot_of(checkpoint.ae, checkpoint.vae, data, checkpoint.history,
-                           checkpoint.step, max_points=MAX_POINTS, epoch=checkpoint.epoch)
+                           checkpoint.step, CloudPoints.of(data, include_train),
+                           epoch=checkpoint.epoch)
     return LoadedModels(Path(path), checkpoint, data, snapshot)
 
 

@@ -64,3 +64,53 @@ def throttled(fn: Callable[[], object], timeout_ms: int,
 def debounced(fn: Callable[[], object], timeout_ms: int,
               parent: QtCore.QObject | None = None) -> Paced:
     return Paced(fn, timeout_ms, debounce=True, parent=parent)
+
+
+class Turns(QtCore.QObject):
+    """Jobs run on the GUI thread one per event-loop turn, in the order first asked for.
+
+    Asking again for a job that is still waiting keeps its place (and takes the newer
+    function): each job draws from the newest state when its turn comes. What a training
+    snapshot brings the views (two clouds, the fit and the cursors, the tools, the marks) is
+    spread like this so that timers, input and paints run between the pieces.
+    """
+
+    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs: dict[object, Callable[[], object]] = {}  # in the order first asked for
+        self._timer = QtCore.QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._run_next)
+
+    def add(self, key: object, fn: Callable[[], object]) -> None:
+        self._jobs[key] = fn
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def drop(self, key: object) -> None:
+        self._jobs.pop(key, None)
+
+    def pending(self) -> int:
+        return len(self._jobs)
+
+    def cancel(self) -> None:
+        self._jobs.clear()
+
+    def flush(self) -> None:
+        """Runs every waiting job now, in order."""
+        while self._jobs:
+            self._run_next()
+
+    def _run_next(self) -> None:
+        if not self._jobs:
+            return
+        key = next(iter(self._jobs))
+        fn = self._jobs.pop(key)
+        try:
+            fn()
+        finally:
+            if self._jobs:
+                # Started after the job, so that a timer which fell due during it (a
+                # heartbeat, a throttle) is older and runs first: the next job waits a turn.
+                self._timer.start()

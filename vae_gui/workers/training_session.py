@@ -12,7 +12,6 @@ from PySide6 import QtCore
 
 from vae_gui.model.config import ModelConfig, TrainConfig
 from vae_gui.model.errors import VaeGuiError
-from vae_gui.workers.loading import MAX_POINTS
 from vae_gui.workers.mailbox import Mailbox
 
 
@@ -24,7 +23,7 @@ class TrainingSpec:
     data_root: str | None
     model_config: ModelConfig
     train_config: TrainConfig
-    max_points: int | None = MAX_POINTS
+    include_train: bool = False  # the clouds show the training split too
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,6 +34,7 @@ class TrainingStarted:
     model_config: ModelConfig
     train_config: TrainConfig
     device: str
+    precision: str  # what the forward pass trains in: "fp32", "bf16" or "fp16"
 
 
 class _Stopped(Exception):
@@ -77,13 +77,15 @@ class TrainingThread(QtCore.QThread):
                 # The data set decides the image size; every other setting is the panel's.
                 config = dataclasses.replace(spec.model_config, image_shape=data.image_shape)
                 self.trainer = Trainer(data, config, spec.train_config,
-                                       max_points=spec.max_points)
+                                       include_train=spec.include_train)
                 post("started", TrainingStarted(data, config, spec.train_config,
-                                                str(self.trainer.device)))
+                                                str(self.trainer.device),
+                                                self.trainer.precision))
                 post("snapshot", self.trainer.snapshot())  # the untrained starting point
             else:  # continuing: with the β, learning rate and epochs the settings say now
                 self.trainer.set_epochs(self.spec.train_config.epochs)
                 self.trainer.apply_live(self.spec.train_config.beta, self.spec.train_config.lr)
+                self.trainer.set_cloud(self.spec.include_train)
             self.trainer.run(self.control, on_progress=lambda p: post("progress", p),
                              on_snapshot=lambda s: post("snapshot", s))
         except _Stopped:
@@ -152,6 +154,11 @@ class TrainingSession(QtCore.QObject):
         self._pace = steps_per_second
         if self._control is not None:
             self._control.set_pace(steps_per_second)
+
+    def set_cloud(self, include_train: bool) -> None:
+        """The running trainer's snapshots encode the training split too (or no longer)."""
+        if self._control is not None:
+            self._control.set_cloud(include_train)
 
     def set_live(self, beta: float, lr: float, epochs: int) -> None:
         """β, the learning rate and the epochs for the running thread's next step."""
