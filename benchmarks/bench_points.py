@@ -4,6 +4,7 @@ beside, and what the window's event loop feels while it trains with one.
 Run from the repository root (Qt's offscreen platform unless QT_QPA_PLATFORM says otherwise):
 
     python benchmarks/bench_points.py            # about 4 minutes
+    python benchmarks/bench_points.py --only window   # one part: encode, draw, train, window
     python benchmarks/bench_points.py --quick    # seconds; what the test suite runs
 
 The 70k set is the real MNIST test set (../shared/data/mnist-t10k, 10,000 images) as the test
@@ -54,6 +55,7 @@ from benchmarks.bench_gui import (  # noqa: E402
 from benchmarks.bench_train import load_t10k  # noqa: E402
 from benchmarks.common import markdown_table, median  # noqa: E402
 
+PARTS = ("encode", "draw", "train", "window")
 TARGET_DRAW_MS = 16.0  # the redraw budget at 70k points
 TARGET_SHARE = 0.10  # snapshot encoding at most this share of training time
 TARGET_GAP_P99_MS, TARGET_GAP_MAX_MS = 25.0, 50.0
@@ -266,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="seconds, on a 7k set (the tests)")
     p.add_argument("--seconds", type=float, default=20.0, help="per training measurement")
     p.add_argument("--rounds", type=int, default=3, help="rounds of the headless comparison")
+    p.add_argument("--only", action="append", choices=PARTS, help="run only this part "
+                   "(repeatable)")
     args = p.parse_args(argv)
     app = make_app()
     data, words = data_70k()
@@ -282,11 +286,16 @@ def main(argv: list[str] | None = None) -> int:
     from vae_gui.workers.loading import prepare_torch
 
     prepare_torch()
-    run_encode(data, repeats)
-    run_draw(app, data, 5 * repeats)
-    run_train(data, seconds, rounds)
-    with tempfile.TemporaryDirectory() as tmp:
-        run_window(data, seconds, Path(tmp))
+    parts = args.only or PARTS
+    if "encode" in parts:
+        run_encode(data, repeats)
+    if "draw" in parts:
+        run_draw(app, data, 5 * repeats)
+    if "train" in parts:
+        run_train(data, seconds, rounds)
+    if "window" in parts:
+        with tempfile.TemporaryDirectory() as tmp:
+            run_window(data, seconds, Path(tmp))
     print(f"\n{time.perf_counter() - t0:.0f} s in all; 1-min load average "
           f"{os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     return 0

@@ -54,9 +54,12 @@ def test_a_run_started_with_the_option_and_one_switched_while_training(qtbot, tm
     press(qtbot, window, window.train_action)
     qtbot.waitUntil(lambda: window.snapshot is not pretrained and window.snapshot.step > 0,
                     timeout=30000)
-    assert _plotted(window) == 5000  # the run encodes the training split from its start
+    qtbot.waitUntil(lambda: _plotted(window) == 5000, timeout=5000)  # from the run's start
+    assert window.snapshot.cloud.include_train
     window.train_points_action.trigger()  # the running trainer's next snapshot drops it
-    qtbot.waitUntil(lambda: not window.snapshot.cloud.include_train, timeout=30000)
-    assert window.session.running and _plotted(window) == 1000
+    # (The views draw a live snapshot piece by piece: wait for the plot too.)
+    qtbot.waitUntil(lambda: not window.snapshot.cloud.include_train and _plotted(window) == 1000,
+                    timeout=30000)
+    assert window.session.running
     press(qtbot, window, window.stop_action)
     qtbot.waitUntil(lambda: not window.session.running, timeout=30000)

@@ -141,3 +141,15 @@ def test_the_scale_bar_follows_the_view_in_prior_sigmas(plot, qtbot):
     plot.fit(np.array([-3.0, -3.0]), np.array([3.0, 3.0]))
     qtbot.waitUntil(lambda: plot.scale_bar.size == 1, timeout=5000)
     assert plot.scale_bar.text.toPlainText() == "1\u03c3 of the prior"
+
+
+def test_following_a_drifting_cloud_refits_only_past_the_tolerance(plot):
+    plot.fit(np.array([-4.0, -4.0]), np.array([4.0, 4.0]))
+    view = plot.view_box.viewRange()
+    plot.fit(np.array([-4.2, -3.9]), np.array([4.1, 4.3]), tolerance=0.05)  # moved by < 5%
+    assert plot.view_box.viewRange() == view
+    plot.fit(np.array([-4.0, -4.0]), np.array([6.0, 4.0]), tolerance=0.05)  # by 25%: follows
+    (x0, x1), _ = plot.view_box.viewRange()
+    assert x1 > 5.9
+    plot.fit(np.array([-4.0, -4.0]), np.array([6.1, 4.0]))  # no tolerance: always fitted
+    assert plot.view_box.viewRange()[0][1] > x1

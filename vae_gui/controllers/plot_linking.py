@@ -9,6 +9,10 @@ from vae_gui.explorer_state import MODELS, ExplorerState
 from vae_gui.views.latent_plot import LatentPlot
 
 FIT_MARGIN = 3.2  # the view always holds the prior's 3 sigma ring, with a little room
+# While training, a plot refits only once its cloud's box has moved by more than this share of
+# its size: a relayout of both axes per snapshot costs milliseconds and shifts the ground under a
+# dragged cursor.
+FOLLOW_TOLERANCE = 0.05
 
 
 def other(which: str) -> str:
@@ -38,8 +42,10 @@ class PlotLinking:
 
     def _fit_and_decode(self) -> None:
         refit, self._refit = self._refit, False
-        if refit or self.plots["ae"].follows_data:
+        if refit:
             self.fit()
+        elif self.plots["ae"].follows_data:  # training moves the cloud: follow it loosely
+            self.fit(tolerance=FOLLOW_TOLERANCE)
         self.decode_cursors()
 
     def _on_options_changed(self) -> None:
@@ -70,9 +76,10 @@ class PlotLinking:
             self.plots[twin].set_cursor(*self.state.projections[twin].to_plane(z))
             self.state.move_cursor(twin, z)
 
-    def fit(self) -> None:
+    def fit(self, tolerance: float = 0.0) -> None:
         """Fits each plot to its cloud (1st to 99th percentile) and the prior's 3 sigma ring;
-        with the same scale, both plots get the union."""
+        with the same scale, both plots get the union. A plot whose box moved by at most
+        `tolerance` of its size keeps its view (LatentPlot.fit)."""
         state = self.state
         if state.snapshot is None:
             return
@@ -93,7 +100,7 @@ class PlotLinking:
             bounds = {"ae": union, "vae": union}
         for which, (lo, hi) in bounds.items():
             plot = self.plots[which]
-            plot.fit(lo, hi)
+            plot.fit(lo, hi, tolerance)
             # A cursor left outside the new view could not be dragged: bring it inside.
             x, y = plot.cursor_position()
             cx, cy = float(np.clip(x, lo[0], hi[0])), float(np.clip(y, lo[1], hi[1]))

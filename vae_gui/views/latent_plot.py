@@ -453,6 +453,7 @@ class LatentPlot(pg.PlotWidget):
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._hovered = -1
         self._user_moved_view = False
+        self._fitted: np.ndarray | None = None  # the last box fitted (see fit)
         self.view_box.sigRangeChangedManually.connect(self._on_range_changed_manually)
         self.view_box.sigRangeChanged.connect(self._fit_ring_labels)
         self.view_box.sigResized.connect(self._fit_ring_labels)
@@ -555,7 +556,17 @@ class LatentPlot(pg.PlotWidget):
         """False once the user has panned or zoomed, until they ask to fit again."""
         return not self._user_moved_view
 
-    def fit(self, xy_min: np.ndarray, xy_max: np.ndarray) -> None:
+    def fit(self, xy_min: np.ndarray, xy_max: np.ndarray, tolerance: float = 0.0) -> None:
+        """Shows the box [xy_min, xy_max]; with a `tolerance`, leaves the view as it is when
+        the box differs from the last one fitted by at most that share of its size (while
+        training, the cloud drifts a little with every snapshot: refitting the view each time
+        costs a relayout of both axes, and moves the ground under a dragged cursor)."""
+        box = np.array([xy_min, xy_max], dtype=np.float64)
+        last = self._fitted
+        if (tolerance and last is not None and not self._user_moved_view
+                and np.all(np.abs(box - last) <= tolerance * (last[1] - last[0]))):
+            return
+        self._fitted = box
         self._user_moved_view = False
         # Python floats: pyqtgraph compares ranges with float64 limits that overflow float32.
         self.view_box.setRange(xRange=(float(xy_min[0]), float(xy_max[0])),
