@@ -58,7 +58,7 @@ TARGETS = {  # from the performance issue
     "drag_training_p95_ms": 12.0,
     "refresh_10k_ms": 16.0,
     "refresh_200k_ms": 50.0,
-    "stall_p99_ms": 50.0,
+    "stall_p99_ms": 25.0,  # and no gap over 50 ms
     "overhead_ratio": 0.85,
 }
 SIZES = (1_000, 10_000, 70_000, 200_000)
@@ -656,8 +656,9 @@ def run_stalls(window, cfg: Settings) -> None:
     print(f"\nduring the training run: {len(published)} snapshots arrived, {steps} training "
           "steps")
     p99 = pct(training, 99)
-    print(f"target: p99 gap at most {TARGETS['stall_p99_ms']:g} ms while training "
-          f"({p99:.1f}): {verdict(p99 <= TARGETS['stall_p99_ms'])}")
+    over = int((training > 50).sum())
+    print(f"target: p99 gap at most {TARGETS['stall_p99_ms']:g} ms while training ({p99:.1f}) "
+          f"and none over 50 ms ({over}): {verdict(p99 <= TARGETS['stall_p99_ms'] and not over)}")
 
 
 # -------------------------------------------------------------------------------------- overhead
