@@ -83,7 +83,7 @@ def choose_precision(requested: str, device: torch.device,
         import torch
 
         # Native support only (Ampere and later): emulated bf16 would be slower than fp16.
-        if torch.cuda.is_bf16_supported(including_emulation=False):
+        if _cuda_native_bf16(torch):
             return PrecisionChoice("bf16", "auto: this GPU has native bf16")
         return PrecisionChoice("fp16", "auto: this GPU has no native bf16")
     if kind == "cpu":
@@ -108,12 +108,22 @@ def describe_auto(cpu_flags: Callable[[], Iterable[str]] = read_cpu_flags) -> st
                 "so bf16 would be slower here)")
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():  # the device that auto trains on
-        gpu = "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
+        gpu = "bf16" if _cuda_native_bf16(torch) else "fp16"
         return f"Auto picks {gpu} on this machine's CUDA GPU, which it trains on."
     if torch is not None and torch.backends.mps.is_available():
         return "Auto picks fp32 on this machine's MPS GPU, which it trains on."
     return (f"Auto picks {cpu}; on a CUDA GPU it would pick bf16 where the GPU has it, "
             "else fp16.")
+
+
+def _cuda_native_bf16(torch) -> bool:
+    """Whether the current CUDA GPU does bf16 natively. Older torch (2.2, which pyproject
+    allows) has no `including_emulation`, and its answer is False on a GPU without native
+    bf16 (a V100, say), as wanted here."""
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:
+        return bool(torch.cuda.is_bf16_supported())
 
 
 DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16"}

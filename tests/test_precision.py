@@ -232,3 +232,14 @@ def test_the_cli_refuses_fp16_on_the_cpu_with_the_reason(tmp_path, capsys):
 
     assert main(["--device", "cpu", "--precision", "fp16", "--out", str(tmp_path / "o")]) == 1
     assert "fp16 training needs a CUDA GPU" in capsys.readouterr().err
+
+
+def test_auto_on_cuda_works_with_a_torch_that_has_no_including_emulation(monkeypatch):
+    """torch 2.2 (allowed by pyproject) has is_bf16_supported() without the keyword."""
+    import torch
+    from vae_gui.model.precision import choose_precision
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert choose_precision("auto", torch.device("cuda")).precision == "fp16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert choose_precision("auto", torch.device("cuda")).precision == "bf16"
