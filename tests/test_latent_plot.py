@@ -153,3 +153,4 @@ def test_following_a_drifting_cloud_refits_only_past_the_tolerance(plot):
     assert x1 > 5.9
     plot.fit(np.array([-4.0, -4.0]), np.array([6.1, 4.0]))  # no tolerance: always fitted
     assert plot.view_box.viewRange()[0][1] > x1
+
