@@ -1,4 +1,5 @@
-"""The loss curves' log axis: few labels, never overlapping, never none."""
+"""The log axis of the loss curves and the Evidence tab: few labels, never overlapping, never
+none."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from PySide6 import QtCore, QtWidgets
 
 from vae_gui.controllers.evidence import EvidenceController
 from vae_gui.explorer_state import ExplorerState
+from vae_gui.views.log_axis import LogAxis
 from vae_gui.views.palette import AE_COLOR, PRIOR_COLOR, VAE_COLOR
 
 SECTION_ROWS = {
@@ -94,7 +95,8 @@ class EvidenceTab(QtWidgets.QWidget):
         self.controller.set_active(False)
 
     def _plot(self, title: str, log: bool = False) -> pg.PlotWidget:
-        plot = pg.PlotWidget(background="w")
+        axes = {"left": LogAxis("left")} if log else None
+        plot = pg.PlotWidget(background="w", axisItems=axes)
         plot.setTitle(title, size="8pt", color="#333")
         plot.setLabel("bottom", "epoch")
         plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
