@@ -158,15 +158,26 @@ class ModelColumn(QtWidgets.QWidget):
             item.layout.setRowFixedHeight(0, height)
 
     def draw_panels(self) -> None:
-        """Histograms of the plotted points, the KL bars and the loss curves."""
-        snapshot = self.state.snapshot
-        if snapshot is None:
+        """Histograms of the plotted points, the KL bars and the loss curves (while training,
+        each in an event-loop turn of its own: together they took 12 to 17 ms)."""
+        if self.state.snapshot is None:
             return
+        self.state.update_view((self, "histograms"), self._draw_histograms)
+        if isinstance(self.kl_bars, KLBars):
+            self.state.update_view((self, "kl"), self._draw_kl_bars)
+        self.state.update_view((self, "curves"), self._draw_loss_curves)
+
+    def _draw_histograms(self) -> None:
         self.histograms.set_codes(self.state.marginal_points(self.which))
         self.hist_label.setText(self._marginals_text())
-        if isinstance(self.kl_bars, KLBars):  # always from the posteriors, never from samples
-            self.kl_bars.set_kl(kl_per_dimension(snapshot.vae_mu, snapshot.vae_logvar))
-        self.loss_curves.set_snapshot(snapshot, snapshot.steps_per_epoch)
+
+    def _draw_kl_bars(self) -> None:
+        s = self.state.snapshot  # always from the posteriors, never from samples
+        self.kl_bars.set_kl(kl_per_dimension(s.vae_mu, s.vae_logvar))
+
+    def _draw_loss_curves(self) -> None:
+        s = self.state.snapshot
+        self.loss_curves.set_snapshot(s, s.steps_per_epoch)
 
     def _marginals_text(self) -> str:
         """What the histograms show, in words."""
