@@ -87,6 +87,13 @@ def data_70k():
     return bundle, words
 
 
+def save_npz(data, path: Path) -> None:
+    """`data` as an .npz that the settings panel and `vae-gui train --dataset` take."""
+    u8 = [np.round(a * 255).astype(np.uint8) for a in (data.train_images, data.test_images)]
+    np.savez(path, train_images=u8[0], train_labels=data.train_labels, test_images=u8[1],
+             test_labels=data.test_labels)
+
+
 def pretrained_models():
     from vae_gui.model.checkpoint import load_checkpoint
     from vae_gui.model.shipped_files import pretrained_checkpoint
@@ -228,9 +235,7 @@ def run_train(data, seconds: float, rounds: int) -> None:
 def run_window(data, seconds: float, tmp: Path) -> None:
     """The window trains on the 70k set; event-loop gaps with 10k and with 70k points."""
     path = tmp / "bench-70k.npz"
-    u8 = [np.round(a * 255).astype(np.uint8) for a in (data.train_images, data.test_images)]
-    np.savez(path, train_images=u8[0], train_labels=data.train_labels, test_images=u8[1],
-             test_labels=data.test_labels)
+    save_npz(data, path)
     window = open_window(tmp)
     rows = []
     try:

@@ -154,10 +154,8 @@ def shoot_train_points(app, window, out: Path) -> None:
     as the training split (benchmarks/bench_points.py), trained 2 epochs by `vae-gui train`."""
     import subprocess
 
-    import numpy as np
-
     sys.path.insert(0, str(DOCS.parent))
-    from benchmarks.bench_points import T10K, data_70k
+    from benchmarks.bench_points import T10K, data_70k, save_npz
 
     if not (T10K / "t10k-images-idx3-ubyte.gz").is_file():
         print(f"skipped tool-train-points.png: {T10K} is not here")
@@ -165,9 +163,7 @@ def shoot_train_points(app, window, out: Path) -> None:
     data, _ = data_70k()
     with tempfile.TemporaryDirectory() as tmp:
         npz = Path(tmp) / "mnist-70k.npz"
-        u8 = [np.round(a * 255).astype(np.uint8) for a in (data.train_images, data.test_images)]
-        np.savez(npz, train_images=u8[0], train_labels=data.train_labels, test_images=u8[1],
-                 test_labels=data.test_labels)
+        save_npz(data, npz)
         trained = subprocess.run([sys.executable, "-m", "vae_gui", "train", "--dataset",
                                   str(npz), "--epochs", "2", "--out", str(Path(tmp) / "run")],
                                  capture_output=True, text=True)

@@ -94,12 +94,6 @@ def choose_precision(requested: str, device: torch.device,
     return PrecisionChoice("fp32", f"auto: mixed precision is not used on {kind}")
 
 
-def resolve_precision(requested: str, device: torch.device,
-                      cpu_flags: Callable[[], Iterable[str]] = read_cpu_flags) -> str:
-    """The precision that will actually train on `device`: "fp32", "bf16" or "fp16"."""
-    return choose_precision(requested, device, cpu_flags).precision
-
-
 def describe_auto(cpu_flags: Callable[[], Iterable[str]] = read_cpu_flags) -> str:
     """What "auto" picks on this machine, in a sentence (for the settings panel), without
     importing torch: a GPU is named only when torch has been imported already."""

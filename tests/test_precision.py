@@ -20,7 +20,6 @@ from vae_gui.model.precision import (
     describe_auto,
     grad_scaler,
     read_cpu_flags,
-    resolve_precision,
 )
 
 CPU, CUDA, MPS = torch.device("cpu"), torch.device("cuda"), torch.device("mps")
@@ -44,11 +43,11 @@ def flags(*names: str):
 def test_auto_on_the_cpu_picks_bf16_only_with_native_bf16(cpu_flags, expected):
     choice = choose_precision("auto", CPU, flags(*cpu_flags))
     assert choice.precision == expected and choice.reason.startswith("auto")
-    assert resolve_precision("auto", CPU, flags(*cpu_flags)) == expected
+    assert choose_precision("auto", CPU, flags(*cpu_flags)).precision == expected
 
 
 def test_fp32_and_bf16_on_the_cpu_are_what_was_asked_for():
-    assert resolve_precision("fp32", CPU, flags("avx512_bf16")) == "fp32"
+    assert choose_precision("fp32", CPU, flags("avx512_bf16")).precision == "fp32"
     # bf16 works on any CPU (autocast emulates it), and the reason says it is slow there.
     slow = choose_precision("bf16", CPU, flags("avx2"))
     assert slow.precision == "bf16" and "slower" in slow.reason
@@ -59,13 +58,14 @@ def test_fp32_and_bf16_on_the_cpu_are_what_was_asked_for():
 def test_fp16_off_cuda_is_refused_with_a_sentence(device):
     with pytest.raises(ValueError, match=f"fp16 training needs a CUDA GPU, but this run trains "
                                          f"on {device.type}; use --precision bf16 or fp32"):
-        resolve_precision("fp16", device, flags("avx512_bf16"))
+        choose_precision("fp16", device, flags("avx512_bf16"))
 
 
 def test_mps_trains_in_fp32():
-    assert resolve_precision("auto", MPS) == "fp32" and resolve_precision("fp32", MPS) == "fp32"
+    assert choose_precision("auto", MPS).precision == "fp32"
+    assert choose_precision("fp32", MPS).precision == "fp32"
     with pytest.raises(ValueError, match="bf16 training is not supported on mps"):
-        resolve_precision("bf16", MPS)
+        choose_precision("bf16", MPS)
 
 
 @pytest.mark.parametrize("native, expected", [(True, "bf16"), (False, "fp16")])
@@ -77,15 +77,15 @@ def test_auto_on_cuda_picks_bf16_where_the_gpu_has_it_else_fp16(monkeypatch, nat
         return native
 
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
-    assert resolve_precision("auto", CUDA) == expected
+    assert choose_precision("auto", CUDA).precision == expected
     assert asked == [False]  # native support only: emulated bf16 is slower than fp16
-    assert resolve_precision("fp16", CUDA) == "fp16"
-    assert resolve_precision("bf16", CUDA) == "bf16"
+    assert choose_precision("fp16", CUDA).precision == "fp16"
+    assert choose_precision("bf16", CUDA).precision == "bf16"
 
 
 def test_an_unknown_precision_is_refused():
     with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16, fp16"):
-        resolve_precision("fp8", CPU)
+        choose_precision("fp8", CPU)
 
 
 def test_the_cpu_flags_are_read_from_cpuinfo(tmp_path):

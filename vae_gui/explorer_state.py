@@ -97,10 +97,6 @@ class ExplorerState(QtCore.QObject):
         """Drops redraws still waiting (the window is closing)."""
         self._turns.cancel()
 
-    def flush_updates(self) -> None:
-        """Runs the redraws still waiting, now (for tests and scripts)."""
-        self._turns.flush()
-
     # --- reading ------------------------------------------------------------------------
     def model(self, which: str):
         """The frozen model `which` ('ae' or 'vae') of the newest snapshot."""

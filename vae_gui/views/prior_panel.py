@@ -51,9 +51,6 @@ class PriorPanel(pg.PlotWidget):
         self.marker.setPos(float(np.clip(x, -EXTENT, EXTENT)),
                            float(np.clip(y, -EXTENT, EXTENT)))
 
-    def marker_position(self) -> tuple[float, float]:
-        return self.marker.pos().x(), self.marker.pos().y()
-
 
 class _Cross(QtWidgets.QGraphicsItem):
     """A 12 px '+' at its position, the same size at any zoom. Moving it is a setPos (no

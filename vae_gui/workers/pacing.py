@@ -97,11 +97,6 @@ class Turns(QtCore.QObject):
     def cancel(self) -> None:
         self._jobs.clear()
 
-    def flush(self) -> None:
-        """Runs every waiting job now, in order."""
-        while self._jobs:
-            self._run_next()
-
     def _run_next(self) -> None:
         if not self._jobs:
             return
