@@ -630,7 +630,8 @@ class Trainer:
 
         Snapshots come at most every `snapshot_interval` seconds, and further apart when
         encoding the test points takes more than `snapshot_budget` of the time, so that
-        live views never cost training more than about that fraction.
+        live views never cost training more than about that fraction. An epoch's end gets
+        one too, unless the last came less than half an interval before.
         """
         control = control or TrainingControl()
         interval = snapshot_interval
@@ -662,7 +663,11 @@ class Trainer:
                                 or self._pos == 0):
                 on_progress(self.progress(rate))
                 last_progress = now
-            if on_snapshot and (now - last_snap >= interval or stepping):
+            # An epoch's end gets a snapshot of its own (the run's timeline keeps these
+            # first) unless the last came less than half an interval ago: at most one more
+            # per epoch than the interval alone would give.
+            epoch_end = self.epoch > epochs_before and now - last_snap >= interval / 2
+            if on_snapshot and (now - last_snap >= interval or stepping or epoch_end):
                 t0 = time.perf_counter()
                 on_snapshot(self.snapshot())
                 cost = time.perf_counter() - t0

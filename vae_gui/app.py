@@ -1,5 +1,6 @@
 """Entry point: `vae-gui train ...` trains headless, `vae-gui evaluate CHECKPOINT` measures
-a checkpoint headless; `vae-gui [open] ...` opens the window.
+a checkpoint headless, `vae-gui movie RUN --out run.gif` saves a run as a movie;
+`vae-gui [open] ...` opens the window.
 
 Parsing needs neither Qt nor torch, so `--help` and usage errors answer at once.
 """
@@ -15,8 +16,10 @@ from vae_gui.model.cli import DESCRIPTION as TRAIN_DESCRIPTION
 from vae_gui.model.cli import add_train_arguments, nonempty, run_training, safe_output
 from vae_gui.model.evaluate import DESCRIPTION as EVALUATE_DESCRIPTION
 from vae_gui.model.evaluate import add_evaluate_arguments, run_evaluate
+from vae_gui.model.movie_cli import DESCRIPTION as MOVIE_DESCRIPTION
+from vae_gui.model.movie_cli import add_movie_arguments, run_movie
 
-COMMANDS = ("open", "train", "evaluate")
+COMMANDS = ("open", "train", "evaluate", "movie")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -25,7 +28,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         prog="vae-gui",
         description="Explore an autoencoder and a variational autoencoder side by side. "
                     "With no command, opens the window (as 'vae-gui open').")
-    commands = parser.add_subparsers(dest="command", metavar="{open,train,evaluate}")
+    commands = parser.add_subparsers(dest="command", metavar="{open,train,evaluate,movie}")
     gui = commands.add_parser("open", help="open the window (the default command)",
                               description="Open the window on the pretrained models or on "
                                           "a checkpoint.")
@@ -36,7 +39,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     evaluate = commands.add_parser("evaluate", help="measure a checkpoint headless",
                                    description=EVALUATE_DESCRIPTION)
     add_evaluate_arguments(evaluate)
-    return parser, {"open": gui, "train": train, "evaluate": evaluate}
+    movie = commands.add_parser("movie", help="save a run's clouds as a movie, headless",
+                                description=MOVIE_DESCRIPTION)
+    add_movie_arguments(movie)
+    return parser, {"open": gui, "train": train, "evaluate": evaluate, "movie": movie}
 
 
 def add_window_arguments(p: argparse.ArgumentParser) -> None:
@@ -103,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_training(args, parser)
     if args.command == "evaluate":
         return run_evaluate(args, parser)
+    if args.command == "movie":
+        return run_movie(args, parser)
     from vae_gui.display_check import display_problem
 
     if (problem := display_problem()) is not None:
@@ -113,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     pending: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: pending.append(signum))
+    from vae_gui.fast_start import import_pyqtgraph
+
+    import_pyqtgraph()
     from vae_gui.launch import run_gui
 
     code = run_gui(args, pending)

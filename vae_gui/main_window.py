@@ -15,8 +15,11 @@ from vae_gui.controllers.discard_guard import DiscardGuard
 from vae_gui.controllers.evidence import EvidenceController
 from vae_gui.controllers.files import FileController
 from vae_gui.controllers.plot_linking import PlotLinking
+from vae_gui.controllers.timeline import TimelineController
 from vae_gui.controllers.training import CONTINUE, PAUSE, TRAIN, TrainingController
 from vae_gui.explorer_state import MODELS, ExplorerState
+from vae_gui.tools.draw import DrawTab
+from vae_gui.tools.inspect_point import InspectTab
 from vae_gui.tools.manifold import ManifoldOverlay, Region
 from vae_gui.tools.marks import ToolMarks
 from vae_gui.tools.panel import ToolsPanel
@@ -69,11 +72,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.files = FileController(self.state, self.training, self.settings, self)
         self.cloud_choice = CloudChoice(self.state, self.training.session, self)
         self.linking = PlotLinking(self.state, plots)
+        self.timeline = TimelineController(self.state, self.training, parent=self)
         self.overlays = {which: Overlays(plot.plot_item) for which, plot in plots.items()}
         self.evidence = EvidenceController(self.state, self)
         self.tools = ToolsPanel(self.state, self.visible_region, self.evidence)
-        self.marks = ToolMarks(self.state, self.overlays, self.tools.interpolate,
-                               self.tools.draw)
+        self.marks = ToolMarks(self.state, self.overlays, self.tools)
         self.manifold = ManifoldOverlay(self.state, plots)
         self.state.models_changed.connect(self._on_models_changed)
         for source in (self.training, self.files, self.cloud_choice):
@@ -221,7 +224,7 @@ class MainWindow(QtWidgets.QMainWindow):
             view_menu.addSeparator() if a is None else view_menu.addAction(a)
         tools_menu = menu.addMenu("T&ools")
         tools_menu.addAction(self.sample_action)
-        for title in self.tools.tabs:
+        for title in self.tools.titles:
             tools_menu.addAction(title, lambda name=title: self.tools.show_tab(name))
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.help_action)
@@ -259,6 +262,7 @@ class MainWindow(QtWidgets.QMainWindow):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(hint)
         layout.addWidget(splitter, 1)
+        layout.addWidget(self.timeline.bar)
         self.setCentralWidget(central)
 
         self.side_panel = SidePanel(self.settings_panel, self.tools)
@@ -454,8 +458,13 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _runners(self) -> list:
         """Every background runner: file loads and saves, the evidence, the posteriors."""
-        return [self.runner, self.evidence.runner, self.tools.inspect.posterior.runner,
-                self.tools.draw.posterior.runner, self.cloud_choice.runner]
+        return [self.runner, self.evidence.runner, self.cloud_choice.runner,
+                *(posterior.runner for posterior in self._posteriors())]
+
+    def _posteriors(self) -> list:
+        """The posterior maps of the Inspect and Draw tabs that have been built."""
+        tabs = (self.tools.built(title) for title in (InspectTab.title, DrawTab.title))
+        return [tab.posterior for tab in tabs if tab is not None]
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         """Closes without blocking: training and loads are asked to stop, the window hides,
@@ -473,8 +482,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.files.shutdown()
             self.cloud_choice.shutdown()
             self.evidence.shutdown()
-            self.tools.inspect.posterior.shutdown()
-            self.tools.draw.posterior.shutdown()
+            for posterior in self._posteriors():
+                posterior.shutdown()
             self.session.idle.connect(self._close_when_idle)
             for runner in self._runners():
                 runner.idle.connect(self._close_when_idle)

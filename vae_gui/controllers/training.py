@@ -50,6 +50,7 @@ class TrainingController(QtCore.QObject):
     message = QtCore.Signal(str, int)  # a status-bar message and how long to show it (ms)
     error = QtCore.Signal(str, str)  # a title and a sentence for a dialog
     source_changed = QtCore.Signal(str)  # what the models on screen are, in words
+    forgotten = QtCore.Signal()  # the run on screen was discarded (a new run, a load)
 
     def __init__(self, state: ExplorerState, settings_panel: SettingsPanel,
                  guard: DiscardGuard, parent: QtCore.QObject | None = None) -> None:
@@ -65,6 +66,8 @@ class TrainingController(QtCore.QObject):
         self.session.running_changed.connect(self._on_running_changed)
         self._origin: ModelsOrigin | None = None  # of the run, until its first snapshot
         self._latest: Snapshot | None = None
+        # While the timeline shows a past moment, new snapshots are kept but not shown.
+        self.showing_past = False
         # Drawing needs the interpreter that training needs too: at most LIVE_CLOUDS_MS
         # apart, and always the newest (the last one is drawn when training stops).
         self._show_live = throttled(self._show_latest, LIVE_CLOUDS_MS, parent=self)
@@ -189,6 +192,7 @@ class TrainingController(QtCore.QObject):
         self.guard.forget()
         self.session.reset()
         self.progress_label.setText("")
+        self.forgotten.emit()
 
     # --- what the thread reports ------------------------------------------------------------
     def _on_started(self, started: TrainingStarted) -> None:
@@ -207,8 +211,13 @@ class TrainingController(QtCore.QObject):
         else:
             self._show_live()
 
+    def show_present(self) -> None:
+        """Shows the newest snapshot of the run (the timeline's present) at once."""
+        self._show_live.cancel()
+        self._show_latest()
+
     def _show_latest(self, refit: bool = False) -> None:
-        if self._latest is None:
+        if self._latest is None or (self.showing_past and self._origin is None):
             return
         origin, self._origin = self._origin, None
         # Paused (or stepping), nothing competes with the views: drawn at once, in full.

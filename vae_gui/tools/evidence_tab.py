@@ -96,12 +96,11 @@ class EvidenceTab(QtWidgets.QWidget):
 
     def _plot(self, title: str, log: bool = False) -> pg.PlotWidget:
         axes = {"left": LogAxis("left")} if log else None
-        plot = pg.PlotWidget(background="w", axisItems=axes)
+        plot = pg.PlotWidget(background="w", axisItems=axes, enableMenu=False)
         plot.setTitle(title, size="8pt", color="#333")
         plot.setLabel("bottom", "epoch")
         plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
         plot.setLogMode(y=log)
-        plot.setMenuEnabled(False)
         plot.setMouseEnabled(False, False)
         plot.hideButtons()
         plot.setMinimumSize(160, 110)

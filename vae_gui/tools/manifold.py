@@ -48,10 +48,9 @@ class MosaicPlot(pg.PlotWidget):
     MAX_TICKS = 7
 
     def __init__(self, title: str, parent=None) -> None:
-        super().__init__(parent=parent, background="w")
+        super().__init__(parent=parent, background="w", enableMenu=False)
         item = self.getPlotItem()
         item.setTitle(title, size="9pt")
-        item.setMenuEnabled(False)
         item.setMouseEnabled(False, False)
         item.hideButtons()
         item.getViewBox().setAspectLocked(True)

@@ -9,6 +9,7 @@ from vae_gui.explorer_state import ExplorerState
 from vae_gui.model.latent import Projection, ellipse
 from vae_gui.tools.draw import DrawTab
 from vae_gui.tools.interpolate import InterpolateTab
+from vae_gui.tools.panel import ToolsPanel
 from vae_gui.views.overlays import Overlays
 from vae_gui.views.palette import DRAWN_COLOR, MARK_COLOR
 
@@ -25,15 +26,19 @@ class ToolMarks:
     """Redraws the marks whenever the state or a tool changes them."""
 
     def __init__(self, state: ExplorerState, overlays: dict[str, Overlays],
-                 interpolate: InterpolateTab, draw: DrawTab) -> None:
+                 tools: ToolsPanel) -> None:
         self.state = state
         self.overlays = overlays  # which -> the Overlays of that plot
-        self.interpolate = interpolate
-        self.draw_tab = draw
+        self.tools = tools
         state.models_changed.connect(lambda _refit: state.update_view(self, self.draw))
         state.inspected_changed.connect(self.draw)
-        interpolate.path_changed.connect(self.draw)
-        draw.encoded.connect(self.draw)
+        tools.tab_built.connect(self._on_tab_built)  # a tab not yet built marks nothing
+
+    def _on_tab_built(self, tab) -> None:
+        if isinstance(tab, InterpolateTab):
+            tab.path_changed.connect(self.draw)
+        elif isinstance(tab, DrawTab):
+            tab.encoded.connect(self.draw)
 
     def draw(self, *_args) -> None:
         s = self.state.snapshot
@@ -43,14 +48,16 @@ class ToolMarks:
             projection = self.state.projections[which]
             codes = self.state.encoded(which)
             self._inspected(which, overlays, projection, codes)
-            path = self.interpolate.path()
+            interpolate = self.tools.built(InterpolateTab.title)
+            path = None if interpolate is None else interpolate.path()
             if path is not None and path.shape[1] == codes.shape[1]:
                 xy = projection.to_plane(path)
                 overlays.line("path", xy, "#111111", width=2, dashed=True)
                 overlays.markers("path-a", xy[:1], MARK_COLOR, symbol="o", size=12)
                 overlays.markers("path-b", xy[-1:], MARK_COLOR, symbol="s", size=12)
-            code = self.draw_tab.codes.get(which)
-            logvar = self.draw_tab.vae_logvar
+            draw_tab = self.tools.built(DrawTab.title)
+            code = None if draw_tab is None else draw_tab.codes.get(which)
+            logvar = None if draw_tab is None else draw_tab.vae_logvar
             if code is not None and len(code) == codes.shape[1]:
                 overlays.markers("drawn", projection.to_plane(code[None]), MARK_COLOR)
                 if which == "vae" and logvar is not None:

@@ -36,10 +36,9 @@ class MarginalHistograms(pg.GraphicsLayoutWidget):
         # Each row of small multiples needs room for its bars to be read.
         self.setMinimumHeight(max(MIN_HEIGHT, ROW_HEIGHT * math.ceil(n / columns)))
         for i in range(n):
-            plot = self.addPlot(row=i // columns, col=i % columns)
+            plot = self.addPlot(row=i // columns, col=i % columns, enableMenu=False)
             plot.setTitle(f"z{i + 1}", size="8pt")
             plot.hideAxis("left")
-            plot.setMenuEnabled(False)
             plot.setMouseEnabled(False, False)
             plot.hideButtons()
             if n > 4:  # small multiples: the bars need the room more than the tick labels

@@ -24,10 +24,9 @@ class KLBars(pg.PlotWidget):
     """KL per VAE dimension: a bar near zero is a collapsed unit that carries no information."""
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent=parent, background="w")
+        super().__init__(parent=parent, background="w", enableMenu=False)
         item = self.getPlotItem()
         item.setTitle("KL per dim.", size="8pt")
-        item.setMenuEnabled(False)
         item.setMouseEnabled(False, False)
         item.hideButtons()
         self.bars = pg.BarGraphItem(x=[1], height=[0], width=0.7, brush=VAE_COLOR)

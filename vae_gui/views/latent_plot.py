@@ -402,7 +402,7 @@ class LatentPlot(pg.PlotWidget):
     point_hovered = QtCore.Signal(int, QtCore.QPoint)  # index (-1: none) and mouse position
 
     def __init__(self, title: str, parent=None) -> None:
-        super().__init__(parent=parent, background="w")
+        super().__init__(parent=parent, background="w", enableMenu=False)
         self.setMinimumSize(MIN_SIDE, MIN_SIDE)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self.plot_item = self.getPlotItem()
@@ -416,7 +416,6 @@ class LatentPlot(pg.PlotWidget):
         self.plot_item.getAxis("left").setWidth(AXIS_WIDTH)
         self.view_box = self.plot_item.getViewBox()
         self.view_box.setAspectLocked(True)
-        self.view_box.setMenuEnabled(False)
         self._grid = GridLines(self.plot_item)
         self.plot_item.addItem(self._grid, ignoreBounds=True)
         self._cloud = _CloudItem()

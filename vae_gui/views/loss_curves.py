@@ -26,7 +26,7 @@ class LossCurves(pg.PlotWidget):
     """The loss terms of one model against epochs, on a log scale so KL and recon both show."""
 
     def __init__(self, which: str, parent=None) -> None:
-        super().__init__(parent=parent, background="w",
+        super().__init__(parent=parent, background="w", enableMenu=False,
                          axisItems={"left": LogAxis("left")})
         self.which = which
         item = self.getPlotItem()

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import colorsys
 import html
 
-# Tableau 10: distinct, readable on white and colour-blind tolerant.
-TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+# The class colours live with the model, whose exported movies use them too.
+from vae_gui.model.class_colors import TAB10, class_color  # noqa: F401 - shared here
+
 AE_COLOR = "#d62728"
 VAE_COLOR = "#1f77b4"
 PRIOR_COLOR = "#404040"
 CURSOR_COLOR = "#000000"  # no class uses black: the cursor never looks like a point
 DRAWN_COLOR = "#000000"  # the Draw tool's star (white-filled) and ellipse
 MARK_COLOR = "#ffffff"  # the inspected point and the ends of an interpolation path
-
-
-def class_color(index: int, n_classes: int) -> str:
-    """Tableau 10 for up to ten classes, evenly spaced hues beyond that."""
-    if n_classes <= len(TAB10):
-        return TAB10[index]
-    r, g, b = colorsys.hsv_to_rgb(index / n_classes, 0.75, 0.85)
-    return f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
-
 
 LEGEND_CLASSES = 30  # more would not fit on the legend's one line anyway
 LEGEND_NAME_CHARS = 24

@@ -22,9 +22,8 @@ class PosteriorMap(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = BackgroundRunner(self)
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget(background="w", enableMenu=False)
         self.plot.setAspectLocked(True)
-        self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         # No axis titles: the plot is small, and it is the plane of the latent plot (z1, z2).
         self.plot.getAxis("left").setWidth(32)

@@ -17,11 +17,10 @@ class PriorPanel(pg.PlotWidget):
     """What every VAE cloud is pulled towards; the cursor dot shows where z sits in it."""
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent=parent, background="w")
+        super().__init__(parent=parent, background="w", enableMenu=False)
         item = self.getPlotItem()
         item.setTitle("prior N(0, I)", size="8pt")
         item.hideButtons()
-        item.setMenuEnabled(False)
         item.getAxis("left").setWidth(22)
         vb = item.getViewBox()
         vb.setAspectLocked(True)

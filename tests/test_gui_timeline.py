@@ -1,0 +1,94 @@
+"""The run's timeline, driven as a user would: train, drag the slider back, Play, Present."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from gui_helpers import make_window, press, type_into
+from PySide6 import QtCore
+
+TIMEOUT = 60000
+
+
+def decoded(model, z: np.ndarray) -> np.ndarray:
+    """The decoder applied directly: what the decoded image must show."""
+    with torch.no_grad():
+        return torch.sigmoid(model.decoder(torch.as_tensor(z[None]))).reshape(28, 28).numpy()
+
+
+def shown(window) -> dict[str, np.ndarray]:
+    return {k: c.decoded.current_image() for k, c in window.columns.items()}
+
+
+def test_a_finished_run_scrubs_back_replays_and_returns_to_the_present(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    timeline, bar = window.timeline.timeline, window.timeline.bar
+    assert len(timeline) == 0 and not bar.slider.isEnabled()  # the pretrained models
+    type_into(qtbot, window.settings_panel.epochs, "3")
+    press(qtbot, window, window.train_action)
+    qtbot.waitUntil(lambda: window.session.has_run and not window.session.running,
+                    timeout=TIMEOUT)
+    final = window.snapshot
+    # The run's moments from its start to its end; the present is its last snapshot.
+    assert len(timeline) >= 4 and timeline[0].epoch < 1.0
+    assert timeline[len(timeline) - 1] is final and final.epoch == 3.0
+    assert bar.slider.isEnabled() and bar.slider.value() == len(timeline) - 1
+    assert "now" in bar.label.text() and not bar.present_button.isEnabled()
+
+    # Back to the first moment: every view shows the models as they were then.
+    bar.slider.setFocus()
+    qtbot.keyClick(bar.slider, QtCore.Qt.Key.Key_Home)
+    first = timeline[0]
+    qtbot.waitUntil(lambda: window.snapshot is first, timeout=TIMEOUT)
+    assert first.epoch < 1.0 and bar.present_button.isEnabled()
+    assert f"1/{len(timeline)}" in bar.label.text()
+    for which, codes in (("ae", first.ae_codes), ("vae", first.vae_mu)):
+        by_class = codes[np.argsort(first.labels, kind="stable")]  # the plot's order
+        np.testing.assert_array_equal(window.columns[which].latent_plot.plotted_points(),
+                                      by_class)
+    z = window.cursor_z()
+    images = shown(window)
+    np.testing.assert_allclose(images["vae"], decoded(first.vae, z), atol=1e-6)
+    np.testing.assert_allclose(images["ae"], decoded(first.ae, z), atol=1e-6)
+    assert not np.allclose(images["vae"], decoded(final.vae, z), atol=1e-3)
+    assert window.columns["vae"].loss_curves.point_count() < len(final.history) * 2 + 1
+
+    # Play replays every kept moment in order, then rests at the present.
+    seen: list[int] = []
+    window.timeline.moment_shown.connect(
+        lambda s: seen.append(-1 if s is None else s.step))
+    bar.speed.setCurrentIndex(bar.speed.count() - 1)  # the fastest
+    qtbot.mouseClick(bar.play_button, QtCore.Qt.MouseButton.LeftButton)
+    assert bar.play_button.isChecked()
+    qtbot.waitUntil(lambda: not bar.play_button.isChecked(), timeout=TIMEOUT)
+    assert seen[:-1] == timeline.steps[1:-1] and seen[-1] == -1
+    assert window.snapshot is final and window.timeline.index is None
+    np.testing.assert_allclose(shown(window)["vae"], decoded(final.vae, window.cursor_z()),
+                               atol=1e-6)
+
+
+@pytest.mark.slow
+def test_while_training_a_past_moment_stays_until_present_is_pressed(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    timeline, bar = window.timeline.timeline, window.timeline.bar
+    window.training.pace.setCurrentText("50 steps/s")
+    type_into(qtbot, window.settings_panel.epochs, "1000")
+    press(qtbot, window, window.train_action)
+    qtbot.waitUntil(lambda: len(timeline) >= 3, timeout=TIMEOUT)
+    bar.slider.setFocus()
+    qtbot.keyClick(bar.slider, QtCore.Qt.Key.Key_Home)
+    first = timeline[0]
+    qtbot.waitUntil(lambda: window.snapshot is first, timeout=TIMEOUT)
+    kept = len(timeline)
+    # Training goes on and is recorded, but the moment chosen stays on screen.
+    qtbot.waitUntil(lambda: len(timeline) >= kept + 2, timeout=TIMEOUT)
+    assert window.session.running and window.snapshot is first
+    assert bar.slider.value() == 0 and bar.slider.maximum() == len(timeline) - 1
+    qtbot.mouseClick(bar.present_button, QtCore.Qt.MouseButton.LeftButton)
+    newest = timeline[len(timeline) - 1]
+    assert window.snapshot.step >= newest.step
+    # ... and the window follows training again.
+    qtbot.waitUntil(lambda: window.snapshot.step > newest.step, timeout=TIMEOUT)
+    press(qtbot, window, window.stop_action)
+    qtbot.waitUntil(lambda: not window.session.running, timeout=TIMEOUT)

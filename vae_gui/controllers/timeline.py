@@ -1,0 +1,154 @@
+"""The run's timeline in the window: keeps what training publishes, and shows a past moment
+when the slider or Play asks for one; every view follows, as they follow the state."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6 import QtCore
+
+from vae_gui.controllers.training import TrainingController
+from vae_gui.explorer_state import ExplorerState
+from vae_gui.model.timeline import Timeline
+from vae_gui.views.timeline_bar import TimelineBar
+from vae_gui.workers.pacing import throttled
+
+if TYPE_CHECKING:
+    from vae_gui.model.training import Snapshot
+
+SCRUB_MS = 40  # a dragged slider redraws at most 25 times a second, always the newest
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 2 ** 20:,.0f} MB"
+
+
+class TimelineController(QtCore.QObject):
+    """Records every snapshot of the run on screen in a Timeline and drives its bar.
+
+    `index` is the moment shown, or None for the present (the newest snapshot, followed
+    while training)."""
+
+    moment_shown = QtCore.Signal(object)  # the Snapshot shown from the past, or None
+
+    def __init__(self, state: ExplorerState, training: TrainingController,
+                 timeline: Timeline | None = None,
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.training = training
+        self.timeline = timeline or Timeline()
+        self.index: int | None = None
+        self.bar = TimelineBar()
+        self._wanted: int | None = None
+        self._show_wanted = throttled(self._show_index, SCRUB_MS, parent=self)
+        self._play = QtCore.QTimer(self)
+        self._play.timeout.connect(self._advance)
+        training.session.snapshot.connect(self.record)
+        training.forgotten.connect(self.clear)
+        training.session.running_changed.connect(lambda _r: self._update_bar())
+        self.bar.moment_chosen.connect(self.choose)
+        self.bar.present_chosen.connect(self.present)
+        self.bar.play_toggled.connect(self.play)
+        self.bar.speed.currentIndexChanged.connect(lambda _i: self._set_play_interval())
+        self._update_bar()
+
+    # --- what training brings -----------------------------------------------------------
+    def record(self, snapshot: Snapshot) -> None:
+        """Keeps a snapshot of the run on screen as the newest moment."""
+        shown = self._shown_step()
+        self.timeline.add(snapshot)
+        if self.index is not None and shown is not None:
+            # Thinning or a replaced moment may have moved the one on screen.
+            self.index = self.timeline.index_at_or_before(shown)
+        self._update_bar()
+
+    def clear(self) -> None:
+        """Forgets the moments (the run they belong to was discarded)."""
+        self._play.stop()
+        self.bar.set_playing(False)
+        self.timeline.clear()
+        self.index = None
+        self.training.showing_past = False
+        self._update_bar()
+
+    # --- what the user asks for ---------------------------------------------------------
+    def choose(self, index: int) -> None:
+        """Shows kept moment `index` (the newest one is the present)."""
+        if not 0 <= index < len(self.timeline):
+            return
+        if index == len(self.timeline) - 1:
+            self.present()
+            return
+        self._wanted = index
+        self._show_wanted()
+
+    def present(self) -> None:
+        """Back to the newest models; while training, follow them again."""
+        self._play.stop()
+        self.bar.set_playing(False)
+        was_past = self.index is not None
+        self.index = None
+        self.training.showing_past = False
+        if was_past:
+            self.training.show_present()
+            self.moment_shown.emit(None)
+        self._update_bar()
+
+    def play(self, playing: bool) -> None:
+        """Replays from the moment shown (from the start when the present is shown)."""
+        if not playing:
+            self._play.stop()
+            self._update_bar()
+            return
+        if len(self.timeline) < 2:
+            self.bar.set_playing(False)
+            return
+        if self.index is None or self.index >= len(self.timeline) - 1:
+            self._wanted = 0
+            self._show_index()
+        self._set_play_interval()
+        self._play.start()
+
+    # --- showing --------------------------------------------------------------------------
+    def _advance(self) -> None:
+        nxt = (self.index if self.index is not None else len(self.timeline) - 1) + 1
+        if nxt >= len(self.timeline) - 1:
+            self.present()  # the newest moment is the present: follow training again
+            return
+        self._wanted = nxt
+        self._show_index()
+
+    def _show_index(self) -> None:
+        index, self._wanted = self._wanted, None
+        if index is None or not 0 <= index < len(self.timeline):
+            return
+        self.index = index
+        self.training.showing_past = True
+        snapshot = self.timeline[index]
+        session = self.training.session
+        self.state.show(snapshot, live=session.running and not session.paused)
+        self.moment_shown.emit(snapshot)
+        self._update_bar()
+
+    def _shown_step(self) -> int | None:
+        return None if self.index is None else self.timeline[self.index].step
+
+    def _set_play_interval(self) -> None:
+        self._play.setInterval(round(1000 / self.bar.moments_per_second))
+
+    def _update_bar(self) -> None:
+        n = len(self.timeline)
+        at_present = self.index is None
+        index = n - 1 if at_present else self.index
+        if n == 0:
+            text, tip = "train to record the run", "Nothing recorded yet"
+        else:
+            s = self.timeline[index]
+            text = (f"epoch {s.epoch:.2f} \u00b7 "
+                    + ("now" if at_present else f"{index + 1}/{n}"))
+            tip = (f"Step {s.step:,}. {n} moments of this run kept "
+                   f"({_megabytes(self.timeline.nbytes)}; at most "
+                   f"{_megabytes(self.timeline.max_bytes)}, older moments thinned beyond)")
+        self.bar.set_moments(n, max(index, 0), text, at_present)
+        self.bar.label.setToolTip(tip)
