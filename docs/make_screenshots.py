@@ -6,10 +6,10 @@ Run from the repository root (no display needed):
     QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py --out /tmp/shots  # elsewhere
 
 It opens the window on the pretrained models, drives each tool as a user would, and saves
-screenshot.png and tool-*.png into docs/ (or --out). The training shots train from scratch,
-and the latent-8 shot trains a small model for 15 epochs (about a minute on 2 cores); the
-70k-point shot trains on 70,000 images for 2 epochs (about 15 s), where the real MNIST test
-set is beside the project.
+screenshot.png and tool-*.png (and run.gif, a short run as a movie) into docs/ (or --out).
+The training shots train from scratch, and the latent-8 shot trains a small model for 15
+epochs (about a minute on 2 cores); the 70k-point shot trains on 70,000 images for 2
+epochs (about 15 s), where the real MNIST test set is beside the project.
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     shoot(app, window, out, "tool-evidence-training.png")
     window.stop_action.trigger()
     wait(app, lambda: not window.session.running)
+    shoot_timeline(app, window, out)
 
     window.settings_panel.latent_dim.setValue(8)
     window.settings_panel.epochs.setValue(15)
@@ -138,6 +139,22 @@ def main(argv: list[str] | None = None) -> int:
     shoot_train_points(app, window, out)
     close(app, window)
     return 0
+
+
+def shoot_timeline(app, window, out: Path) -> None:
+    """The run just trained, scrubbed back to its second moment; and the run as a GIF."""
+    from vae_gui.model.movie_settings import MovieSettings
+
+    window.tools.show_tab("Prior samples")
+    window.timeline.choose(1)
+    wait(app, lambda: window.timeline.index == 1)
+    shoot(app, window, out, "tool-timeline.png")
+    window.timeline.present()
+    saved = []
+    window.movie.saved.connect(saved.append)
+    window.movie.export(out / "run.gif", MovieSettings(width=640, height=340, fps=4))
+    wait(app, lambda: saved, seconds=120)
+    print(f"wrote {out / 'run.gif'}")
 
 
 def close(app, window) -> None:

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -22,14 +23,13 @@ from vae_gui.model.atomic_write import write_atomic
 from vae_gui.model.class_colors import class_color, rgb
 from vae_gui.model.errors import VaeGuiError
 from vae_gui.model.latent import Projection, pca_projection
-from vae_gui.model.training import Snapshot
+from vae_gui.model.movie_settings import FORMATS, MovieSettings
 
-FORMATS = (".gif", ".mp4", ".webm")
-MODELS = ("ae", "vae")
+if TYPE_CHECKING:
+    from vae_gui.model.training import Snapshot
+
 TITLES = {"ae": "AE: codes", "vae": "VAE: means"}
 LEGEND_CLASSES = 10  # a legend of more would not fit under the plots
-MIN_SIZE, MAX_SIZE = (160, 120), (3840, 2160)
-MAX_FPS = 60.0
 TITLE_PX, CAPTION_PX, MARGIN_PX = 20, 20, 6
 FONT_PX = 13
 RING_GREY = (150, 150, 150)
@@ -43,29 +43,6 @@ REACH_QUANTILE = 0.995
 
 class MovieError(VaeGuiError):
     """A movie that cannot be made, with a sentence that says why."""
-
-
-@dataclass(frozen=True)
-class MovieSettings:
-    """What the movie shows and how big and fast it is."""
-
-    models: tuple[str, ...] = MODELS
-    width: int = 800
-    height: int = 420
-    fps: float = 5.0
-
-    def problems(self) -> list[str]:
-        out = []
-        if not self.models or any(m not in MODELS for m in self.models):
-            out.append(f"the models are 'ae', 'vae' or both, not {self.models!r}")
-        if not (MIN_SIZE[0] <= self.width <= MAX_SIZE[0]
-                and MIN_SIZE[1] <= self.height <= MAX_SIZE[1]):
-            out.append(f"the size must be from {MIN_SIZE[0]}x{MIN_SIZE[1]} to "
-                       f"{MAX_SIZE[0]}x{MAX_SIZE[1]} pixels, not {self.width}x{self.height}")
-        if not 0 < self.fps <= MAX_FPS:
-            out.append(f"the frame rate must be above 0 and at most {MAX_FPS:g}, "
-                       f"not {self.fps:g}")
-        return out
 
 
 @dataclass(frozen=True)

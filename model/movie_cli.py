@@ -37,7 +37,7 @@ def add_movie_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_movie(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from vae_gui.model.movie import MODELS, MovieSettings
+    from vae_gui.model.movie_settings import MODELS, MovieSettings
 
     models = MODELS if args.models == "both" else (args.models,)
     settings = MovieSettings(models, *args.size, args.fps)

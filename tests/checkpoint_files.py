@@ -31,3 +31,18 @@ class Payload:
 
     def __reduce__(self):
         return (open, (str(self.marker), "w"))
+
+
+def write_run(folder: Path, make_checkpoint, epochs: int = 3) -> Path:
+    """A run folder as `vae-gui train --out --save-every-epoch` leaves it: one checkpoint per
+    epoch (seeded by its epoch, `step` 32 per epoch), and the last one as
+    checkpoint.safetensors. `make_checkpoint` is conftest's fixture."""
+    from vae_gui.model.checkpoint import save_checkpoint
+    from vae_gui.model.run_folder import CHECKPOINT_NAME, epoch_checkpoint_name
+
+    folder.mkdir()
+    for epoch in range(1, epochs + 1):
+        ckpt = make_checkpoint(seed=epoch, epoch=epoch, step=32 * epoch)
+        save_checkpoint(ckpt, folder / epoch_checkpoint_name(epoch))
+    save_checkpoint(ckpt, folder / CHECKPOINT_NAME)
+    return folder

@@ -98,7 +98,7 @@ def test_train_updates_the_views_live_and_stop_ends_the_thread(qtbot, tmp_path):
     pretrained_points = window.columns["vae"].latent_plot.plotted_points().copy()
     press(qtbot, window, window.train_action)
     assert window.session.running
-    qtbot.waitUntil(lambda: window.snapshot is not pretrained and window.snapshot.step >= 300,
+    qtbot.waitUntil(lambda: window.snapshot is not pretrained and window.snapshot.step >= 60,
                     timeout=60000)
     assert window.stop_action.isEnabled() and window.train_action.text() == "\u275a\u275a Pause"
     points = window.columns["vae"].latent_plot.plotted_points()

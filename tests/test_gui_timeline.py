@@ -5,8 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from checkpoint_files import write_run
 from gui_helpers import make_window, press, type_into
+from PIL import Image
 from PySide6 import QtCore
+from vae_gui.model.checkpoint import load_checkpoint
+from vae_gui.model.movie_settings import MovieSettings
 
 TIMEOUT = 60000
 
@@ -21,18 +25,19 @@ def shown(window) -> dict[str, np.ndarray]:
     return {k: c.decoded.current_image() for k, c in window.columns.items()}
 
 
-def test_a_finished_run_scrubs_back_replays_and_returns_to_the_present(qtbot, tmp_path):
+def test_a_finished_run_scrubs_back_replays_returns_and_exports_a_movie(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     timeline, bar = window.timeline.timeline, window.timeline.bar
     assert len(timeline) == 0 and not bar.slider.isEnabled()  # the pretrained models
-    type_into(qtbot, window.settings_panel.epochs, "3")
+    assert not window.movie.action.isEnabled()
+    type_into(qtbot, window.settings_panel.epochs, "2")
     press(qtbot, window, window.train_action)
     qtbot.waitUntil(lambda: window.session.has_run and not window.session.running,
                     timeout=TIMEOUT)
     final = window.snapshot
     # The run's moments from its start to its end; the present is its last snapshot.
-    assert len(timeline) >= 4 and timeline[0].epoch < 1.0
-    assert timeline[len(timeline) - 1] is final and final.epoch == 3.0
+    assert len(timeline) >= 3 and timeline[0].epoch < 1.0
+    assert timeline[len(timeline) - 1] is final and final.epoch == 2.0
     assert bar.slider.isEnabled() and bar.slider.value() == len(timeline) - 1
     assert "now" in bar.label.text() and not bar.present_button.isEnabled()
 
@@ -92,3 +97,36 @@ def test_while_training_a_past_moment_stays_until_present_is_pressed(qtbot, tmp_
     qtbot.waitUntil(lambda: window.snapshot.step > newest.step, timeout=TIMEOUT)
     press(qtbot, window, window.stop_action)
     qtbot.waitUntil(lambda: not window.session.running, timeout=TIMEOUT)
+
+    # File > Export run as movie: one frame per kept moment, in the background.
+    assert window.movie.action.isEnabled()
+    path = tmp_path / "run.gif"
+    with qtbot.waitSignal(window.movie.saved, timeout=TIMEOUT):
+        window.movie.export(path, MovieSettings(width=400, height=220, fps=10))
+    with Image.open(path) as gif:
+        assert gif.n_frames == len(timeline) and gif.size == (400, 220)
+    assert "Saved the movie" in window.statusBar().currentMessage()
+
+
+def test_opening_a_run_folders_newest_checkpoint_reads_its_epochs(qtbot, tmp_path,
+                                                                    make_checkpoint):
+    run = write_run(tmp_path / "run", make_checkpoint, epochs=3)
+    window = make_window(qtbot, tmp_path)
+    timeline, bar = window.timeline.timeline, window.timeline.bar
+    window.open_checkpoint(str(run / "checkpoint.safetensors"))
+    qtbot.waitUntil(lambda: len(timeline) == 3, timeout=TIMEOUT)
+    assert [s.epoch for s in timeline] == [1.0, 2.0, 3.0]
+    assert bar.slider.value() == 2 and "now" in bar.label.text()
+    bar.slider.setFocus()
+    qtbot.keyClick(bar.slider, QtCore.Qt.Key.Key_Home)
+    qtbot.waitUntil(lambda: window.snapshot is timeline[0], timeout=TIMEOUT)
+    first = load_checkpoint(run / "epoch-0001.safetensors")
+    z = window.cursor_z()
+    np.testing.assert_allclose(shown(window)["vae"], decoded(first.vae, z), atol=1e-6)
+    qtbot.mouseClick(bar.present_button, QtCore.Qt.MouseButton.LeftButton)
+    assert window.snapshot is timeline[2] and window.timeline.index is None
+    # An epoch in the middle of the run is shown alone: its later epochs are not its past.
+    window.open_checkpoint(str(run / "epoch-0002.safetensors"))
+    qtbot.waitUntil(lambda: window.source.endswith("epoch-0002.safetensors"),
+                    timeout=TIMEOUT)
+    assert len(timeline) == 0

@@ -318,6 +318,8 @@ def test_following_a_run_shows_each_new_checkpoint(qtbot, tmp_path):
     trained_checkpoint(run / "checkpoint.safetensors", latent_dim=2, epochs=2)
     qtbot.waitUntil(lambda: len(window.snapshot.history) == 2, timeout=20000)
     assert "Following" in window.source_label.text()
+    # Each checkpoint that landed is a moment of the run's timeline.
+    assert [s.epoch for s in window.timeline.timeline] == [1.0, 2.0]
 
 
 def test_help_explains_the_model(qtbot, tmp_path):

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 from vae_gui.model import movie
 from vae_gui.model.class_colors import class_color, rgb
-from vae_gui.model.movie import MovieError, MovieSettings, plot_frames, render_frame, save_movie
+from vae_gui.model.movie import MovieError, plot_frames, render_frame, save_movie
+from vae_gui.model.movie_settings import MovieSettings
 from vae_gui.model.networks import build_models
 from vae_gui.model.training import snapshot_of
 

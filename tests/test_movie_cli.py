@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from checkpoint_files import write_run
 from PIL import Image
 from vae_gui.model.checkpoint import load_checkpoint, save_checkpoint
 from vae_gui.model.data import load_dataset
@@ -11,17 +12,6 @@ from vae_gui.model.run_folder import CHECKPOINT_NAME, epoch_checkpoint_name
 from vae_gui.model.run_timeline import load_run_timeline
 
 from vae_gui.app import main
-
-
-def write_run(folder, make_checkpoint, epochs: int = 3):
-    """A run folder as `vae-gui train --out --save-every-epoch` leaves it: one checkpoint per
-    epoch, and the latest (the last epoch's) as checkpoint.safetensors."""
-    folder.mkdir()
-    for epoch in range(1, epochs + 1):
-        ckpt = make_checkpoint(seed=epoch, epoch=epoch, step=32 * epoch)
-        save_checkpoint(ckpt, folder / epoch_checkpoint_name(epoch))
-    save_checkpoint(ckpt, folder / CHECKPOINT_NAME)
-    return folder
 
 
 def test_a_run_folder_becomes_a_gif_with_one_frame_per_epoch(tmp_path, make_checkpoint,

@@ -14,6 +14,7 @@ from vae_gui.controllers.cloud_choice import CloudChoice
 from vae_gui.controllers.discard_guard import DiscardGuard
 from vae_gui.controllers.evidence import EvidenceController
 from vae_gui.controllers.files import FileController
+from vae_gui.controllers.movie_export import MovieExport
 from vae_gui.controllers.plot_linking import PlotLinking
 from vae_gui.controllers.timeline import TimelineController
 from vae_gui.controllers.training import CONTINUE, PAUSE, TRAIN, TrainingController
@@ -72,14 +73,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.files = FileController(self.state, self.training, self.settings, self)
         self.cloud_choice = CloudChoice(self.state, self.training.session, self)
         self.linking = PlotLinking(self.state, plots)
-        self.timeline = TimelineController(self.state, self.training, parent=self)
+        self.timeline = TimelineController(self.state, self.training, self.files, parent=self)
+        self.timeline.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.movie = MovieExport(self.state, self.timeline, self.files.last_folder, self)
         self.overlays = {which: Overlays(plot.plot_item) for which, plot in plots.items()}
         self.evidence = EvidenceController(self.state, self)
         self.tools = ToolsPanel(self.state, self.visible_region, self.evidence)
         self.marks = ToolMarks(self.state, self.overlays, self.tools)
         self.manifold = ManifoldOverlay(self.state, plots)
         self.state.models_changed.connect(self._on_models_changed)
-        for source in (self.training, self.files, self.cloud_choice):
+        for source in (self.training, self.files, self.cloud_choice, self.movie):
             source.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
             source.error.connect(self.show_error)
         for source in (self.training, self.files):
@@ -201,6 +204,7 @@ class MainWindow(QtWidgets.QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.export_action)
         file_menu.addAction(self.export_codes_action)
+        file_menu.addAction(self.movie.action)
         export_menu = file_menu.addMenu("Export &plot (PNG or SVG)")
         for which, column in self.columns.items():
             name = which.upper()
@@ -458,7 +462,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _runners(self) -> list:
         """Every background runner: file loads and saves, the evidence, the posteriors."""
-        return [self.runner, self.evidence.runner, self.cloud_choice.runner,
+        return [self.runner, self.evidence.runner, self.cloud_choice.runner, self.movie.runner,
+                self.timeline.runner,
                 *(posterior.runner for posterior in self._posteriors())]
 
     def _posteriors(self) -> list:
@@ -481,6 +486,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.training.shutdown()
             self.files.shutdown()
             self.cloud_choice.shutdown()
+            self.movie.shutdown()
+            self.timeline.shutdown()
             self.evidence.shutdown()
             for posterior in self._posteriors():
                 posterior.shutdown()

@@ -24,6 +24,7 @@ class FileController(QtCore.QObject):
     error = QtCore.Signal(str, str)  # a title and a sentence for a dialog
     source_changed = QtCore.Signal(str)
     loaded = QtCore.Signal(object)  # LoadedModels, after they are shown
+    followed = QtCore.Signal(object)  # LoadedModels of a followed run folder, after `loaded`
     load_failed = QtCore.Signal(str)
 
     def __init__(self, state: ExplorerState, training: TrainingController,
@@ -35,6 +36,7 @@ class FileController(QtCore.QObject):
         self.window = window  # the parent of the file dialogs
         self.runner = BackgroundRunner(self)
         self.follower = RunFollower(self)
+        self._followed_folder: Path | None = None  # of the last checkpoint followed
         self.follower.checkpoint_changed.connect(self._on_followed_checkpoint)
         training.session.started.connect(lambda _: self.follower.stop())
 
@@ -108,9 +110,11 @@ class FileController(QtCore.QObject):
         self.show_loaded(loaded, remember=True)
         self.message.emit(f"Opened {loaded.path}", 5000)
 
-    def show_loaded(self, loaded: LoadedModels, remember: bool, refit: bool = True) -> None:
-        """Replaces what is on screen (and whatever was training) with loaded models."""
-        self.training.discard()
+    def show_loaded(self, loaded: LoadedModels, remember: bool, refit: bool = True,
+                    same_run: bool = False) -> None:
+        """Replaces what is on screen (and whatever was training) with loaded models;
+        `same_run`: a newer checkpoint of the run on screen (its timeline goes on)."""
+        self.training.discard(forget_timeline=not same_run)
         ckpt = loaded.checkpoint
         self.training.settings_panel.show_configs(ckpt.dataset, ckpt.model_config,
                                                   ckpt.train_config)
@@ -239,6 +243,7 @@ class FileController(QtCore.QObject):
             return
         if not self.training.guard.confirm("Follow a run folder"):
             return
+        self._followed_folder = None
         self.follower.follow(folder)
         if not Path(folder).is_dir():
             self.message.emit(f"Waiting for {folder} to appear ('vae-gui train --out {folder}' "
@@ -264,7 +269,11 @@ class FileController(QtCore.QObject):
     def _on_followed_loaded(self, loaded: LoadedModels) -> None:
         if not self.follower.following:
             return  # stopped following (an Open, or training) while it loaded
-        self.show_loaded(loaded, remember=False, refit=self.state.snapshot is None)
+        same_run = loaded.path.parent == self._followed_folder
+        self._followed_folder = loaded.path.parent
+        self.show_loaded(loaded, remember=False, refit=self.state.snapshot is None,
+                         same_run=same_run)
+        self.followed.emit(loaded)
         self.source_changed.emit(f"Following {loaded.path.parent.name}: epoch "
                                  f"{loaded.checkpoint.epoch}")
 

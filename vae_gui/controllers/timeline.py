@@ -7,14 +7,18 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore
 
+from vae_gui.controllers.files import FileController
 from vae_gui.controllers.training import TrainingController
 from vae_gui.explorer_state import ExplorerState
 from vae_gui.model.timeline import Timeline
 from vae_gui.views.timeline_bar import TimelineBar
+from vae_gui.workers.background import BackgroundRunner
 from vae_gui.workers.pacing import throttled
 
 if TYPE_CHECKING:
+    from vae_gui.model.run_timeline import RunTimeline
     from vae_gui.model.training import Snapshot
+    from vae_gui.workers.loading import LoadedModels
 
 SCRUB_MS = 40  # a dragged slider redraws at most 25 times a second, always the newest
 
@@ -24,15 +28,19 @@ def _megabytes(n: int) -> str:
 
 
 class TimelineController(QtCore.QObject):
-    """Records every snapshot of the run on screen in a Timeline and drives its bar.
+    """Records every snapshot of the run on screen in a Timeline and drives its bar: those
+    training publishes, each checkpoint of a followed run folder, and, when the newest
+    checkpoint of a run folder is opened, the folder's per-epoch checkpoints.
 
     `index` is the moment shown, or None for the present (the newest snapshot, followed
     while training)."""
 
     moment_shown = QtCore.Signal(object)  # the Snapshot shown from the past, or None
+    changed = QtCore.Signal()  # moments were kept, dropped or forgotten, or another shown
+    message = QtCore.Signal(str, int)  # a status-bar message and how long to show it (ms)
 
     def __init__(self, state: ExplorerState, training: TrainingController,
-                 timeline: Timeline | None = None,
+                 files: FileController, timeline: Timeline | None = None,
                  parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self.state = state
@@ -46,6 +54,10 @@ class TimelineController(QtCore.QObject):
         self._play.timeout.connect(self._advance)
         training.session.snapshot.connect(self.record)
         training.forgotten.connect(self.clear)
+        files.followed.connect(lambda loaded: self.record(loaded.snapshot))
+        files.loaded.connect(self._on_opened)
+        self.files = files
+        self.runner = BackgroundRunner(self)  # reads a run folder's epochs
         training.session.running_changed.connect(lambda _r: self._update_bar())
         self.bar.moment_chosen.connect(self.choose)
         self.bar.present_chosen.connect(self.present)
@@ -91,7 +103,10 @@ class TimelineController(QtCore.QObject):
         self.index = None
         self.training.showing_past = False
         if was_past:
-            self.training.show_present()
+            if self.training.has_snapshot:
+                self.training.show_present()
+            elif len(self.timeline):  # a run read from its folder: its newest checkpoint
+                self.state.show(self.timeline[len(self.timeline) - 1])
             self.moment_shown.emit(None)
         self._update_bar()
 
@@ -109,6 +124,46 @@ class TimelineController(QtCore.QObject):
             self._show_index()
         self._set_play_interval()
         self._play.start()
+
+    # --- a run folder's epochs ------------------------------------------------------------
+    def _on_opened(self, loaded: LoadedModels) -> None:
+        """Reads the timeline of a run folder whose newest checkpoint was opened."""
+        if self.files.follower.following:
+            return  # each followed checkpoint is recorded as it lands
+        from vae_gui.model.run_timeline import timeline_files
+
+        try:
+            files = timeline_files(loaded.path.parent)
+        except OSError:
+            return
+        if len(files) < 2 or loaded.path.resolve() != files[-1].resolve():
+            return
+        folder, source = loaded.path.parent, str(loaded.path)
+        self.message.emit(f"Reading the {len(files)} checkpoints of {folder.name} for the "
+                          "run's timeline\u2026", 0)
+
+        def read() -> RunTimeline:
+            from vae_gui.model.run_timeline import load_run_timeline
+            from vae_gui.workers.background import check_cancelled
+
+            return load_run_timeline(folder, progress=lambda _d, _t: check_cancelled())
+
+        self.runner.run(read, lambda run: self._adopt(run, source),
+                        lambda why: self.message.emit(f"No timeline for {folder.name}: {why}",
+                                                      8000))
+
+    def _adopt(self, run: RunTimeline, source: str) -> None:
+        if self.state.origin is None or self.state.origin.source != source:
+            return  # other models are on screen by now
+        self.clear()
+        for moment in run.moments:
+            self.timeline.add(moment)
+        self._update_bar()
+        self.message.emit(f"The timeline holds the run's {len(run.moments)} epochs", 5000)
+
+    def shutdown(self) -> bool:
+        self._play.stop()
+        return self.runner.shutdown()
 
     # --- showing --------------------------------------------------------------------------
     def _advance(self) -> None:
@@ -152,3 +207,4 @@ class TimelineController(QtCore.QObject):
                    f"{_megabytes(self.timeline.max_bytes)}, older moments thinned beyond)")
         self.bar.set_moments(n, max(index, 0), text, at_present)
         self.bar.label.setToolTip(tip)
+        self.changed.emit()

@@ -185,14 +185,16 @@ class TrainingController(QtCore.QObject):
         self.message.emit(f"Reset: new random weights. Press {CONTINUE} to train them.", 5000)
         self.update_controls()
 
-    def discard(self) -> None:
-        """Forgets the run (other models are about to be shown); returns at once."""
+    def discard(self, forget_timeline: bool = True) -> None:
+        """Forgets the run (other models are about to be shown); returns at once. The
+        timeline is kept for a newer checkpoint of a followed run."""
         self._show_live.cancel()
         self._latest, self._origin, self._run_spec = None, None, None
         self.guard.forget()
         self.session.reset()
         self.progress_label.setText("")
-        self.forgotten.emit()
+        if forget_timeline:
+            self.forgotten.emit()
 
     # --- what the thread reports ------------------------------------------------------------
     def _on_started(self, started: TrainingStarted) -> None:
@@ -210,6 +212,11 @@ class TrainingController(QtCore.QObject):
             self._show_latest(refit=True)
         else:
             self._show_live()
+
+    @property
+    def has_snapshot(self) -> bool:
+        """Whether a run has published models (that the timeline's present shows)."""
+        return self._latest is not None
 
     def show_present(self) -> None:
         """Shows the newest snapshot of the run (the timeline's present) at once."""
