@@ -142,12 +142,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def shoot_timeline(app, window, out: Path) -> None:
-    """The run just trained, scrubbed back to its second moment; and the run as a GIF."""
+    """The run just trained, scrubbed back to about two epochs in; and the run as a GIF."""
     from vae_gui.model.movie_settings import MovieSettings
 
+    window.tools.interpolate.pin(0, None)  # the marks of the tool shots above: not here
+    window.tools.interpolate.pin(1, None)
+    window.state.inspect(None)
     window.tools.show_tab("Prior samples")
-    window.timeline.choose(1)
-    wait(app, lambda: window.timeline.index == 1)
+    timeline = window.timeline.timeline
+    index = timeline.index_at_or_before(timeline[0].step + 2 * window.snapshot.steps_per_epoch)
+    window.timeline.choose(index)  # about two epochs in
+    wait(app, lambda: window.timeline.index == index)
     shoot(app, window, out, "tool-timeline.png")
     window.timeline.present()
     saved = []

@@ -27,6 +27,18 @@ METADATA_KEY = "vae_gui"
 MAX_FILE_BYTES = 2 * 1024**3
 MAX_HEADER_BYTES = 16 * 1024**2
 MAX_DATASET_CHARS = 4096  # a dataset's name or path, as long as a path may be
+MAX_TIMELINE_MOMENTS = 1000
+TIMELINE_PREFIX = "timeline"
+
+
+@dataclass(frozen=True, eq=False)
+class TimelineModels:
+    """Both models at one earlier moment of the run (a checkpoint may carry its timeline)."""
+
+    step: int
+    epoch: float
+    ae: Autoencoder
+    vae: VariationalAutoencoder
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,10 +56,15 @@ class Checkpoint:
     history: tuple[EpochMetrics, ...] = ()
     device: str = ""  # where the models were trained, if known
     precision: str = ""  # what trained them: "fp32", "bf16" or "fp16"; "" if not known
+    # Earlier moments of the run, oldest first (opt-in: each costs the weights again).
+    timeline: tuple[TimelineModels, ...] = ()
 
     def metadata(self) -> dict:
         """The JSON metadata; the history thinned to MAX_HISTORY epochs, so that any run's
-        checkpoint fits the header size that loading accepts."""
+        checkpoint fits the header size that loading accepts. "timeline" only when there is
+        one: a checkpoint without one is the same file as before timelines existed."""
+        timeline = ({"timeline": [{"step": m.step, "epoch": m.epoch} for m in self.timeline]}
+                    if self.timeline else {})
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -60,16 +77,24 @@ class Checkpoint:
             "history": [m.to_dict() for m in thin_history(self.history, MAX_HISTORY)],
             "device": self.device,
             "precision": self.precision,
+            **timeline,
         }
 
 
 def checkpoint_bytes(checkpoint: Checkpoint) -> bytes:
     """The checkpoint as safetensors bytes; CheckpointError when it could not be opened
     again (its metadata larger than loading accepts), so that nothing unreadable is saved."""
+    if len(checkpoint.timeline) > MAX_TIMELINE_MOMENTS:
+        raise CheckpointError(f"A checkpoint carries at most {MAX_TIMELINE_MOMENTS} moments of "
+                              f"its run, not {len(checkpoint.timeline)}; nothing was saved.")
     tensors = {}
-    for prefix, module in (("ae", checkpoint.ae), ("vae", checkpoint.vae)):
-        for name, t in module.state_dict().items():
-            tensors[f"{prefix}.{name}"] = t.detach().to("cpu", torch.float32).contiguous()
+    models = [("", checkpoint.ae, checkpoint.vae)]
+    models += [(f"{TIMELINE_PREFIX}.{i}.", m.ae, m.vae) for i, m in enumerate(checkpoint.timeline)]
+    for start, ae, vae in models:
+        for prefix, module in (("ae", ae), ("vae", vae)):
+            for name, t in module.state_dict().items():
+                tensors[f"{start}{prefix}.{name}"] = (t.detach().to("cpu", torch.float32)
+                                                      .contiguous())
     text = json.dumps(checkpoint.metadata())
     if len(text) > MAX_HEADER_BYTES - 64 * 1024:  # room for the tensors' part of the header
         raise CheckpointError(f"The checkpoint's metadata would be {len(text) / 1024**2:.1f} MB, "
@@ -165,13 +190,33 @@ def _parse_metadata(path: Path, meta: dict) -> tuple:
         if not isinstance(precision, str) or len(precision) > 16:
             raise TypeError("precision must be a short name")
         epoch, step = _count(meta["epoch"], "epoch"), _count(meta["step"], "step")
+        timeline = _parse_timeline(meta.get("timeline", []), step)
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError,
             RecursionError) as exc:
         what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
         raise CheckpointError(f"{path} has damaged metadata ({what}); it cannot be "
                               "opened.") from exc
     return (model_config, train_config, class_names, history, dataset, epoch, step, device,
-            precision)
+            precision, timeline)
+
+
+def _parse_timeline(raw, step: int) -> tuple[tuple[int, float], ...]:
+    """(step, epoch) of each moment a checkpoint carries: at most MAX_TIMELINE_MOMENTS, in
+    increasing steps, all before the checkpoint's own."""
+    if not isinstance(raw, list) or len(raw) > MAX_TIMELINE_MOMENTS:
+        raise ValueError(f"timeline must be a list of at most {MAX_TIMELINE_MOMENTS} moments")
+    out = []
+    for m in raw:
+        if not isinstance(m, dict):
+            raise TypeError("each moment of the timeline must be an object")
+        s, e = _count(m["step"], "a moment's step"), m["epoch"]
+        if isinstance(e, bool) or not isinstance(e, int | float) or not 0 <= e < 1e12:
+            raise ValueError(f"a moment's epoch must be a number >= 0, not {e!r}")
+        if s >= step or (out and s <= out[-1][0]):
+            raise ValueError("the timeline's steps must increase and come before the "
+                             "checkpoint's own")
+        out.append((s, float(e)))
+    return tuple(out)
 
 
 # safetensors' names of the floating-point types that weights may be stored as.
@@ -190,10 +235,13 @@ def _expected_shapes(model_config: ModelConfig) -> dict[str, tuple[int, ...]]:
             for name, t in module.state_dict().items()}
 
 
-def _check_tensors(path: Path, f, model_config: ModelConfig) -> list[str]:
+def _check_tensors(path: Path, f, model_config: ModelConfig, moments: int = 0) -> list[str]:
     """Checks every name, shape and dtype in the header against the networks that the
-    metadata describes, without reading any tensor's data; returns the names."""
+    metadata describes (and `moments` earlier copies of them), without reading any tensor's
+    data; returns the names."""
     expected = _expected_shapes(model_config)
+    expected |= {f"{TIMELINE_PREFIX}.{i}.{name}": shape for i in range(moments)
+                 for name, shape in list(expected.items())}
     names = set(f.keys())
     missing, extra = sorted(set(expected) - names), sorted(names - set(expected))
     if missing or extra:
@@ -244,16 +292,31 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
                      MAX_HEADER_BYTES) as f:
         meta = _vae_gui_metadata(path, f.metadata())
         (model_config, train_config, class_names, history, dataset, epoch, step, device,
-         precision) = _parse_metadata(path, meta)
-        names = _check_tensors(path, f, model_config)
-        weights: dict[str, dict[str, torch.Tensor]] = {"ae": {}, "vae": {}}
+         precision, timeline) = _parse_metadata(path, meta)
+        names = _check_tensors(path, f, model_config, len(timeline))
+        # "" for the checkpoint's own models, "timeline.3." for its fourth earlier moment.
+        weights: dict[str, dict[str, dict[str, torch.Tensor]]] = {}
         for name in names:
-            prefix, key = name.split(".", 1)
-            weights[prefix][key] = read_finite(f, path, name, CheckpointError,
-                                               "; the run that saved it had diverged")
+            start = ""
+            if name.startswith(f"{TIMELINE_PREFIX}."):
+                index, name_in_moment = name[len(TIMELINE_PREFIX) + 1:].split(".", 1)
+                start = f"{TIMELINE_PREFIX}.{index}."
+            else:
+                name_in_moment = name
+            prefix, key = name_in_moment.split(".", 1)
+            weights.setdefault(start, {"ae": {}, "vae": {}})[prefix][key] = read_finite(
+                f, path, name, CheckpointError, "; the run that saved it had diverged")
+    ae, vae = _models(model_config, weights[""])
+    moments = tuple(TimelineModels(s, e, *_models(model_config,
+                                                  weights[f"{TIMELINE_PREFIX}.{i}."]))
+                    for i, (s, e) in enumerate(timeline))
+    return Checkpoint(ae, vae, model_config, train_config, dataset, class_names, epoch, step,
+                      history, device, precision, moments)
+
+
+def _models(model_config: ModelConfig, weights: dict[str, dict[str, torch.Tensor]]):
     ae, vae = build_models(model_config, seed=0)
     for prefix, module in (("ae", ae), ("vae", vae)):
         module.load_state_dict(weights[prefix])
         module.eval().requires_grad_(False)
-    return Checkpoint(ae, vae, model_config, train_config, dataset, class_names, epoch, step,
-                      history, device, precision)
+    return ae, vae

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from vae_gui.model.cli import nonempty
 
-DESCRIPTION = ("Save a run's latent clouds as a movie (one frame per epoch): GIF needs "
-               "nothing else, MP4 and WebM need ffmpeg. The run folder is one that "
-               "'vae-gui train --out FOLDER --save-every-epoch' wrote.")
+DESCRIPTION = ("Save a run's latent clouds as a movie: GIF needs nothing else, MP4 and "
+               "WebM need ffmpeg. RUN is a folder that 'vae-gui train --out FOLDER "
+               "--save-every-epoch' wrote (one frame per epoch), or a checkpoint saved with "
+               "its run's timeline (one frame per moment).")
 
 
 def movie_size(text: str) -> tuple[int, int]:
@@ -24,7 +25,8 @@ def movie_size(text: str) -> tuple[int, int]:
 
 
 def add_movie_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", type=nonempty, help="the run folder")
+    p.add_argument("run", type=nonempty,
+                   help="a run folder, or a checkpoint saved with its run's timeline")
     p.add_argument("--out", required=True, type=nonempty,
                    help="the movie to write: .gif, .mp4 or .webm")
     p.add_argument("--models", choices=("both", "ae", "vae"), default="both",
@@ -46,7 +48,7 @@ def run_movie(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from tqdm import tqdm
     from vae_gui.model.errors import VaeGuiError
     from vae_gui.model.movie import save_movie
-    from vae_gui.model.run_timeline import load_run_timeline
+    from vae_gui.model.run_timeline import load_timeline
 
     def bar(what: str):
         state = {}
@@ -62,12 +64,12 @@ def run_movie(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return update
 
     try:
-        run = load_run_timeline(args.run, args.data_root, progress=bar("encoding epochs"))
+        run = load_timeline(args.run, args.data_root, progress=bar("encoding moments"))
         path = save_movie(run.moments, Path(args.out), settings, run.last.class_names,
                           run.last.dataset, on_frame=bar("drawing frames"))
     except (VaeGuiError, OSError) as e:
         print(f"vae-gui movie: {e}", file=sys.stderr)
         return 1
-    print(f"vae-gui movie: {len(run.moments)} frames ({run.moments[0].epoch:g} to "
-          f"{run.moments[-1].epoch:g} epochs) written to {path}", file=sys.stderr)
+    print(f"vae-gui movie: {len(run.moments)} frames (epochs {run.moments[0].epoch:g} to "
+          f"{run.moments[-1].epoch:g}) written to {path}", file=sys.stderr)
     return 0

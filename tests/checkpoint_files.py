@@ -46,3 +46,16 @@ def write_run(folder: Path, make_checkpoint, epochs: int = 3) -> Path:
         save_checkpoint(ckpt, folder / epoch_checkpoint_name(epoch))
     save_checkpoint(ckpt, folder / CHECKPOINT_NAME)
     return folder
+
+
+def checkpoint_with_timeline(make_checkpoint, moments: int = 2):
+    """A checkpoint at epoch `moments` + 1 (step 32 per epoch) carrying `moments` earlier ones,
+    one per epoch (models of other seeds). `make_checkpoint` is conftest's fixture."""
+    from vae_gui.model.checkpoint import TimelineModels
+
+    earlier = []
+    for i in range(moments):
+        other = make_checkpoint(seed=10 + i)
+        earlier.append(TimelineModels(32 * (i + 1), float(i + 1), other.ae, other.vae))
+    return make_checkpoint(seed=1, epoch=moments + 1, step=32 * (moments + 1),
+                           timeline=tuple(earlier))

@@ -72,6 +72,26 @@ def test_a_finished_run_scrubs_back_replays_returns_and_exports_a_movie(qtbot, t
     np.testing.assert_allclose(shown(window)["vae"], decoded(final.vae, window.cursor_z()),
                                atol=1e-6)
 
+    # File > Export run as movie: one frame per kept moment, in the background.
+    assert window.movie.action.isEnabled()
+    path = tmp_path / "run.gif"
+    with qtbot.waitSignal(window.movie.saved, timeout=TIMEOUT):
+        window.movie.export(path, MovieSettings(width=400, height=220, fps=10))
+    with Image.open(path) as gif:
+        assert gif.n_frames == len(timeline) and gif.size == (400, 220)
+    assert "Saved the movie" in window.statusBar().currentMessage()
+
+    # File > Save with the run's timeline, then Open: the same moments on the timeline.
+    kept = [(s.step, s.epoch) for s in timeline]
+    saved = tmp_path / "with-timeline.safetensors"
+    window.files.save_checkpoint(str(saved), list(timeline))
+    qtbot.waitUntil(lambda: "Saved" in window.statusBar().currentMessage(), timeout=TIMEOUT)
+    assert len(load_checkpoint(saved).timeline) == len(kept) - 1
+    window.open_checkpoint(str(saved))
+    qtbot.waitUntil(lambda: window.source.endswith(saved.name), timeout=TIMEOUT)
+    assert [(s.step, s.epoch) for s in timeline] == kept
+    assert window.timeline.save_action.isEnabled()
+
 
 @pytest.mark.slow
 def test_while_training_a_past_moment_stays_until_present_is_pressed(qtbot, tmp_path):
@@ -98,16 +118,6 @@ def test_while_training_a_past_moment_stays_until_present_is_pressed(qtbot, tmp_
     press(qtbot, window, window.stop_action)
     qtbot.waitUntil(lambda: not window.session.running, timeout=TIMEOUT)
 
-    # File > Export run as movie: one frame per kept moment, in the background.
-    assert window.movie.action.isEnabled()
-    path = tmp_path / "run.gif"
-    with qtbot.waitSignal(window.movie.saved, timeout=TIMEOUT):
-        window.movie.export(path, MovieSettings(width=400, height=220, fps=10))
-    with Image.open(path) as gif:
-        assert gif.n_frames == len(timeline) and gif.size == (400, 220)
-    assert "Saved the movie" in window.statusBar().currentMessage()
-
-
 def test_opening_a_run_folders_newest_checkpoint_reads_its_epochs(qtbot, tmp_path,
                                                                     make_checkpoint):
     run = write_run(tmp_path / "run", make_checkpoint, epochs=3)
@@ -130,3 +140,4 @@ def test_opening_a_run_folders_newest_checkpoint_reads_its_epochs(qtbot, tmp_pat
     qtbot.waitUntil(lambda: window.source.endswith("epoch-0002.safetensors"),
                     timeout=TIMEOUT)
     assert len(timeline) == 0
+

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
+from checkpoint_files import checkpoint_with_timeline, join_safetensors, split_safetensors
+from vae_gui.model.checkpoint import (
+    load_checkpoint,
+    read_metadata,
+    save_checkpoint,
+)
 from vae_gui.model.config import TrainConfig
+from vae_gui.model.errors import CheckpointError
 from vae_gui.model.networks import build_models
+from vae_gui.model.run_timeline import checkpoint_moments
 from vae_gui.model.timeline import Timeline, snapshot_bytes
 from vae_gui.model.training import Trainer, snapshot_of
 
@@ -109,3 +119,54 @@ def test_the_trainer_publishes_a_snapshot_at_epoch_ends(tiny_data, small_config,
 def test_a_budget_must_be_positive():
     with pytest.raises(ValueError, match="positive"):
         Timeline(max_bytes=0)
+
+
+# --- a checkpoint that carries its run's timeline ----------------------------------------
+
+def test_a_checkpoint_carries_its_timeline_and_opens_it_again(make_checkpoint, tmp_path):
+    ckpt = checkpoint_with_timeline(make_checkpoint)
+    path = save_checkpoint(ckpt, tmp_path / "run.safetensors")
+    back = load_checkpoint(path)
+    assert [(m.step, m.epoch) for m in back.timeline] == [(32, 1.0), (64, 2.0)]
+    for saved, loaded in zip(ckpt.timeline, back.timeline, strict=True):
+        for a, b in ((saved.ae, loaded.ae), (saved.vae, loaded.vae)):
+            for (name, t), u in zip(a.state_dict().items(), b.state_dict().values(),
+                                    strict=True):
+                assert torch.equal(t, u), name
+    # Without a timeline the metadata is what it always was: older readers open it.
+    assert "timeline" not in make_checkpoint().metadata()
+    assert read_metadata(path)["timeline"] == [{"step": 32, "epoch": 1.0},
+                                               {"step": 64, "epoch": 2.0}]
+
+
+@pytest.mark.parametrize("edit, reason", [
+    (lambda meta: meta.update(timeline=[{"step": 64, "epoch": 2}, {"step": 32, "epoch": 1}]),
+     "steps must increase"),
+    (lambda meta: meta.update(timeline=[{"step": 500, "epoch": 1}]), "steps must increase"),
+    (lambda meta: meta.update(timeline=[{"step": 32, "epoch": -1}]), "epoch must be"),
+    (lambda meta: meta.update(timeline="all of it"), "timeline must be a list"),
+    # a moment named in the metadata whose weights are not in the file
+    (lambda meta: meta["timeline"].append({"step": 80, "epoch": 2.5}), "does not match"),
+])
+def test_a_damaged_timeline_says_why(make_checkpoint, tmp_path, edit, reason):
+    path = save_checkpoint(checkpoint_with_timeline(make_checkpoint), tmp_path / "run.safetensors")
+    header, data = split_safetensors(path.read_bytes())
+    meta = json.loads(header["__metadata__"]["vae_gui"])
+    edit(meta)
+    header["__metadata__"]["vae_gui"] = json.dumps(meta)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(join_safetensors(header, data))
+    with pytest.raises(CheckpointError, match=reason):
+        load_checkpoint(bad)
+
+
+def test_the_moments_of_a_checkpoint_are_its_models_encoded(make_checkpoint, tiny_data):
+    ckpt = checkpoint_with_timeline(make_checkpoint)
+    moments = checkpoint_moments(ckpt, tiny_data)
+    assert [(s.step, s.epoch) for s in moments] == [(32, 1.0), (64, 2.0)]
+    x = torch.tensor(tiny_data.test_images).flatten(1)
+    for s, m in zip(moments, ckpt.timeline, strict=True):
+        with torch.no_grad():
+            np.testing.assert_allclose(s.ae_codes, m.ae.encode(x).numpy(), atol=1e-5)
+            np.testing.assert_allclose(s.vae_mu, m.vae.encode(x)[0].numpy(), atol=1e-5)
+        assert all(h.epoch <= s.epoch for h in s.history)

@@ -200,6 +200,7 @@ class MainWindow(QtWidgets.QMainWindow):
         file_menu.addMenu(f.recent_menu)
         file_menu.addAction(f.restore_action)
         file_menu.addAction(self.save_action)
+        file_menu.addAction(self.timeline.save_action)
         file_menu.addAction(self.follow_action)
         file_menu.addSeparator()
         file_menu.addAction(self.export_action)

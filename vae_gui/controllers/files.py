@@ -3,7 +3,9 @@ exporting the encoded test set. Loads and saves run in the background."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtWidgets
 
@@ -13,6 +15,9 @@ from vae_gui.controllers.training import TrainingController
 from vae_gui.explorer_state import ExplorerState, ModelsOrigin
 from vae_gui.workers.background import BackgroundRunner
 from vae_gui.workers.loading import PRETRAINED, LoadedModels, cloud_images_of, load_for_display
+
+if TYPE_CHECKING:
+    from vae_gui.model.training import Snapshot
 
 MAX_RECENT = 8
 
@@ -147,19 +152,22 @@ class FileController(QtCore.QObject):
             self.open_checkpoint(path)
 
     # --- saving ---------------------------------------------------------------------------
-    def save_checkpoint(self, path: str) -> None:
-        """Saves the models on screen (a frozen snapshot) atomically, in the background."""
+    def save_checkpoint(self, path: str, timeline: Sequence[Snapshot] = ()) -> None:
+        """Saves the models on screen (a frozen snapshot) atomically, in the background; with
+        the moments of `timeline` before them, when given."""
         state = self.state
         if state.snapshot is None or state.origin is None:
             self.error.emit("Nothing to save", "No models are shown yet.")
             return
-        from vae_gui.model.checkpoint import Checkpoint, save_checkpoint
+        from vae_gui.model.checkpoint import Checkpoint, TimelineModels, save_checkpoint
 
         s, origin = state.snapshot, state.origin
+        earlier = tuple(TimelineModels(m.step, m.epoch, m.ae, m.vae) for m in timeline
+                        if m.step < s.step)
         # The snapshot's completed epochs, not the length of its history, which is thinned.
         checkpoint = Checkpoint(s.ae, s.vae, origin.model_config, origin.train_config,
                                 origin.dataset, origin.class_names, int(s.epoch), s.step,
-                                s.history)
+                                s.history, timeline=earlier)
         self.message.emit(f"Saving {path}\u2026", 0)
         self.runner.run(lambda: save_checkpoint(checkpoint, path),
                         lambda saved: self._on_saved(saved, s.step),
@@ -174,13 +182,17 @@ class FileController(QtCore.QObject):
         self.message.emit(f"Saved {path}", 5000)
 
     def _on_save(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self.window, "Save checkpoint", str(Path(self.last_folder()) / "vae-gui.safetensors"),
-            "vae-gui checkpoints (*.safetensors)")
-        if path:
-            if not path.endswith(".safetensors"):
-                path += ".safetensors"
+        if path := self.ask_save_path("Save checkpoint"):
             self.save_checkpoint(path)
+
+    def ask_save_path(self, title: str) -> str | None:
+        """A checkpoint's path from a save dialog (None: cancelled)."""
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self.window, title, str(Path(self.last_folder()) / "vae-gui.safetensors"),
+            "vae-gui checkpoints (*.safetensors)")
+        if not path:
+            return None
+        return path if path.endswith(".safetensors") else path + ".safetensors"
 
     # --- recent files ---------------------------------------------------------------------
     def last_folder(self) -> str:

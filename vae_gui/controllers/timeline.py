@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore
 
+from vae_gui.controllers.actions import make_action
 from vae_gui.controllers.files import FileController
 from vae_gui.controllers.training import TrainingController
 from vae_gui.explorer_state import ExplorerState
@@ -58,6 +59,10 @@ class TimelineController(QtCore.QObject):
         files.loaded.connect(self._on_opened)
         self.files = files
         self.runner = BackgroundRunner(self)  # reads a run folder's epochs
+        self.save_action = make_action(
+            self, "Save with the run's &timeline\u2026", self._on_save, None,
+            "Save the models on screen with the moments of the run before them (each moment "
+            "costs the weights again); Open shows them on the timeline")
         training.session.running_changed.connect(lambda _r: self._update_bar())
         self.bar.moment_chosen.connect(self.choose)
         self.bar.present_chosen.connect(self.present)
@@ -127,9 +132,13 @@ class TimelineController(QtCore.QObject):
 
     # --- a run folder's epochs ------------------------------------------------------------
     def _on_opened(self, loaded: LoadedModels) -> None:
-        """Reads the timeline of a run folder whose newest checkpoint was opened."""
+        """Shows the timeline a checkpoint carries, or reads that of a run folder whose
+        newest checkpoint was opened."""
         if self.files.follower.following:
             return  # each followed checkpoint is recorded as it lands
+        if loaded.moments:
+            self._adopt_moments((*loaded.moments, loaded.snapshot))
+            return
         from vae_gui.model.run_timeline import timeline_files
 
         try:
@@ -155,11 +164,18 @@ class TimelineController(QtCore.QObject):
     def _adopt(self, run: RunTimeline, source: str) -> None:
         if self.state.origin is None or self.state.origin.source != source:
             return  # other models are on screen by now
+        self._adopt_moments(run.moments)
+        self.message.emit(f"The timeline holds the run's {len(run.moments)} epochs", 5000)
+
+    def _adopt_moments(self, moments) -> None:
         self.clear()
-        for moment in run.moments:
+        for moment in moments:
             self.timeline.add(moment)
         self._update_bar()
-        self.message.emit(f"The timeline holds the run's {len(run.moments)} epochs", 5000)
+
+    def _on_save(self) -> None:
+        if path := self.files.ask_save_path("Save with the run's timeline"):
+            self.files.save_checkpoint(path, list(self.timeline))
 
     def shutdown(self) -> bool:
         self._play.stop()
@@ -207,4 +223,5 @@ class TimelineController(QtCore.QObject):
                    f"{_megabytes(self.timeline.max_bytes)}, older moments thinned beyond)")
         self.bar.set_moments(n, max(index, 0), text, at_present)
         self.bar.label.setToolTip(tip)
+        self.save_action.setEnabled(n >= 2)
         self.changed.emit()

@@ -27,6 +27,7 @@ class LoadedModels:
     checkpoint: Checkpoint
     data: DatasetBundle
     snapshot: Snapshot
+    moments: tuple[Snapshot, ...] = ()  # the earlier moments the checkpoint carries
 
 
 def cloud_images_of(data: DatasetBundle, cloud: CloudPoints | None = None) -> CloudImages:
@@ -76,10 +77,13 @@ def load_for_display(path: str | os.PathLike, data_root: str | None = None,
         raise DatasetError(f"The models in {path} expect {checkpoint.model_config.image_shape} "
                            f"images but {checkpoint.dataset} has {data.image_shape}.")
     check_cancelled()
+    cloud = CloudPoints.of(data, include_train)
     snapshot = snapshot_of(checkpoint.ae, checkpoint.vae, data, checkpoint.history,
-                           checkpoint.step, CloudPoints.of(data, include_train),
-                           epoch=checkpoint.epoch)
-    return LoadedModels(Path(path), checkpoint, data, snapshot)
+                           checkpoint.step, cloud, epoch=checkpoint.epoch)
+    from vae_gui.model.run_timeline import checkpoint_moments
+
+    moments = checkpoint_moments(checkpoint, data, cloud, lambda _d, _t: check_cancelled())
+    return LoadedModels(Path(path), checkpoint, data, snapshot, moments)
 
 
 def warm_up_training() -> None:
