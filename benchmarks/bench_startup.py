@@ -101,6 +101,9 @@ def child_app(defer_load_ms: int | None = None) -> int:
     probe = Probe()
     app.installEventFilter(probe)
     QtCore.QTimer.singleShot(TIMEOUT_S * 1000, app.quit)  # never hang a benchmark
+    from vae_gui.fast_start import import_pyqtgraph
+
+    import_pyqtgraph()  # as vae_gui.app.main does before it imports the window
     from vae_gui import app as vae_gui_app
     from vae_gui import main_window
 

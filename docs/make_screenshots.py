@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     wait(app, lambda: not window.session.running)
     shoot_timeline(app, window, out)
 
+    shoot_sweep(app, window, out)
+
     window.settings_panel.latent_dim.setValue(8)
     window.settings_panel.epochs.setValue(15)
     # Train would continue the stopped run: Reset starts a paused one with the new shape.
@@ -160,6 +162,21 @@ def shoot_timeline(app, window, out: Path) -> None:
     window.movie.export(out / "run.gif", MovieSettings(width=640, height=340, fps=4))
     wait(app, lambda: saved, seconds=120)
     print(f"wrote {out / 'run.gif'}")
+
+
+def shoot_sweep(app, window, out: Path) -> None:
+    """Tools > β sweep with its default values of β, 10 epochs: its window."""
+    shown = []
+    window.sweep.shown.connect(shown.append)
+    window.sweep.run([0.5, 1, 2, 4, 8], epochs=10)
+    wait(app, lambda: shown, seconds=300)
+    sweep_window = shown[0]
+    sweep_window.resize(1240, 1000)
+    for _ in range(5):
+        app.processEvents()
+    sweep_window.grab().save(str(out / "tool-sweep.png"), "PNG")
+    print(f"wrote {out / 'tool-sweep.png'}")
+    sweep_window.close()
 
 
 def close(app, window) -> None:

@@ -138,7 +138,7 @@ def stage(path: str | os.PathLike, data: bytes) -> Staged:
 def commit(files: Sequence[Staged]) -> None:
     """Renames every staged file into place, in order and back to back, then syncs their
     folders. If a rename fails, the files not yet renamed are discarded and OSError raised.
-    Callers hold interruptions back around it (the CLI's _interrupt_after), so that a Ctrl-C
+    Callers hold interruptions back around it (the CLI's interrupt_after), so that a Ctrl-C
     cannot fall between the renames."""
     try:
         for k, f in enumerate(files):

@@ -70,7 +70,7 @@ def terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _bounded(key: str):
+def bounded(key: str):
     """An argparse type: a whole number or a number within BOUNDS[key], as in the config."""
     bound = BOUNDS[key]
 
@@ -87,7 +87,7 @@ def _bounded(key: str):
     return parse
 
 
-def _range(key: str) -> str:
+def bound_range(key: str) -> str:
     return BOUNDS[key].text()
 
 
@@ -120,37 +120,37 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", type=nonempty, default=None,
                    help="where torchvision datasets are kept or downloaded "
                         "(default: a per-user cache folder)")
-    p.add_argument("--image-size", type=_bounded("image_side"), default=28,
+    p.add_argument("--image-size", type=bounded("image_side"), default=28,
                    help="side length that folder images are resized to, "
-                        f"{_range('image_side')} (default: 28)")
-    p.add_argument("--epochs", type=_bounded("epochs"), default=d_train.epochs,
-                   help=f"{_range('epochs')} (default: {d_train.epochs})")
-    p.add_argument("--latent-dim", type=_bounded("latent_dim"), default=d_model.latent_dim,
-                   help=f"{_range('latent_dim')} (default: {d_model.latent_dim})")
-    p.add_argument("--hidden", type=_bounded("hidden"), nargs="+",
+                        f"{bound_range('image_side')} (default: 28)")
+    p.add_argument("--epochs", type=bounded("epochs"), default=d_train.epochs,
+                   help=f"{bound_range('epochs')} (default: {d_train.epochs})")
+    p.add_argument("--latent-dim", type=bounded("latent_dim"), default=d_model.latent_dim,
+                   help=f"{bound_range('latent_dim')} (default: {d_model.latent_dim})")
+    p.add_argument("--hidden", type=bounded("hidden"), nargs="+",
                    default=list(d_model.hidden),
                    help="hidden layer sizes of the encoder (the decoder mirrors them): "
-                        f"{_range('hidden_layers')} sizes, each {_range('hidden')} "
+                        f"{bound_range('hidden_layers')} sizes, each {bound_range('hidden')} "
                         f"(default: {' '.join(map(str, d_model.hidden))})")
-    p.add_argument("--encoder-dropout", type=_bounded("encoder_dropout"),
+    p.add_argument("--encoder-dropout", type=bounded("encoder_dropout"),
                    default=d_model.encoder_dropout,
                    help="dropout on the input and after each hidden layer of both encoders "
                         "while training, "
-                        f"{_range('encoder_dropout')} (default: {d_model.encoder_dropout:g})")
-    p.add_argument("--beta", type=_bounded("beta"), default=d_train.beta,
-                   help=f"weight of the KL term, {_range('beta')}; 1 gives the ELBO "
+                        f"{bound_range('encoder_dropout')} (default: {d_model.encoder_dropout:g})")
+    p.add_argument("--beta", type=bounded("beta"), default=d_train.beta,
+                   help=f"weight of the KL term, {bound_range('beta')}; 1 gives the ELBO "
                         "(default: 1)")
-    p.add_argument("--lr", type=_bounded("lr"), default=d_train.lr,
-                   help=f"learning rate, {_range('lr')} (default: {d_train.lr:g})")
-    p.add_argument("--batch-size", type=_bounded("batch_size"), default=d_train.batch_size,
-                   help=f"{_range('batch_size')} (default: {d_train.batch_size})")
+    p.add_argument("--lr", type=bounded("lr"), default=d_train.lr,
+                   help=f"learning rate, {bound_range('lr')} (default: {d_train.lr:g})")
+    p.add_argument("--batch-size", type=bounded("batch_size"), default=d_train.batch_size,
+                   help=f"{bound_range('batch_size')} (default: {d_train.batch_size})")
     p.add_argument("--loss", choices=RECONSTRUCTION_LOSSES, default=d_train.loss,
                    help="reconstruction loss, -log p(x|z) in nats: bce (Bernoulli pixels, "
                         "binary cross-entropy) or mse (Gaussian pixels with a fixed variance "
                         "sigma^2 = 1/2: the summed squared error plus log(pi)/2 per pixel) "
                         "(default: bce)")
-    p.add_argument("--seed", type=_bounded("seed"), default=d_train.seed,
-                   help=f"{_range('seed')} (default: {d_train.seed})")
+    p.add_argument("--seed", type=bounded("seed"), default=d_train.seed,
+                   help=f"{bound_range('seed')} (default: {d_train.seed})")
     p.add_argument("--device", choices=DEVICES, default=d_train.device)
     p.add_argument("--precision", choices=PRECISIONS, default=d_train.precision,
                    help="float type of the training step's forward pass; weights, losses, "
@@ -178,7 +178,7 @@ def _check_out_dir(parser: argparse.ArgumentParser, out: Path) -> None:
 
 
 @contextlib.contextmanager
-def _interrupt_after() -> Iterator[None]:
+def interrupt_after() -> Iterator[None]:
     """Holds Ctrl-C and SIGTERM back until the block is done, so that the checkpoint and
     metrics.json written for one epoch always agree; then raises them as usual."""
     caught: list[int] = []
@@ -322,7 +322,7 @@ def _train(args: argparse.Namespace, out: Path) -> int:
         ckpt = Checkpoint(trainer.ae, trainer.vae, model_config, train_config, data.source,
                           data.class_names, trainer.epoch, trainer.step, tuple(trainer.history),
                           str(trainer.device), trainer.precision)
-        with _interrupt_after():
+        with interrupt_after():
             save_run(out, ckpt, args.save_every_epoch)
             saved_epoch = trainer.epoch
 

@@ -75,7 +75,7 @@ def plot_frames(moments: Sequence[Snapshot], models: Sequence[str]) -> dict[str,
     return frames
 
 
-def _font() -> ImageFont.ImageFont:
+def movie_font() -> ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=FONT_PX)  # Pillow 10.1 on: a scalable font
     except TypeError:
@@ -89,7 +89,7 @@ def render_frame(snapshot: Snapshot, frames: dict[str, PlotFrame], settings: Mov
     n_classes = len(class_names)
     image = Image.new("RGB", (settings.width, settings.height), "white")
     draw = ImageDraw.Draw(image)
-    font = _font()
+    font = movie_font()
     panel_w = settings.width // len(settings.models)
     side = max(10, min(panel_w - 2 * MARGIN_PX, settings.height - TITLE_PX - CAPTION_PX
                        - 2 * MARGIN_PX))

@@ -238,7 +238,7 @@ class TrainingControl:
                 return True
 
 
-def _adam(params, lr: float) -> torch.optim.Adam:
+def adam_optimizer(params, lr: float) -> torch.optim.Adam:
     """Adam with the fused kernel where this torch has it (CPU since 2.4): one operation for
     all parameters instead of several small ones per tensor, about 20% of a step here."""
     params = list(params)
@@ -251,7 +251,7 @@ def _adam(params, lr: float) -> torch.optim.Adam:
 def warm_up() -> None:
     """Builds one throw-away optimizer: the first in a process imports torch._dynamo (about
     1 to 2 s), which a GUI would rather pay in the background than on its first Train."""
-    _adam([torch.zeros(1, requires_grad=True)], 1e-3)
+    adam_optimizer([torch.zeros(1, requires_grad=True)], 1e-3)
 
 
 def _describe_bad(losses: Losses) -> str:
@@ -281,14 +281,14 @@ def _describe_bad_points(codes: np.ndarray, mu: np.ndarray, logvar: np.ndarray) 
     return ", ".join(bad)
 
 
-def _frozen_copy(module: torch.nn.Module) -> torch.nn.Module:
+def frozen_copy(module: torch.nn.Module) -> torch.nn.Module:
     """A CPU copy in eval mode with no gradients, safe to use from the GUI thread."""
     frozen = copy.deepcopy(module).to("cpu").eval()
     frozen.requires_grad_(False)
     return frozen
 
 
-def _read_only(a: np.ndarray) -> np.ndarray:
+def read_only(a: np.ndarray) -> np.ndarray:
     a.setflags(write=False)
     return a
 
@@ -313,7 +313,7 @@ def encode_points(
     vae.train(modes[1])
     if not codes:  # no points: empty arrays of the right width
         codes = mus = logvars = [torch.zeros(0, ae.config.latent_dim)]
-    return tuple(_read_only(torch.cat(t).cpu().numpy()) for t in (codes, mus, logvars))
+    return tuple(read_only(torch.cat(t).cpu().numpy()) for t in (codes, mus, logvars))
 
 
 def encode_cloud(ae: Autoencoder, vae: VariationalAutoencoder, cloud: CloudPoints,
@@ -350,8 +350,8 @@ def snapshot_of(
         ae_codes=codes,
         vae_mu=mu,
         vae_logvar=logvar,
-        labels=_read_only(cloud.labels(data.test_labels, data.train_labels)),
-        train_curve=_read_only(np.zeros((0, 5))),
+        labels=read_only(cloud.labels(data.test_labels, data.train_labels)),
+        train_curve=read_only(np.zeros((0, 5))),
         history=tuple(history),
         cloud=cloud,
     )
@@ -399,7 +399,7 @@ class Trainer:
         self.train_x = torch.tensor(data.train_images).flatten(1).to(self.device)
         self.test_x = torch.tensor(data.test_images).flatten(1).to(self.device)
         self.cloud = CloudPoints.of(data, include_train, max_points)
-        self.cloud_labels = _read_only(self.cloud.labels(data.test_labels, data.train_labels))
+        self.cloud_labels = read_only(self.cloud.labels(data.test_labels, data.train_labels))
         self.shuffle_gen = torch.Generator().manual_seed(train_config.seed)
         self.noise_gen = torch.Generator(self.device).manual_seed(train_config.seed + 1)
         for k, model in enumerate((self.ae, self.vae)):
@@ -438,8 +438,8 @@ class Trainer:
         self.changes.append(LiveChange(self.step, beta, lr))
 
     def _make_optimizers(self) -> None:
-        self.ae_opt = _adam(self.ae.parameters(), self.config.lr)
-        self.vae_opt = _adam(self.vae.parameters(), self.config.lr)
+        self.ae_opt = adam_optimizer(self.ae.parameters(), self.config.lr)
+        self.vae_opt = adam_optimizer(self.vae.parameters(), self.config.lr)
 
     def train_step(self) -> Losses:
         """Trains both models on the next batch; raises TrainingDiverged on a non-finite loss."""
@@ -567,7 +567,7 @@ class Trainer:
                 self._curve = thin_rows(self._curve, MAX_CURVE_ROWS // 2)
             self._curve_sum[:] = 0
             self._curve_n = 0
-        ae, vae = _frozen_copy(self.ae), _frozen_copy(self.vae)
+        ae, vae = frozen_copy(self.ae), frozen_copy(self.vae)
         codes, mu, logvar = encode_cloud(self.ae, self.vae, self.cloud, self.test_x,
                                          self.train_x)
         # An optimizer step can make weights non-finite, or the log-variance too large for
@@ -592,7 +592,7 @@ class Trainer:
             vae_mu=mu,
             vae_logvar=logvar,
             labels=self.cloud_labels,
-            train_curve=_read_only(np.array(self._curve, dtype=np.float64).reshape(-1, 5)),
+            train_curve=read_only(np.array(self._curve, dtype=np.float64).reshape(-1, 5)),
             history=tuple(self.history),
             steps_per_epoch=self.steps_per_epoch,
             changes=tuple(self.changes),
@@ -603,7 +603,7 @@ class Trainer:
         """Encodes the training split's images too (or no longer) from the next snapshot."""
         if include_train != self.cloud.include_train:
             self.cloud = dataclasses.replace(self.cloud, include_train=include_train)
-            self.cloud_labels = _read_only(self.cloud.labels(self.data.test_labels,
+            self.cloud_labels = read_only(self.cloud.labels(self.data.test_labels,
                                                              self.data.train_labels))
 
     def progress(self, samples_per_second: float) -> Progress:

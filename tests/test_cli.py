@@ -341,13 +341,13 @@ def test_an_interrupt_after_an_epoch_exits_130_and_keeps_that_epoch(tmp_path, ca
 def test_ctrl_c_during_an_epoch_save_waits_for_the_save_to_finish():
     # The checkpoint and metrics.json of one epoch are written as a unit: a Ctrl-C that lands
     # while they are written is raised only afterwards, so they always agree.
-    from vae_gui.model.cli import _interrupt_after
+    from vae_gui.model.cli import interrupt_after
 
     finished = []
     delivered = threading.Event()
     # Whatever handled Ctrl-C before (Python's default; SIG_IGN under a background job).
     before = signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt), _interrupt_after():
+    with pytest.raises(KeyboardInterrupt), interrupt_after():
         holder = signal.getsignal(signal.SIGINT)  # the handler that holds Ctrl-C back
 
         def spy(signum, frame):

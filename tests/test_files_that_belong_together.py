@@ -241,7 +241,7 @@ def test_a_pipe_or_folder_is_never_replaced_by_a_save(tmp_path):
 
 def test_save_run_holds_an_interrupt_until_the_pair_is_renamed(tmp_path, monkeypatch):
     # A Ctrl-C during the renames is not in the model layer's hands; the CLI holds it back
-    # (_interrupt_after). Here: the renames of a staged pair always complete together.
+    # (interrupt_after). Here: the renames of a staged pair always complete together.
     _pair(tmp_path, 1)
     renames = []
     real_replace = atomic_write_module.os.replace

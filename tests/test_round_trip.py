@@ -31,7 +31,7 @@ from vae_gui.model.training import Trainer
 from vae_gui.workers.loading import load_for_display
 
 
-def _bounded(key: str, top: float | None = None) -> st.SearchStrategy:
+def bounded(key: str, top: float | None = None) -> st.SearchStrategy:
     """Values within BOUNDS[key] (up to `top`, where training the largest would take
     minutes; the bounds themselves are tested at their edges in test_training_bounds)."""
     bound = BOUNDS[key]
@@ -50,12 +50,12 @@ NAME = st.text(st.characters(exclude_categories=(), exclude_characters="\x00"),
 @st.composite
 def runs(draw):
     side = (draw(st.integers(1, 9)), draw(st.integers(1, 9)))
-    model = ModelConfig(side, tuple(draw(st.lists(_bounded("hidden", 24),
+    model = ModelConfig(side, tuple(draw(st.lists(bounded("hidden", 24),
                                                   min_size=1, max_size=8))),
-                        draw(_bounded("latent_dim")), draw(_bounded("encoder_dropout")))
-    train = TrainConfig(1, draw(_bounded("batch_size")), draw(_bounded("lr")),
-                        draw(_bounded("beta")), draw(st.sampled_from(RECONSTRUCTION_LOSSES)),
-                        draw(_bounded("seed")), "cpu")
+                        draw(bounded("latent_dim")), draw(bounded("encoder_dropout")))
+    train = TrainConfig(1, draw(bounded("batch_size")), draw(bounded("lr")),
+                        draw(bounded("beta")), draw(st.sampled_from(RECONSTRUCTION_LOSSES)),
+                        draw(bounded("seed")), "cpu")
     names = draw(st.lists(NAME, min_size=1, max_size=12))
     return model, train, names
 

@@ -1,5 +1,6 @@
 """Entry point: `vae-gui train ...` trains headless, `vae-gui evaluate CHECKPOINT` measures
-a checkpoint headless, `vae-gui movie RUN --out run.gif` saves a run as a movie;
+a checkpoint headless, `vae-gui movie RUN --out run.gif` saves a run as a movie,
+`vae-gui sweep --beta 0.5 1 2 4 8 --out DIR` trains one VAE per β;
 `vae-gui [open] ...` opens the window.
 
 Parsing needs neither Qt nor torch, so `--help` and usage errors answer at once.
@@ -18,8 +19,10 @@ from vae_gui.model.evaluate import DESCRIPTION as EVALUATE_DESCRIPTION
 from vae_gui.model.evaluate import add_evaluate_arguments, run_evaluate
 from vae_gui.model.movie_cli import DESCRIPTION as MOVIE_DESCRIPTION
 from vae_gui.model.movie_cli import add_movie_arguments, run_movie
+from vae_gui.model.sweep_cli import DESCRIPTION as SWEEP_DESCRIPTION
+from vae_gui.model.sweep_cli import add_sweep_arguments, run_sweep
 
-COMMANDS = ("open", "train", "evaluate", "movie")
+COMMANDS = ("open", "train", "evaluate", "movie", "sweep")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -28,7 +31,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         prog="vae-gui",
         description="Explore an autoencoder and a variational autoencoder side by side. "
                     "With no command, opens the window (as 'vae-gui open').")
-    commands = parser.add_subparsers(dest="command", metavar="{open,train,evaluate,movie}")
+    commands = parser.add_subparsers(dest="command", metavar="{open,train,evaluate,movie,sweep}")
     gui = commands.add_parser("open", help="open the window (the default command)",
                               description="Open the window on the pretrained models or on "
                                           "a checkpoint.")
@@ -42,7 +45,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     movie = commands.add_parser("movie", help="save a run's clouds as a movie, headless",
                                 description=MOVIE_DESCRIPTION)
     add_movie_arguments(movie)
-    return parser, {"open": gui, "train": train, "evaluate": evaluate, "movie": movie}
+    sweep = commands.add_parser("sweep", help="train one VAE per beta and show what beta does",
+                                description=SWEEP_DESCRIPTION)
+    add_sweep_arguments(sweep)
+    return parser, {"open": gui, "train": train, "evaluate": evaluate, "movie": movie,
+                    "sweep": sweep}
 
 
 def add_window_arguments(p: argparse.ArgumentParser) -> None:
@@ -111,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_evaluate(args, parser)
     if args.command == "movie":
         return run_movie(args, parser)
+    if args.command == "sweep":
+        return run_sweep(args, parser)
     from vae_gui.display_check import display_problem
 
     if (problem := display_problem()) is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from vae_gui.controllers.actions import make_action
+from vae_gui.controllers.beta_sweep import BetaSweep
 from vae_gui.controllers.cloud_choice import CloudChoice
 from vae_gui.controllers.discard_guard import DiscardGuard
 from vae_gui.controllers.evidence import EvidenceController
@@ -76,13 +77,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.timeline = TimelineController(self.state, self.training, self.files, parent=self)
         self.timeline.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.movie = MovieExport(self.state, self.timeline, self.files.last_folder, self)
+        self.sweep = BetaSweep(self.settings_panel, self)
         self.overlays = {which: Overlays(plot.plot_item) for which, plot in plots.items()}
         self.evidence = EvidenceController(self.state, self)
         self.tools = ToolsPanel(self.state, self.visible_region, self.evidence)
         self.marks = ToolMarks(self.state, self.overlays, self.tools)
         self.manifold = ManifoldOverlay(self.state, plots)
         self.state.models_changed.connect(self._on_models_changed)
-        for source in (self.training, self.files, self.cloud_choice, self.movie):
+        for source in (self.training, self.files, self.cloud_choice, self.movie, self.sweep):
             source.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
             source.error.connect(self.show_error)
         for source in (self.training, self.files):
@@ -231,6 +233,8 @@ class MainWindow(QtWidgets.QMainWindow):
         tools_menu.addAction(self.sample_action)
         for title in self.tools.titles:
             tools_menu.addAction(title, lambda name=title: self.tools.show_tab(name))
+        tools_menu.addSeparator()
+        tools_menu.addAction(self.sweep.action)
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.help_action)
 
@@ -464,7 +468,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _runners(self) -> list:
         """Every background runner: file loads and saves, the evidence, the posteriors."""
         return [self.runner, self.evidence.runner, self.cloud_choice.runner, self.movie.runner,
-                self.timeline.runner,
+                self.timeline.runner, self.sweep.runner,
                 *(posterior.runner for posterior in self._posteriors())]
 
     def _posteriors(self) -> list:
@@ -489,6 +493,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.cloud_choice.shutdown()
             self.movie.shutdown()
             self.timeline.shutdown()
+            self.sweep.shutdown()
             self.evidence.shutdown()
             for posterior in self._posteriors():
                 posterior.shutdown()
