@@ -147,8 +147,9 @@ def shoot_timeline(app, window, out: Path) -> None:
     """The run just trained, scrubbed back to about two epochs in; and the run as a GIF."""
     from vae_gui.model.movie_settings import MovieSettings
 
-    window.tools.interpolate.pin(0, None)  # the marks of the tool shots above: not here
-    window.tools.interpolate.pin(1, None)
+    interpolate = window.tools.interpolate  # the marks of the tool shots above: not here
+    interpolate.ends = [None, None]
+    interpolate.path_changed.emit()
     window.state.inspect(None)
     window.tools.show_tab("Prior samples")
     timeline = window.timeline.timeline
