@@ -37,6 +37,9 @@ class TimelineBar(QtWidgets.QWidget):
         self.speed.setToolTip("How fast Play replays the run")
         self.label = QtWidgets.QLabel("")
         self.label.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+        # Wide enough for a long run's text, so that the slider keeps its length as it grows.
+        self.label.setMinimumWidth(
+            self.label.fontMetrics().horizontalAdvance("epoch 0000.00 \u00b7 0000/0000"))
         self.present_button = QtWidgets.QToolButton()
         self.present_button.setText("Present")
         self.present_button.setToolTip("Back to the newest models (and follow training)")
