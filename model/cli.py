@@ -110,9 +110,10 @@ def nonempty(text: str) -> str:
     return text
 
 
-def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of `vae-gui train`, with the bounds of vae_gui.model.config."""
-    d_model, d_train = ModelConfig(), TrainConfig()
+def add_data_and_model_arguments(p: argparse.ArgumentParser) -> None:
+    """--dataset, --data-root, --latent-dim and --hidden: the same for every command that
+    trains."""
+    d_model = ModelConfig()
     p.add_argument("--dataset", type=nonempty, default="mnist5k",
                    help=f"{', '.join(BUILTIN_DATASETS)}, a .npz file with 'images' and "
                         "'labels', or a folder with one sub-folder of images per class "
@@ -120,11 +121,6 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", type=nonempty, default=None,
                    help="where torchvision datasets are kept or downloaded "
                         "(default: a per-user cache folder)")
-    p.add_argument("--image-size", type=bounded("image_side"), default=28,
-                   help="side length that folder images are resized to, "
-                        f"{bound_range('image_side')} (default: 28)")
-    p.add_argument("--epochs", type=bounded("epochs"), default=d_train.epochs,
-                   help=f"{bound_range('epochs')} (default: {d_train.epochs})")
     p.add_argument("--latent-dim", type=bounded("latent_dim"), default=d_model.latent_dim,
                    help=f"{bound_range('latent_dim')} (default: {d_model.latent_dim})")
     p.add_argument("--hidden", type=bounded("hidden"), nargs="+",
@@ -132,6 +128,17 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="hidden layer sizes of the encoder (the decoder mirrors them): "
                         f"{bound_range('hidden_layers')} sizes, each {bound_range('hidden')} "
                         f"(default: {' '.join(map(str, d_model.hidden))})")
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `vae-gui train`, with the bounds of vae_gui.model.config."""
+    d_model, d_train = ModelConfig(), TrainConfig()
+    add_data_and_model_arguments(p)
+    p.add_argument("--image-size", type=bounded("image_side"), default=28,
+                   help="side length that folder images are resized to, "
+                        f"{bound_range('image_side')} (default: 28)")
+    p.add_argument("--epochs", type=bounded("epochs"), default=d_train.epochs,
+                   help=f"{bound_range('epochs')} (default: {d_train.epochs})")
     p.add_argument("--encoder-dropout", type=bounded("encoder_dropout"),
                    default=d_model.encoder_dropout,
                    help="dropout on the input and after each hidden layer of both encoders "
@@ -260,13 +267,19 @@ def configs_from_args(args: argparse.Namespace,
     return model_config, train_config
 
 
-def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def check_data_and_model_arguments(args: argparse.Namespace,
+                                   parser: argparse.ArgumentParser) -> None:
+    """Usage errors (exit 2) in the options of add_data_and_model_arguments."""
     layers = BOUNDS["hidden_layers"].problem(len(args.hidden))
     if layers is not None:
         parser.error(f"--hidden: the number of layer sizes {layers}")
     if args.dataset not in BUILTIN_DATASETS and not Path(args.dataset).expanduser().exists():
         parser.error(f"--dataset {args.dataset!r}: not one of {', '.join(BUILTIN_DATASETS)} "
                      "and no such file or folder")
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    check_data_and_model_arguments(args, parser)
     out = Path(args.out)
     _check_out_dir(parser, out)
     # A previous run here killed between its checkpoint's and its metrics.json's renames:

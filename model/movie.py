@@ -109,33 +109,50 @@ def render_frame(snapshot: Snapshot, frames: dict[str, PlotFrame], settings: Mov
         title = (f"{TITLES[which]} (rings: 1, 2, 3 sd of the prior)" if side >= 300
                  else TITLES[which])
         draw.text((left, MARGIN_PX // 2), title, fill=TEXT, font=font)
-    y = settings.height - CAPTION_PX
-    x = MARGIN_PX + draw.textlength(caption, font=font) + 3 * MARGIN_PX
-    draw.text((MARGIN_PX, y), caption, fill=TEXT, font=font)
-    if n_classes <= LEGEND_CLASSES:
-        for c, name in enumerate(class_names):
-            width = draw.textlength(name, font=font)
-            if x + FONT_PX + width > settings.width:
-                break
-            draw.rectangle((x, y + 3, x + FONT_PX - 4, y + FONT_PX - 1),
-                           fill=tuple(int(v) for v in colors[c]))
-            draw.text((x + FONT_PX, y), name, fill=TEXT, font=font)
-            x += FONT_PX + width + MARGIN_PX
+    draw_caption_and_legend(draw, font, settings.height - CAPTION_PX, settings.width,
+                            caption, class_names, colors)
     pixels = np.array(image)
     # Class by class, as the window draws them: a later class lies on top.
     order = np.argsort(np.asarray(snapshot.labels), kind="stable")
     labels = np.asarray(snapshot.labels)[order]
     for which, left, scale in boxes:
         xy = frames[which].projection.to_plane(_points(snapshot, which)[order])
-        ok = np.isfinite(xy).all(axis=1)
-        px = np.floor(left + side / 2 + xy[ok, 0] * scale - dot / 2).astype(np.int64)
-        py = np.floor(top + side / 2 - xy[ok, 1] * scale - dot / 2).astype(np.int64)
-        inside = (px > left) & (px < left + side - dot) & (py > top) & (py < top + side - dot)
-        px, py, c = px[inside], py[inside], colors[labels[ok][inside]]
-        for dy in range(dot):
-            for dx in range(dot):
-                pixels[py + dy, px + dx] = c
+        paint_dots(pixels, xy, colors[labels], (left, top, side), scale, dot)
     return Image.fromarray(pixels)
+
+
+def draw_caption_and_legend(draw: ImageDraw.ImageDraw, font, y: int, width: int, caption: str,
+                            class_names: Sequence[str], colors: np.ndarray) -> None:
+    """One line at `y`: the caption, then a coloured square and the name of each class (up
+    to LEGEND_CLASSES, and as many as fit in `width`)."""
+    draw.text((MARGIN_PX, y), caption, fill=TEXT, font=font)
+    if len(class_names) > LEGEND_CLASSES:
+        return
+    x = MARGIN_PX + draw.textlength(caption, font=font) + 3 * MARGIN_PX
+    for c, name in enumerate(class_names):
+        name_width = draw.textlength(name, font=font)
+        if x + FONT_PX + name_width > width:
+            break
+        draw.rectangle((x, y + 3, x + FONT_PX - 4, y + FONT_PX - 1),
+                       fill=tuple(int(v) for v in colors[c]))
+        draw.text((x + FONT_PX, y), name, fill=TEXT, font=font)
+        x += FONT_PX + name_width + MARGIN_PX
+
+
+def paint_dots(pixels: np.ndarray, xy: np.ndarray, colors: np.ndarray,
+               square: tuple[int, int, int], scale: float, dot: int) -> None:
+    """Paints points `xy` (latent units; 0 at the square's centre) as `dot`-pixel squares of
+    `colors` (one RGB row per point; a later point lies on top) into `pixels`, inside the
+    square (left, top, side); `scale` is pixels per latent unit. Points outside are left out."""
+    left, top, side = square
+    ok = np.isfinite(xy).all(axis=1)
+    px = np.floor(left + side / 2 + xy[ok, 0] * scale - dot / 2).astype(np.int64)
+    py = np.floor(top + side / 2 - xy[ok, 1] * scale - dot / 2).astype(np.int64)
+    inside = (px > left) & (px < left + side - dot) & (py > top) & (py < top + side - dot)
+    px, py, c = px[inside], py[inside], colors[ok][inside]
+    for dy in range(dot):
+        for dx in range(dot):
+            pixels[py + dy, px + dx] = c
 
 
 def caption_of(snapshot: Snapshot, dataset: str) -> str:

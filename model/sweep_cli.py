@@ -15,15 +15,16 @@ from vae_gui.model.cli import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
     Terminated,
+    add_data_and_model_arguments,
     bound_range,
     bounded,
+    check_data_and_model_arguments,
     interrupt_after,
     nonempty,
     safe_output,
     terminate_as_interrupt,
 )
-from vae_gui.model.config import BOUNDS, DEVICES, RECONSTRUCTION_LOSSES, ModelConfig, TrainConfig
-from vae_gui.model.data import BUILTIN_DATASETS
+from vae_gui.model.config import DEVICES, RECONSTRUCTION_LOSSES, ModelConfig, TrainConfig
 
 DESCRIPTION = ("Train one variational autoencoder per value of beta, from the same start on "
                "the same batches, and show what beta does: each one's rate (KL) and "
@@ -36,25 +37,13 @@ MAX_BETAS = 12  # as vae_gui.model.sweep.MAX_BETAS, which imports torch
 
 def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `vae-gui sweep`, with the bounds of vae_gui.model.config."""
-    d_model, d_train = ModelConfig(), TrainConfig()
+    d_train = TrainConfig()
     p.add_argument("--beta", type=bounded("beta"), nargs="+", required=True,
                    help=f"the values of beta, 1 to {MAX_BETAS} of them, each "
                         f"{bound_range('beta')}; one VAE is trained for each")
     p.add_argument("--out", type=nonempty, required=True,
                    help=f"folder for {PICTURE_NAME} and {FIGURES_NAME} (made if missing)")
-    p.add_argument("--dataset", type=nonempty, default="mnist5k",
-                   help=f"{', '.join(BUILTIN_DATASETS)}, a .npz file or a folder of class "
-                        "folders (default: mnist5k, embedded)")
-    p.add_argument("--data-root", type=nonempty, default=None,
-                   help="where torchvision datasets are kept or downloaded "
-                        "(default: a per-user cache folder)")
-    p.add_argument("--latent-dim", type=bounded("latent_dim"), default=d_model.latent_dim,
-                   help=f"{bound_range('latent_dim')} (default: {d_model.latent_dim})")
-    p.add_argument("--hidden", type=bounded("hidden"), nargs="+",
-                   default=list(d_model.hidden),
-                   help="hidden layer sizes of the encoder (the decoder mirrors them): "
-                        f"{bound_range('hidden_layers')} sizes, each {bound_range('hidden')} "
-                        f"(default: {' '.join(map(str, d_model.hidden))})")
+    add_data_and_model_arguments(p)
     p.add_argument("--epochs", type=bounded("epochs"), default=10,
                    help=f"{bound_range('epochs')} (default: 10)")
     p.add_argument("--batch-size", type=bounded("batch_size"), default=d_train.batch_size,
@@ -74,12 +63,7 @@ def _check_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     """Usage errors (exit 2) before anything slow; returns the output folder, made."""
     if not 1 <= len(args.beta) <= MAX_BETAS:
         parser.error(f"--beta: give 1 to {MAX_BETAS} values, not {len(args.beta)}")
-    layers = BOUNDS["hidden_layers"].problem(len(args.hidden))
-    if layers is not None:
-        parser.error(f"--hidden: the number of layer sizes {layers}")
-    if args.dataset not in BUILTIN_DATASETS and not Path(args.dataset).expanduser().exists():
-        parser.error(f"--dataset {args.dataset!r}: not one of {', '.join(BUILTIN_DATASETS)} "
-                     "and no such file or folder")
+    check_data_and_model_arguments(args, parser)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         parser.error(f"--out {out}: this is a file; give a folder for {PICTURE_NAME} and "

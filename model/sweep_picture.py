@@ -15,11 +15,12 @@ from vae_gui.model.latent import Projection, pca_projection
 from vae_gui.model.movie import (
     FONT_PX,
     FRAME_GREY,
-    LEGEND_CLASSES,
     REACH_QUANTILE,
     RING_GREY,
     TEXT,
+    draw_caption_and_legend,
     movie_font,
+    paint_dots,
 )
 
 if TYPE_CHECKING:
@@ -132,15 +133,7 @@ def sweep_picture(result: SweepResult, width: int = 1200,
     labels = np.asarray(result.labels)[order]
     for k, (xy, centre) in enumerate(zip(planes, centres, strict=True)):
         left, top, _, _ = layout.box(k)
-        xy = xy[order] - centre
-        ok = np.isfinite(xy).all(axis=1)
-        px = np.floor(left + side / 2 + xy[ok, 0] * scale - dot / 2).astype(np.int64)
-        py = np.floor(top + side / 2 - xy[ok, 1] * scale - dot / 2).astype(np.int64)
-        inside = (px > left) & (px < left + side - dot) & (py > top) & (py < top + side - dot)
-        px, py, c = px[inside], py[inside], colors[labels[ok][inside]]
-        for dy in range(dot):
-            for dx in range(dot):
-                pixels[py + dy, px + dx] = c
+        paint_dots(pixels, xy[order] - centre, colors[labels], (left, top, side), scale, dot)
     return Image.fromarray(pixels)
 
 
@@ -238,15 +231,4 @@ def _draw_legend(draw: ImageDraw.ImageDraw, font, layout: Layout, result: SweepR
     y = layout.height - LEGEND_PX + 4
     plane = " on each panel's PCA plane" if result.mu and result.mu[0].shape[1] > 2 else ""
     caption = f"{result.dataset}: test means{plane}; rings at 1, 2, 3 sd of the prior"
-    draw.text((MARGIN_PX, y), caption, fill=TEXT, font=font)
-    x = MARGIN_PX + draw.textlength(caption, font=font) + 3 * MARGIN_PX
-    if len(result.class_names) > LEGEND_CLASSES:
-        return
-    for c, name in enumerate(result.class_names):
-        width = draw.textlength(name, font=font)
-        if x + FONT_PX + width > layout.width:
-            break
-        draw.rectangle((x, y + 3, x + FONT_PX - 4, y + FONT_PX - 1),
-                       fill=tuple(int(v) for v in colors[c]))
-        draw.text((x + FONT_PX, y), name, fill=TEXT, font=font)
-        x += FONT_PX + width + MARGIN_PX
+    draw_caption_and_legend(draw, font, y, layout.width, caption, result.class_names, colors)

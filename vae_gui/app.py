@@ -22,7 +22,18 @@ from vae_gui.model.movie_cli import add_movie_arguments, run_movie
 from vae_gui.model.sweep_cli import DESCRIPTION as SWEEP_DESCRIPTION
 from vae_gui.model.sweep_cli import add_sweep_arguments, run_sweep
 
-COMMANDS = ("open", "train", "evaluate", "movie", "sweep")
+# The commands that need no window: a summary, a description, the arguments, the runner.
+HEADLESS = {
+    "train": ("train both models headless", TRAIN_DESCRIPTION, add_train_arguments,
+              run_training),
+    "evaluate": ("measure a checkpoint headless", EVALUATE_DESCRIPTION,
+                 add_evaluate_arguments, run_evaluate),
+    "movie": ("save a run's clouds as a movie, headless", MOVIE_DESCRIPTION,
+              add_movie_arguments, run_movie),
+    "sweep": ("train one VAE per beta and show what beta does", SWEEP_DESCRIPTION,
+              add_sweep_arguments, run_sweep),
+}
+COMMANDS = ("open", *HEADLESS)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -31,25 +42,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         prog="vae-gui",
         description="Explore an autoencoder and a variational autoencoder side by side. "
                     "With no command, opens the window (as 'vae-gui open').")
-    commands = parser.add_subparsers(dest="command", metavar="{open,train,evaluate,movie,sweep}")
+    commands = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
     gui = commands.add_parser("open", help="open the window (the default command)",
                               description="Open the window on the pretrained models or on "
                                           "a checkpoint.")
     add_window_arguments(gui)
-    train = commands.add_parser("train", help="train both models headless",
-                                description=TRAIN_DESCRIPTION)
-    add_train_arguments(train)
-    evaluate = commands.add_parser("evaluate", help="measure a checkpoint headless",
-                                   description=EVALUATE_DESCRIPTION)
-    add_evaluate_arguments(evaluate)
-    movie = commands.add_parser("movie", help="save a run's clouds as a movie, headless",
-                                description=MOVIE_DESCRIPTION)
-    add_movie_arguments(movie)
-    sweep = commands.add_parser("sweep", help="train one VAE per beta and show what beta does",
-                                description=SWEEP_DESCRIPTION)
-    add_sweep_arguments(sweep)
-    return parser, {"open": gui, "train": train, "evaluate": evaluate, "movie": movie,
-                    "sweep": sweep}
+    parsers = {"open": gui}
+    for name, (summary, description, add_arguments, _run) in HEADLESS.items():
+        parsers[name] = commands.add_parser(name, help=summary, description=description)
+        add_arguments(parsers[name])
+    return parser, parsers
 
 
 def add_window_arguments(p: argparse.ArgumentParser) -> None:
@@ -112,14 +114,8 @@ def parse(argv: list[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]
 def main(argv: list[str] | None = None) -> int:
     parser, args = parse(list(sys.argv[1:] if argv is None else argv))
     safe_output()
-    if args.command == "train":
-        return run_training(args, parser)
-    if args.command == "evaluate":
-        return run_evaluate(args, parser)
-    if args.command == "movie":
-        return run_movie(args, parser)
-    if args.command == "sweep":
-        return run_sweep(args, parser)
+    if args.command in HEADLESS:
+        return HEADLESS[args.command][3](args, parser)
     from vae_gui.display_check import display_problem
 
     if (problem := display_problem()) is not None:
