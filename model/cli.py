@@ -21,6 +21,7 @@ from vae_gui.model.config import (
     TrainConfig,
 )
 from vae_gui.model.data import BUILTIN_DATASETS
+from vae_gui.model.distributed import DistributedContext, context_from_environment
 from vae_gui.model.errors import VaeGuiError
 from vae_gui.model.run_folder import (
     CHECKPOINT_NAME,
@@ -280,6 +281,12 @@ def check_data_and_model_arguments(args: argparse.Namespace,
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     check_data_and_model_arguments(args, parser)
+    try:
+        context = context_from_environment()
+    except ValueError as exc:
+        parser.error(str(exc))
+    if context is not None:
+        return _run_distributed(args, parser, context)
     out = Path(args.out)
     _check_out_dir(parser, out)
     # A previous run here killed between its checkpoint's and its metrics.json's renames:
@@ -299,8 +306,43 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         lock.release(remove=True)
 
 
-def _train(args: argparse.Namespace, out: Path) -> int:
-    """Trains into `out`, whose lock this process holds."""
+def _run_distributed(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                     context: DistributedContext) -> int:
+    """One process of `torchrun ... -m vae_gui train`: process 0 writes the run folder (and
+    holds its lock), the others train their shares quietly."""
+    import torch
+    from vae_gui.model import distributed
+
+    wants_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    distributed.start(context, "cuda" if wants_cuda else "cpu")
+    try:
+        if context.is_main:
+            out = Path(args.out)
+            _check_out_dir(parser, out)
+            repair_metrics(out)
+            lock = RunLock(out)
+            if not lock.acquire():
+                print(f"vae-gui train: another vae-gui train is writing to {out}.",
+                      file=sys.stderr)
+                code = 1
+            else:
+                try:
+                    code = _train(args, out, context)
+                finally:
+                    lock.release(remove=True)
+        else:
+            code = _train(args, None, context)
+        # A process that fails exits with its code, and torchrun then stops the others
+        # (they would wait for it in the next step's gradient exchange).
+        return code
+    finally:
+        distributed.stop()
+
+
+def _train(args: argparse.Namespace, out: Path | None,
+           context: DistributedContext | None = None) -> int:
+    """Trains into `out`, whose lock this process holds (None: a distributed run's process
+    other than 0, which writes nothing)."""
     # Imported here so that `vae-gui train --help` and usage errors answer at once.
     from tqdm import tqdm
     from vae_gui.model.checkpoint import Checkpoint
@@ -310,13 +352,25 @@ def _train(args: argparse.Namespace, out: Path) -> int:
     try:
         data = load_dataset(args.dataset, args.data_root, args.image_size)
         model_config, train_config = configs_from_args(args, data.image_shape)
-        trainer = Trainer(data, model_config, train_config)
+        trainer = Trainer(data, model_config, train_config, distributed=context)
     except (VaeGuiError, ValueError) as exc:
         print(f"vae-gui train: {exc}", file=sys.stderr)
         return 1
+    if out is None:  # a distributed run's process other than 0: its share, quietly
+        try:
+            trainer.run()
+        except KeyboardInterrupt as exc:  # process 0 says what was kept
+            return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+        except VaeGuiError as exc:
+            print(f"vae-gui train (process {context.rank}): {exc}", file=sys.stderr)
+            return 1
+        return 0
 
+    where = (f"{context.world_size} processes on {trainer.device}, each with 1/"
+             f"{context.world_size} of every batch of {args.batch_size}" if context is not None
+             else str(trainer.device))
     print(f"Training an AE and a VAE on {data.name} ({len(data.train_images)} train, "
-          f"{len(data.test_images)} test images) on {trainer.device} in "
+          f"{len(data.test_images)} test images) on {where} in "
           f"{trainer.precision} ({trainer.precision_reason}): latent "
           f"{args.latent_dim}, hidden {args.hidden}, beta {args.beta:g}, {args.loss} loss.")
     checkpoint_path = out / CHECKPOINT_NAME

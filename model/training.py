@@ -20,6 +20,7 @@ from vae_gui.model.cloud_points import MAX_CLOUD_POINTS, CloudPoints
 from vae_gui.model.config import ModelConfig, TrainConfig
 from vae_gui.model.data import DatasetBundle
 from vae_gui.model.device import resolve_device
+from vae_gui.model.distributed import DistributedContext, average, share
 from vae_gui.model.errors import TrainingDiverged
 from vae_gui.model.losses import kl_per_dimension, reconstruction_loss
 from vae_gui.model.memory_needs import check_fits
@@ -377,6 +378,7 @@ class Trainer:
         models: tuple[Autoencoder, VariationalAutoencoder] | None = None,
         include_train: bool = False,
         max_points: int = MAX_CLOUD_POINTS,
+        distributed: DistributedContext | None = None,
     ) -> None:
         if tuple(model_config.image_shape) != data.image_shape:
             raise ValueError(f"the models expect images of {model_config.image_shape} but "
@@ -395,16 +397,23 @@ class Trainer:
         self.scaler = grad_scaler(self.precision, self.device)  # fp16 only
         ae, vae = models if models is not None else build_models(model_config, train_config.seed)
         self.ae, self.vae = ae.to(self.device).train(), vae.to(self.device).train()
+        # With torchrun: this process's share of every batch, gradients averaged by
+        # DistributedDataParallel (vae_gui/model/distributed.py).
+        self.distributed = distributed
+        self._ae_step, self._vae_step = self._step_modules()
         self._make_optimizers()
         self.train_x = torch.tensor(data.train_images).flatten(1).to(self.device)
         self.test_x = torch.tensor(data.test_images).flatten(1).to(self.device)
         self.cloud = CloudPoints.of(data, include_train, max_points)
         self.cloud_labels = read_only(self.cloud.labels(data.test_labels, data.train_labels))
         self.shuffle_gen = torch.Generator().manual_seed(train_config.seed)
-        self.noise_gen = torch.Generator(self.device).manual_seed(train_config.seed + 1)
+        # Each process of a distributed run draws its own noise (the batches are shared).
+        rank_seed = 1000 * distributed.rank if distributed is not None else 0
+        self.noise_gen = torch.Generator(self.device).manual_seed(
+            train_config.seed + 1 + rank_seed)
         for k, model in enumerate((self.ae, self.vae)):
             model.encoder.generator = torch.Generator(self.device).manual_seed(
-                train_config.seed + 2 + k)
+                train_config.seed + 2 + k + rank_seed)
         self.steps_per_epoch = math.ceil(len(self.train_x) / train_config.batch_size)
         self.step = 0
         self.last_batch_size = 0
@@ -437,6 +446,17 @@ class Trainer:
                 group["lr"] = lr
         self.changes.append(LiveChange(self.step, beta, lr))
 
+    def _step_modules(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """What the training step calls: the models, or their DistributedDataParallel
+        wrappers (same parameters) in a distributed run."""
+        if self.distributed is None:
+            return self.ae, self.vae
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [torch.cuda.current_device()] if self.device.type == "cuda" else None
+        return (DistributedDataParallel(self.ae, device_ids=ids),
+                DistributedDataParallel(self.vae, device_ids=ids))
+
     def _make_optimizers(self) -> None:
         self.ae_opt = adam_optimizer(self.ae.parameters(), self.config.lr)
         self.vae_opt = adam_optimizer(self.vae.parameters(), self.config.lr)
@@ -448,12 +468,17 @@ class Trainer:
             self._order = self._order.to(self.device)
             self._epoch_started = time.perf_counter()
         idx = self._order[self._pos:self._pos + self.config.batch_size]
-        x = self.train_x[idx]
+        batch_size = len(idx)
+        if self.distributed is not None and len(idx) < self.distributed.world_size:
+            # A last batch smaller than the processes: topped up from the epoch's start, so
+            # that every process has a share (each must step, or the others would wait).
+            idx = torch.cat([idx, self._order[:self.distributed.world_size - len(idx)]])
+        x = self.train_x[share(idx, self.distributed)]
         kind, beta = self.config.loss, self.config.beta
 
         with autocast(self.precision, self.device):
-            ae_logits, _ = self.ae(x)
-            vae_logits, mu, logvar = self.vae(x, self.noise_gen)
+            ae_logits, _ = self._ae_step(x)
+            vae_logits, mu, logvar = self._vae_step(x, self.noise_gen)
             # The losses from float32 copies (no copy at all in fp32): each sums hundreds of
             # per-pixel terms, which bf16's 8-bit mantissa would round to about 3 digits.
             ae_logits, vae_logits, mu, logvar = (
@@ -462,7 +487,11 @@ class Trainer:
             vae_recon = reconstruction_loss(vae_logits, x, kind)
             kl = kl_per_dimension(mu, logvar).sum()
         vae_total = vae_recon + beta * kl
-        losses = Losses(ae_recon.item(), vae_total.item(), vae_recon.item(), kl.item())
+        # One transfer for the four (averaged over the processes of a distributed run, so
+        # that all of them see the same losses and stop together on a non-finite one).
+        values = average(torch.stack([ae_recon, vae_total, vae_recon, kl]).detach(),
+                         self.distributed)
+        losses = Losses(*values.tolist())
         if not losses.is_finite():
             self._restore_last_good()
             raise TrainingDiverged(
@@ -487,13 +516,13 @@ class Trainer:
             self.scaler.update()
 
         self.step += 1
-        self.last_batch_size = len(idx)
-        self._pos += len(idx)
+        self.last_batch_size = batch_size
+        self._pos += batch_size
         row = np.array([losses.ae_recon, losses.vae_loss, losses.vae_recon, losses.vae_kl])
         self._curve_sum += row
         self._curve_n += 1
-        self._epoch_sum += row * len(idx)
-        self._epoch_n += len(idx)
+        self._epoch_sum += row * batch_size
+        self._epoch_n += batch_size
         if self._pos >= len(self.train_x):
             self._finish_epoch()
         return losses
