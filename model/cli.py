@@ -13,8 +13,10 @@ from pathlib import Path
 
 from vae_gui.model.atomic_write import commit, discard, stage
 from vae_gui.model.config import (
+    ARCHITECTURES,
     BOUNDS,
     DEVICES,
+    MAX_CONV_CHANNELS,
     PRECISIONS,
     RECONSTRUCTION_LOSSES,
     ModelConfig,
@@ -128,7 +130,12 @@ def add_data_and_model_arguments(p: argparse.ArgumentParser) -> None:
                    default=list(d_model.hidden),
                    help="hidden layer sizes of the encoder (the decoder mirrors them): "
                         f"{bound_range('hidden_layers')} sizes, each {bound_range('hidden')} "
-                        f"(default: {' '.join(map(str, d_model.hidden))})")
+                        f"(default: {' '.join(map(str, d_model.hidden))}); with --arch conv, "
+                        f"the channels of each stride-2 stage, at most {MAX_CONV_CHANNELS}")
+    p.add_argument("--arch", choices=ARCHITECTURES, default=d_model.arch,
+                   help="mlp (fully connected layers) or conv (stride-2 convolutions, for "
+                        "square images whose side the stages halve evenly) "
+                        f"(default: {d_model.arch})")
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -262,7 +269,7 @@ def configs_from_args(args: argparse.Namespace,
     """The configurations that `args` (from add_train_arguments) ask for, for images of
     `image_shape` (the dataset's); ValueError when they are out of BOUNDS."""
     model_config = ModelConfig(image_shape, tuple(args.hidden), args.latent_dim,
-                               args.encoder_dropout)
+                               args.encoder_dropout, args.arch)
     train_config = TrainConfig(args.epochs, args.batch_size, args.lr, args.beta, args.loss,
                                args.seed, args.device, args.precision)
     return model_config, train_config
@@ -371,7 +378,7 @@ def _train(args: argparse.Namespace, out: Path | None,
              else str(trainer.device))
     print(f"Training an AE and a VAE on {data.name} ({len(data.train_images)} train, "
           f"{len(data.test_images)} test images) on {where} in "
-          f"{trainer.precision} ({trainer.precision_reason}): latent "
+          f"{trainer.precision} ({trainer.precision_reason}): {args.arch}, latent "
           f"{args.latent_dim}, hidden {args.hidden}, beta {args.beta:g}, {args.loss} loss.")
     checkpoint_path = out / CHECKPOINT_NAME
     saved_epoch = 0

@@ -16,6 +16,12 @@ MSE_VARIANCE = 0.5
 are those of the plain squared error and the loss is a true negative log-likelihood. (Here,
 not in model/losses.py, so that the settings panel can state it without importing torch.)"""
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# The encoder and decoder: "mlp" (fully connected layers) or "conv" (stride-2 convolutions).
+ARCHITECTURES = ("mlp", "conv")
+# The most channels one convolutional stage may have. BOUNDS["hidden"] (8192) is a width for
+# fully connected layers; a convolution's weights grow with the square of its channels (times
+# its 16 kernel taps), so 8192 channels would be 1 G weights a stage.
+MAX_CONV_CHANNELS = 512
 # The float types that may train the models (vae_gui.model.precision resolves "auto" and
 # says why); evaluation, snapshots and checkpoints are float32 whatever trained them.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -95,7 +101,13 @@ BOUNDS: Mapping[str, Bound] = MappingProxyType({
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape shared by the AE and the VAE, so that the comparison between them is fair."""
+    """Shape shared by the AE and the VAE, so that the comparison between them is fair.
+
+    With arch "mlp", each entry of `hidden` is the width of one fully connected layer. With
+    arch "conv", each is the channel count of one stride-2 convolution (kernel 4), which
+    halves both sides of the image: the image must be square, and its side divisible by
+    2 ** len(hidden).
+    """
 
     image_shape: tuple[int, int] = (28, 28)
     hidden: tuple[int, ...] = (256, 128)
@@ -104,6 +116,7 @@ class ModelConfig:
     # (never when encoding for the views): on the 4k training images of mnist5k it narrows
     # the gap between the training and held-out -ELBO (README, "The pretrained models").
     encoder_dropout: float = 0.0
+    arch: str = "mlp"  # one of ARCHITECTURES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_shape", tuple(int(s) for s in self.image_shape))
@@ -117,7 +130,8 @@ class ModelConfig:
         return self.image_shape[0] * self.image_shape[1]
 
     def problems(self) -> list[str]:
-        """Every way in which this configuration is out of BOUNDS, as sentences."""
+        """Every way in which this configuration is out of BOUNDS or cannot be built, as
+        sentences."""
         out = _problems(("latent dimension", "latent_dim", self.latent_dim),
                         ("the number of hidden layers", "hidden_layers", len(self.hidden)),
                         ("encoder dropout", "encoder_dropout", self.encoder_dropout))
@@ -131,6 +145,26 @@ class ModelConfig:
             if (why := BOUNDS["image_side"].problem(s)) is not None:
                 out.append(f"image sides {why}")
                 break
+        if self.arch not in ARCHITECTURES:
+            out.append(f"architecture must be one of {', '.join(ARCHITECTURES)}, "
+                       f"not {self.arch!r}")
+        elif self.arch == "conv" and self.hidden and len(self.image_shape) == 2:
+            out += self._conv_problems()
+        return out
+
+    def _conv_problems(self) -> list[str]:
+        """Why a convolutional encoder and decoder cannot have this shape, as sentences."""
+        out = []
+        if (widest := max(self.hidden)) > MAX_CONV_CHANNELS:
+            out.append(f"convolutional channel counts must be at most {MAX_CONV_CHANNELS}, "
+                       f"not {widest}")
+        height, width = self.image_shape
+        stride = 2 ** len(self.hidden)
+        if height != width:
+            out.append(f"convolutional networks need square images, not {height}x{width}")
+        elif height % stride:
+            out.append(f"with {len(self.hidden)} convolutional stages the image side must be "
+                       f"divisible by {stride}, and {height} is not")
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,6 +181,8 @@ class ModelConfig:
             latent_dim=int(d["latent_dim"]),
             # Checkpoints written before the option existed trained without dropout.
             encoder_dropout=float(d.get("encoder_dropout", 0.0)),
+            # Checkpoints written before the convolutional option existed are MLPs.
+            arch=str(d.get("arch", "mlp")),
         )
 
 

@@ -26,25 +26,66 @@ COPIES_PER_PARAMETER = 8
 # the temporaries of the nonlinearities and the loss.
 COPIES_PER_ACTIVATION = 4
 EVAL_BATCH = 2000  # the trainer's evaluation batch (model.training.EVAL_BATCH)
+KERNEL_TAPS = 16  # a convolutional stage's 4x4 kernel (vae_gui.model.networks.CONV_STAGE)
 
 
 def parameter_count(config: ModelConfig) -> int:
     """Parameters of the AE and the VAE together, from the layer sizes alone."""
+    encoder, decoder, features = (_conv_parameters(config) if config.arch == "conv"
+                                  else _mlp_parameters(config))
+    head = (features + 1) * config.latent_dim
+    return (encoder + head + decoder) + (encoder + 2 * head + decoder)  # AE, then VAE
+
+
+def _mlp_parameters(config: ModelConfig) -> tuple[int, int, int]:
+    """(encoder without its head, decoder, the head's inputs) of the fully connected nets."""
     widths = [config.n_pixels, *config.hidden]
     encoder = sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
     decoder_widths = [config.latent_dim, *reversed(config.hidden), config.n_pixels]
     decoder = sum((a + 1) * b for a, b in zip(decoder_widths, decoder_widths[1:], strict=False))
-    head = (config.hidden[-1] + 1) * config.latent_dim
-    return (encoder + head + decoder) + (encoder + 2 * head + decoder)  # AE, then VAE
+    return encoder, decoder, config.hidden[-1]
+
+
+def _conv_parameters(config: ModelConfig) -> tuple[int, int, int]:
+    """(encoder without its head, decoder, the head's inputs) of the convolutional nets."""
+    channels = [1, *config.hidden]
+    # A stage from a to b channels: a * b kernels and b biases, either way round.
+    stages = sum(a * b * KERNEL_TAPS for a, b in zip(channels, channels[1:], strict=False))
+    features = config.hidden[-1] * _conv_sides(config)[-1] ** 2
+    encoder = stages + sum(config.hidden)
+    decoder = (config.latent_dim + 1) * features + stages + sum(channels[:-1])
+    return encoder, decoder, features
+
+
+def _conv_sides(config: ModelConfig) -> list[int]:
+    """The side of each convolutional stage's output: the image's, halved once a stage."""
+    return [config.image_shape[0] // 2**i for i in range(1, len(config.hidden) + 1)]
+
+
+def _values_per_image(config: ModelConfig) -> int:
+    """The activation values of one image through one encoder: its pixels, each hidden
+    layer's outputs (all channels of a feature map), and its latent code; a decoder's are
+    about the same, in reverse."""
+    if config.arch == "conv":
+        hidden = sum(c * side * side for c, side in zip(config.hidden, _conv_sides(config),
+                                                         strict=True))
+    else:
+        hidden = sum(config.hidden)
+    return config.n_pixels + hidden + config.latent_dim
 
 
 def training_bytes(config: ModelConfig, batch_size: int, n_images: int) -> int:
     """The bytes a run of this configuration needs, roughly: the parameters and their
     training state, one batch's activations (or an evaluation batch's), and the images."""
-    widths = 2 * (config.n_pixels + sum(config.hidden) + config.latent_dim)
-    activations = 2 * widths * max(batch_size, EVAL_BATCH) * COPIES_PER_ACTIVATION
+    values = 2 * _values_per_image(config)  # an encoder and a decoder
+    training = 2 * values * batch_size * COPIES_PER_ACTIVATION  # the AE and the VAE
+    # Evaluation runs without gradients, so nothing is kept for a backward pass: one
+    # model's whole pass held at once is a generous bound. (Counting it as training's would
+    # ask for gigabytes for the feature maps of a convolutional pair on 64-pixel images.)
+    evaluation = values * EVAL_BATCH
     images = n_images * config.n_pixels
-    return FLOAT_BYTES * (parameter_count(config) * COPIES_PER_PARAMETER + activations + images)
+    return FLOAT_BYTES * (parameter_count(config) * COPIES_PER_PARAMETER
+                          + max(training, evaluation) + images)
 
 
 def available_bytes() -> int | None:

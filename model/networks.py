@@ -1,4 +1,5 @@
-"""The encoder and decoder MLPs, and the AE and VAE built from the same shapes."""
+"""The encoders and decoders (MLPs or stride-2 convolutions), and the AE and VAE built from
+the same shapes."""
 
 from __future__ import annotations
 
@@ -17,12 +18,54 @@ def mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+# Every convolutional stage: a 4x4 kernel at stride 2 with padding 1 halves both sides
+# exactly (and its transpose doubles them), so a side divisible by 2**stages comes back whole.
+CONV_STAGE = {"kernel_size": 4, "stride": 2, "padding": 1}
+
+
+def conv_side(config: ModelConfig) -> int:
+    """The side of the smallest feature map: the image's side halved once per stage."""
+    return config.image_shape[0] // 2 ** len(config.hidden)
+
+
+def conv_encoder(config: ModelConfig, n_outputs: int) -> nn.Sequential:
+    """Flat images (N, H*W) -> stride-2 convolutions with a ReLU after each -> one Linear.
+
+    Layers only, no dropout, as in mlp(), so that Encoder's dropout treats both alike.
+    """
+    height, width = config.image_shape
+    layers: list[nn.Module] = [nn.Unflatten(1, (1, height, width))]
+    for n_in, n_out in zip((1, *config.hidden[:-1]), config.hidden, strict=True):
+        layers += [nn.Conv2d(n_in, n_out, **CONV_STAGE), nn.ReLU()]
+    side = conv_side(config)
+    layers += [nn.Flatten(1), nn.Linear(config.hidden[-1] * side * side, n_outputs)]
+    return nn.Sequential(*layers)
+
+
+def conv_decoder(config: ModelConfig) -> nn.Sequential:
+    """Latent points (N, d) -> a Linear to the smallest feature map -> transposed stride-2
+    convolutions mirroring conv_encoder back to one channel -> flat logits (N, H*W)."""
+    side, channels = conv_side(config), config.hidden[-1]
+    layers: list[nn.Module] = [nn.Linear(config.latent_dim, channels * side * side), nn.ReLU(),
+                               nn.Unflatten(1, (channels, side, side))]
+    widths = [*reversed(config.hidden), 1]
+    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        layers.append(nn.ConvTranspose2d(n_in, n_out, **CONV_STAGE))
+        if i < len(widths) - 2:  # logits after the last: nothing follows it
+            layers.append(nn.ReLU())
+    layers.append(nn.Flatten(1))
+    return nn.Sequential(*layers)
+
+
 class Encoder(nn.Module):
     """Maps a batch of images (N, H, W) or (N, H*W) to `n_outputs` numbers per image."""
 
     def __init__(self, config: ModelConfig, n_outputs: int) -> None:
         super().__init__()
-        self.net = mlp([config.n_pixels, *config.hidden, n_outputs])
+        if config.arch == "conv":
+            self.net = conv_encoder(config, n_outputs)
+        else:
+            self.net = mlp([config.n_pixels, *config.hidden, n_outputs])
         self.dropout = config.encoder_dropout
         # Dropout masks come from this generator when set (the trainer seeds one), so that a
         # run with dropout is as reproducible as one without and leaves torch's global
@@ -53,7 +96,10 @@ class Decoder(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.net = mlp([config.latent_dim, *reversed(config.hidden), config.n_pixels])
+        if config.arch == "conv":
+            self.net = conv_decoder(config)
+        else:
+            self.net = mlp([config.latent_dim, *reversed(config.hidden), config.n_pixels])
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)

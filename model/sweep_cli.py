@@ -114,12 +114,13 @@ def _sweep(args: argparse.Namespace, out: Path, written: list[Path]) -> int:
 
     try:
         data = load_dataset(args.dataset, args.data_root)
-        model_config = ModelConfig(data.image_shape, tuple(args.hidden), args.latent_dim)
+        model_config = ModelConfig(data.image_shape, tuple(args.hidden), args.latent_dim,
+                                   arch=args.arch)
         train_config = TrainConfig(args.epochs, args.batch_size, args.lr, 1.0, args.loss,
                                    args.seed, args.device, "fp32")
         print(f"Sweeping beta over {' '.join(f'{b:g}' for b in args.beta)} on {data.name} "
               f"({len(data.train_images)} train, {len(data.test_images)} test images): "
-              f"latent {args.latent_dim}, hidden {args.hidden}, {args.epochs} "
+              f"{args.arch}, latent {args.latent_dim}, hidden {args.hidden}, {args.epochs} "
               f"epoch{'s' if args.epochs > 1 else ''}, "
               f"{args.loss} loss.", file=sys.stderr)
         try:

@@ -717,7 +717,7 @@ def test_metadata_is_plain_json_in_the_header(saved_checkpoint):
     meta = json.loads(header["__metadata__"]["vae_gui"])
     assert meta["format"] == "vae-gui-checkpoint" and meta["version"] == 1
     assert meta["model"] == {"image_shape": [28, 28], "hidden": [32], "latent_dim": 2,
-                             "encoder_dropout": 0.0}
+                             "encoder_dropout": 0.0, "arch": "mlp"}
 
 
 HOSTILE_CLASS_NAMES = ("=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "seven")

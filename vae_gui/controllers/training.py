@@ -34,6 +34,7 @@ def structural_changes(old: TrainingSpec, new: TrainingSpec) -> list[str]:
     m0, m1, t0, t1 = old.model_config, new.model_config, old.train_config, new.train_config
     pairs = (("dataset", old.dataset, new.dataset),
              ("image size", m0.image_shape[0], m1.image_shape[0]),
+             ("architecture", m0.arch, m1.arch),
              ("latent dimension", m0.latent_dim, m1.latent_dim),
              ("hidden sizes", m0.hidden, m1.hidden),
              ("encoder dropout", m0.encoder_dropout, m1.encoder_dropout),
@@ -115,8 +116,8 @@ class TrainingController(QtCore.QObject):
             return []
         try:
             spec = self.settings_panel.spec()
-        except ValueError:
-            return ["hidden sizes"]
+        except ValueError:  # hidden sizes that cannot be read, or a shape conv cannot take
+            return ["model settings"]
         return structural_changes(self._run_spec, spec)
 
     def primary_label(self) -> str:

@@ -8,7 +8,9 @@ import re
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from vae_gui.model.config import (
+    ARCHITECTURES,
     BOUNDS,
+    MAX_CONV_CHANNELS,
     MSE_VARIANCE,
     PRECISIONS,
     RECONSTRUCTION_LOSSES,
@@ -21,6 +23,7 @@ from vae_gui.workers.training_session import TrainingSpec
 
 # What the reconstruction choices are called on screen; the configuration keeps the key.
 LOSS_NAMES = {"bce": "BCE (Bernoulli)", "mse": "MSE (Gaussian, \u03c3\u00b2 = 1/2)"}
+ARCHITECTURE_NAMES = {"mlp": "MLP", "conv": "Convolutional"}
 INT32_MAX = 2**31 - 1  # the most a QSpinBox holds
 # What may still become a number as the user types: "", "1.", "1e", "1e-".
 _PARTIAL_NUMBER = re.compile(r"[0-9]*\.?[0-9]*(?:[eE][-+]?[0-9]*)?")
@@ -140,7 +143,20 @@ class SettingsPanel(QtWidgets.QWidget):
         self.hidden = QtWidgets.QLineEdit(" ".join(str(h) for h in m.hidden))
         self.hidden.setToolTip(f"Hidden layer sizes of the encoder, e.g. '400' or '512 256' "
                                f"({BOUNDS['hidden_layers'].text()} sizes, each "
-                               f"{BOUNDS['hidden'].text()}); the decoder mirrors them.")
+                               f"{BOUNDS['hidden'].text()}); the decoder mirrors them. "
+                               "With the convolutional architecture they are the channel "
+                               "counts of its stride-2 stages.")
+        self.arch = QtWidgets.QComboBox()
+        for kind in ARCHITECTURES:
+            self.arch.addItem(ARCHITECTURE_NAMES[kind], kind)
+        self.arch.setCurrentIndex(self.arch.findData(m.arch))
+        self.arch.setToolTip(
+            "MLP: fully connected layers; the hidden sizes are their widths. Convolutional: "
+            "each hidden size is the channel count of one stride-2 convolution (4x4 kernel), "
+            "which halves the image's sides, e.g. '32 64' (at most "
+            f"{MAX_CONV_CHANNELS} channels); the decoder mirrors them with transposed "
+            "convolutions. The images must be square, with a side divisible by 2 to the "
+            "number of stages (28 by 4: two stages).")
         self.dropout = FloatSpinBox("encoder_dropout", m.encoder_dropout, step=0.1)
         self.dropout.setToolTip(
             "Dropout on the input and after each hidden layer of both encoders while "
@@ -179,6 +195,7 @@ class SettingsPanel(QtWidgets.QWidget):
         form.addRow("Dataset", dataset_row)
         form.addRow("Image size (folders)", self.image_size)
         form.addRow("Latent dimension", self.latent_dim)
+        form.addRow("Architecture", self.arch)
         form.addRow("Hidden sizes", self.hidden)
         form.addRow("Encoder dropout", self.dropout)
         form.addRow("\u03b2 (KL weight)", self.beta)
@@ -199,6 +216,7 @@ class SettingsPanel(QtWidgets.QWidget):
         self.hidden.textChanged.connect(self.edited)
         self.dataset.currentTextChanged.connect(self.edited)
         self.loss.currentTextChanged.connect(self.edited)
+        self.arch.currentTextChanged.connect(self.edited)
         self.precision.currentTextChanged.connect(self.edited)
         for key, box in (("image_side", self.image_size), ("latent_dim", self.latent_dim),
                          ("beta", self.beta), ("lr", self.lr), ("batch_size", self.batch_size),
@@ -228,7 +246,8 @@ class SettingsPanel(QtWidgets.QWidget):
         size = self.image_size.value()
         model_config = ModelConfig(image_shape=(size, size), hidden=hidden,
                                    latent_dim=self.latent_dim.value(),
-                                   encoder_dropout=self.dropout.value())
+                                   encoder_dropout=self.dropout.value(),
+                                   arch=self.arch.currentData())
         train_config = TrainConfig(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
                                    lr=self.lr.value(), beta=self.beta.value(),
                                    loss=self.loss.currentData(), seed=int(self.seed.value()),
@@ -272,6 +291,7 @@ class SettingsPanel(QtWidgets.QWidget):
         self.latent_dim.setValue(model_config.latent_dim)
         self.image_size.setValue(model_config.image_shape[0])
         self.hidden.setText(" ".join(str(h) for h in model_config.hidden))
+        self.arch.setCurrentIndex(self.arch.findData(model_config.arch))
         self.dropout.setValue(model_config.encoder_dropout)
         self.beta.setValue(train_config.beta)
         self.lr.setValue(train_config.lr)
