@@ -7,9 +7,12 @@ Run from the repository root:
     python benchmarks/bench_train.py --data mnist-t10k   # the real MNIST test set, if present
     python benchmarks/bench_train.py --quick             # seconds; the test suite runs this
     python benchmarks/bench_train.py --part precision --data mnist-t10k   # fp32 vs bf16
+    python benchmarks/bench_train.py --arch conv --threads 1   # the convolutional models
 
 Both sides use the architecture of PyTorch's VAE example (784-400-20, BCE summed over pixels,
-Adam lr 1e-3, batch 128), the same images, the same initial weights and the same thread count,
+Adam lr 1e-3, batch 128; with `--arch conv`, vae-gui's convolutional encoder and decoder with
+stages of 32 and 64 channels and a 20-d latent instead of the 400-unit layer), the same
+images, the same initial weights and the same thread count,
 in one process. Methods are interleaved across repeats, so a noisy, shared machine slows all of
 them alike; the table gives the median and the worst repeat of each, and the ratios. The test
 evaluation our Trainer runs at each epoch's end is timed and left out, as the reference has none.
@@ -447,6 +450,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0,
                    help="torch threads for every method (default: torch's default here)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--arch", choices=("mlp", "conv"), default="mlp",
+                   help="the models of both sides (default: mlp, the example's)")
     p.add_argument("--quick", action="store_true",
                    help="1 repeat of 8 batches, 1 epoch of quality, 1 thread unless --threads "
                         f"is given (the precision part: {QUICK_PRECISION_IMAGES} images): "
@@ -475,7 +480,11 @@ def main(argv: list[str] | None = None) -> int:
     data = load_bench_data(args.data)
     if args.part == "precision":
         return main_precision(args, data)
-    model_config = ModelConfig(image_shape=data.bundle.image_shape, hidden=(400,), latent_dim=20)
+    hidden = (32, 64) if args.arch == "conv" else (400,)
+    model_config = ModelConfig(image_shape=data.bundle.image_shape, hidden=hidden, latent_dim=20,
+                               arch=args.arch)
+    model = ("conv 1-32-64 stride-2 stages, latent 20" if args.arch == "conv"
+             else "784-400-20")
     batch = 128
     train_config = TrainConfig(epochs=args.epochs, batch_size=batch, lr=1e-3, loss="bce",
                                seed=args.seed, device="cpu")
@@ -485,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("## Training throughput: our Trainer vs DataLoader + ToTensor\n")
     print(f"data: {data.description} ({n_train:,} train / {n_test:,} test images); "
-          f"model: 784-400-20 VAE (and AE), BCE, Adam lr 1e-3, batch {batch}")
+          f"model: {model} VAE (and AE), BCE, Adam lr 1e-3, batch {batch}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads for every method, "
           f"{platform.python_implementation()} {platform.python_version()}, "
           f"{platform.machine()}")
