@@ -195,6 +195,11 @@ def test_interpolation_between_two_pinned_points(qtbot, tmp_path):
     tip = tab.spherical.toolTip()
     assert "great circle" in tip and "straight line from |A| to |B|" in tip
     assert "In one dimension" in tip and "slerp" not in tab.spherical.text()
+    # Ends no longer pinned: no path is drawn any more.
+    tab.ends = [None, None]
+    tab.path_changed.emit()
+    assert not any(window.overlays[which].visible(name) for which in ("ae", "vae")
+                   for name in ("path", "path-a", "path-b"))
 
 
 def test_the_reconstruction_choice_names_its_likelihood(qtbot, tmp_path):

@@ -55,6 +55,10 @@ class ToolMarks:
                 overlays.line("path", xy, "#111111", width=2, dashed=True)
                 overlays.markers("path-a", xy[:1], MARK_COLOR, symbol="o", size=12)
                 overlays.markers("path-b", xy[-1:], MARK_COLOR, symbol="s", size=12)
+            else:  # no path (its ends unpinned), or one of another latent dimension
+                overlays.line("path", None, "#111111")
+                overlays.markers("path-a", None, MARK_COLOR)
+                overlays.markers("path-b", None, MARK_COLOR)
             draw_tab = self.tools.built(DrawTab.title)
             code = None if draw_tab is None else draw_tab.codes.get(which)
             logvar = None if draw_tab is None else draw_tab.vae_logvar

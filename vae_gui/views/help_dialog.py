@@ -52,7 +52,9 @@ bound on &minus;log p(x); with a 2-D latent space the Evidence tab shows the exa
 KL(q(z|x) &#8214; p(z|x))): a gap that grows on test images but not on training images is the
 encoder overfitting. The AE minimises the reconstruction alone (bottom left). The <b>KL per
 dimension</b> bars show which latent dimensions the VAE uses: a bar near zero is a collapsed
-unit that carries no information.</p>
+unit that carries no information. <i>Tools &#9656; &beta; sweep</i> trains one VAE per &beta;
+on the same batches and measures what &beta; trades: a larger &beta; buys a smaller KL (the
+rate) with a larger reconstruction term (the distortion), until whole dimensions collapse.</p>
 
 <h3>Does the VAE's latent space become normal?</h3>
 <p>What should match N(0, I) is the <b>aggregate posterior</b>, the mixture of all q(z|x): one
