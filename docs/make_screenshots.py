@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     window.stop_action.trigger()
     wait(app, lambda: not window.session.running)
     shoot_timeline(app, window, out)
+    shoot_compare(app, window, out)
 
     shoot_sweep(app, window, out)
 
@@ -163,6 +164,28 @@ def shoot_timeline(app, window, out: Path) -> None:
     window.movie.export(out / "run.gif", MovieSettings(width=640, height=340, fps=4))
     wait(app, lambda: saved, seconds=120)
     print(f"wrote {out / 'run.gif'}")
+
+
+def shoot_compare(app, window, out: Path) -> None:
+    """File > Compare two checkpoints: the pretrained models against the short run above."""
+    from vae_gui.workers.loading import PRETRAINED
+
+    run = Path(tempfile.mkdtemp()) / "short-run.safetensors"
+    saved = []
+    window.files.runner.idle.connect(lambda: saved.append(True))
+    window.save_checkpoint(str(run))
+    wait(app, lambda: saved and run.exists())
+    shown = []
+    window.compare.shown.connect(shown.append)
+    window.compare.compare(PRETRAINED, run)
+    wait(app, lambda: shown, seconds=300)
+    compared = shown[0]
+    compared.resize(1320, 860)
+    for _ in range(5):
+        app.processEvents()
+    compared.grab().save(str(out / "tool-compare.png"), "PNG")
+    print(f"wrote {out / 'tool-compare.png'}")
+    compared.close()
 
 
 def shoot_sweep(app, window, out: Path) -> None:

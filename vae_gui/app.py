@@ -15,6 +15,8 @@ import sys
 
 from vae_gui.model.cli import DESCRIPTION as TRAIN_DESCRIPTION
 from vae_gui.model.cli import add_train_arguments, nonempty, run_training, safe_output
+from vae_gui.model.compare import DESCRIPTION as COMPARE_DESCRIPTION
+from vae_gui.model.compare import add_compare_arguments, run_compare
 from vae_gui.model.evaluate import DESCRIPTION as EVALUATE_DESCRIPTION
 from vae_gui.model.evaluate import add_evaluate_arguments, run_evaluate
 from vae_gui.model.movie_cli import DESCRIPTION as MOVIE_DESCRIPTION
@@ -28,6 +30,8 @@ HEADLESS = {
               run_training),
     "evaluate": ("measure a checkpoint headless", EVALUATE_DESCRIPTION,
                  add_evaluate_arguments, run_evaluate),
+    "compare": ("measure two checkpoints side by side, headless", COMPARE_DESCRIPTION,
+                add_compare_arguments, run_compare),
     "movie": ("save a run's clouds as a movie, headless", MOVIE_DESCRIPTION,
               add_movie_arguments, run_movie),
     "sweep": ("train one VAE per beta and show what beta does", SWEEP_DESCRIPTION,

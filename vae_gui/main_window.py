@@ -12,6 +12,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from vae_gui.controllers.actions import make_action
 from vae_gui.controllers.beta_sweep import BetaSweep
 from vae_gui.controllers.cloud_choice import CloudChoice
+from vae_gui.controllers.compare import CompareCheckpoints
 from vae_gui.controllers.discard_guard import DiscardGuard
 from vae_gui.controllers.evidence import EvidenceController
 from vae_gui.controllers.files import FileController
@@ -78,13 +79,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.timeline.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.movie = MovieExport(self.state, self.timeline, self.files.last_folder, self)
         self.sweep = BetaSweep(self.settings_panel, self)
+        self.compare = CompareCheckpoints(self.files.last_folder, self)
         self.overlays = {which: Overlays(plot.plot_item) for which, plot in plots.items()}
         self.evidence = EvidenceController(self.state, self)
         self.tools = ToolsPanel(self.state, self.visible_region, self.evidence)
         self.marks = ToolMarks(self.state, self.overlays, self.tools)
         self.manifold = ManifoldOverlay(self.state, plots)
         self.state.models_changed.connect(self._on_models_changed)
-        for source in (self.training, self.files, self.cloud_choice, self.movie, self.sweep):
+        for source in (self.training, self.files, self.cloud_choice, self.movie, self.sweep,
+                       self.compare):
             source.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
             source.error.connect(self.show_error)
         for source in (self.training, self.files):
@@ -204,6 +207,7 @@ class MainWindow(QtWidgets.QMainWindow):
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.timeline.save_action)
         file_menu.addAction(self.follow_action)
+        file_menu.addAction(self.compare.action)
         file_menu.addSeparator()
         file_menu.addAction(self.export_action)
         file_menu.addAction(self.export_codes_action)
@@ -468,7 +472,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _runners(self) -> list:
         """Every background runner: file loads and saves, the evidence, the posteriors."""
         return [self.runner, self.evidence.runner, self.cloud_choice.runner, self.movie.runner,
-                self.timeline.runner, self.sweep.runner,
+                self.timeline.runner, self.sweep.runner, self.compare.runner,
                 *(posterior.runner for posterior in self._posteriors())]
 
     def _posteriors(self) -> list:
@@ -494,6 +498,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.movie.shutdown()
             self.timeline.shutdown()
             self.sweep.shutdown()
+            self.compare.shutdown()
             self.evidence.shutdown()
             for posterior in self._posteriors():
                 posterior.shutdown()
