@@ -98,6 +98,8 @@ class CompareWindow(QtWidgets.QDialog):
             f"<p>A: {a}<br>B: {b}</p><table cellspacing=6><tr><th align=left>test split, "
             f"{n:,} images</th><th>A</th><th>B</th><th>better</th></tr>{cells}</table>")
         self.table.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.table.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop
+                                | QtCore.Qt.AlignmentFlag.AlignLeft)
         self.table.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
