@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from vae_gui.model.checkpoint import load_checkpoint, save_checkpoint
@@ -33,6 +34,7 @@ def test_each_figure_names_the_better_checkpoint_in_its_own_direction():
     assert "VAE exact -log p(x), nats (2-D)" not in rows  # neither has one
 
 
+@pytest.mark.slow  # two evaluations (about 5 s); tests/test_gui_compare.py is the quick one
 def test_vae_gui_compare_prints_both_checkpoints_figures(tmp_path, make_checkpoint, capsys):
     paths = [save_checkpoint(make_checkpoint(seed=s), tmp_path / f"{s}.safetensors")
              for s in (1, 2)]
