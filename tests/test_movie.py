@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -96,3 +99,20 @@ def test_one_model_fills_the_frame(moments, tmp_path):
     path = save_movie(moments, tmp_path / "vae.gif", settings, NAMES, "tiny")
     with Image.open(path) as gif:
         assert gif.size == (300, 300) and gif.n_frames == 4
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
+                    reason="ffmpeg and ffprobe are not on the PATH (MP4 and WebM need them)")
+@pytest.mark.parametrize("suffix, codec", [(".mp4", "h264"), (".webm", "vp9")])
+def test_mp4_and_webm_go_through_ffmpeg_with_every_frame(moments, tmp_path, suffix, codec):
+    # An odd width: yuv420p needs even sides, so the frame loses its last column.
+    path = save_movie(moments, tmp_path / f"run{suffix}", MovieSettings(width=401, height=220,
+                                                                        fps=4), NAMES, "tiny")
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+         "stream=codec_name,width,height,nb_read_frames", "-of", "json", str(path)],
+        capture_output=True, text=True, timeout=60, check=True)
+    (stream,) = json.loads(probe.stdout)["streams"]
+    assert stream["codec_name"] == codec and (stream["width"], stream["height"]) == (400, 220)
+    assert int(stream["nb_read_frames"]) == len(moments)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporary left
