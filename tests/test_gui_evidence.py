@@ -72,6 +72,30 @@ def test_evidence_follows_a_run_and_plots_it_by_epoch(qtbot, tmp_path):
     assert len(x) == len(history)
 
 
+@pytest.mark.slow  # trains 2 epochs and measures each moment (about 10 s)
+def test_a_moment_from_the_timeline_is_measured_and_the_later_epochs_stay(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    _open_evidence(qtbot, window)
+    window.settings_panel.epochs.setValue(2)
+    press(qtbot, window, window.train_action)
+    qtbot.waitUntil(lambda: not window.session.busy and window.snapshot.epoch >= 2,
+                    timeout=MEASURE_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.evidence.latest is not None
+                    and window.evidence.latest.epoch >= 2, timeout=MEASURE_TIMEOUT_MS)
+    before = [e.epoch for e in window.evidence.history]
+    first = window.timeline.timeline[0]
+    window.timeline.choose(0)
+    qtbot.waitUntil(lambda: window.evidence.latest.epoch == first.epoch,
+                    timeout=MEASURE_TIMEOUT_MS)
+    epochs = [e.epoch for e in window.evidence.history]
+    assert epochs == sorted(set(epochs)) and first.epoch in epochs
+    assert set(before) <= set(epochs)  # the later epochs' figures are kept
+    # The table shows the moment on screen: its moment-matched KL, measured again here.
+    n = len(first.labels)
+    assert window.evidence.latest.ae.moment_kl == pytest.approx(
+        moment_matched_kl(first.ae_codes[:n]), rel=1e-6)
+
+
 def test_inspect_shows_the_exact_posterior_under_the_ellipse(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     plot = window.columns["vae"].latent_plot

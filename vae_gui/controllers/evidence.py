@@ -41,6 +41,7 @@ class EvidenceController(QtCore.QObject):
         self.state = state
         self.runner = BackgroundRunner(self)
         self.history: list = []  # Evidence, in order of epoch
+        self._latest = None  # the Evidence of the models on screen (a past moment, maybe)
         self._origin: ModelsOrigin | None = None
         self._judges: dict[str, object] = {}  # dataset -> Judge, trained or shipped once
         self._wanted = False
@@ -52,14 +53,15 @@ class EvidenceController(QtCore.QObject):
 
     @property
     def latest(self):
-        return self.history[-1] if self.history else None
+        """The figures of the models measured last: those on screen, or about to be."""
+        return self._latest
 
     def _on_models_changed(self, _refit: bool) -> None:
         if self.state.snapshot is None:
             return
         if self.state.origin is not self._origin:
             self._origin = self.state.origin
-            self.history = []
+            self.history, self._latest = [], None
         self._wanted = True
         if self.runner.busy or not self._active:
             return  # the running measurement starts the next when it ends
@@ -111,8 +113,11 @@ class EvidenceController(QtCore.QObject):
         if judge is not None:
             self._judges[job.origin.dataset] = judge
         if job.origin is self._origin:
-            # A run's figures in order of epoch; a loaded model has just the one.
-            self.history = [e for e in self.history if e.epoch < evidence.epoch] + [evidence]
+            # A run's figures in order of epoch, one per epoch (a moment measured again, say
+            # shown from the timeline, replaces its figures and keeps the later ones).
+            self.history = sorted([e for e in self.history if e.epoch != evidence.epoch]
+                                  + [evidence], key=lambda e: e.epoch)
+            self._latest = evidence
             self.measured.emit(evidence)
         self._next()
 
