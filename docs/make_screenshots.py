@@ -166,6 +166,16 @@ def shoot_timeline(app, window, out: Path) -> None:
     print(f"wrote {out / 'run.gif'}")
 
 
+def shoot_dialog(app, dialog, size: tuple[int, int], out: Path, name: str) -> None:
+    """A window the main window opened (the sweep's, the comparison's), at `size`; closed."""
+    dialog.resize(*size)
+    for _ in range(5):
+        app.processEvents()
+    dialog.grab().save(str(out / name), "PNG")
+    print(f"wrote {out / name}")
+    dialog.close()
+
+
 def shoot_compare(app, window, out: Path) -> None:
     """File > Compare two checkpoints: the pretrained models against the short run above."""
     from vae_gui.workers.loading import PRETRAINED
@@ -179,13 +189,7 @@ def shoot_compare(app, window, out: Path) -> None:
     window.compare.shown.connect(shown.append)
     window.compare.compare(PRETRAINED, run)
     wait(app, lambda: shown, seconds=300)
-    compared = shown[0]
-    compared.resize(1320, 860)
-    for _ in range(5):
-        app.processEvents()
-    compared.grab().save(str(out / "tool-compare.png"), "PNG")
-    print(f"wrote {out / 'tool-compare.png'}")
-    compared.close()
+    shoot_dialog(app, shown[0], (1320, 860), out, "tool-compare.png")
 
 
 def shoot_sweep(app, window, out: Path) -> None:
@@ -194,13 +198,7 @@ def shoot_sweep(app, window, out: Path) -> None:
     window.sweep.shown.connect(shown.append)
     window.sweep.run([0.5, 1, 2, 4, 8], epochs=10)
     wait(app, lambda: shown, seconds=300)
-    sweep_window = shown[0]
-    sweep_window.resize(1240, 1000)
-    for _ in range(5):
-        app.processEvents()
-    sweep_window.grab().save(str(out / "tool-sweep.png"), "PNG")
-    print(f"wrote {out / 'tool-sweep.png'}")
-    sweep_window.close()
+    shoot_dialog(app, shown[0], (1240, 1000), out, "tool-sweep.png")
 
 
 def close(app, window) -> None:

@@ -25,12 +25,15 @@ from vae_gui.model.errors import TooLarge, TrainingDiverged
 from vae_gui.model.losses import kl_per_dimension, reconstruction_loss
 from vae_gui.model.memory_needs import available_bytes, gigabytes, training_bytes
 from vae_gui.model.networks import VariationalAutoencoder, build_models
-from vae_gui.model.training import EVAL_BATCH, adam_optimizer, frozen_copy, read_only
+from vae_gui.model.training import (
+    EVAL_BATCH,
+    EVAL_NOISE_SEED,
+    adam_optimizer,
+    frozen_copy,
+    read_only,
+)
 
 MAX_BETAS = 12
-# The seed of the noise behind each test evaluation, the one Trainer.evaluate uses: every
-# VAE, at every epoch, is measured with the same eps, as the window's test losses are.
-EVAL_NOISE_SEED = 12345
 
 
 @dataclass(frozen=True)

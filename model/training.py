@@ -28,6 +28,9 @@ from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_mo
 from vae_gui.model.precision import autocast, choose_precision, grad_scaler
 
 EVAL_BATCH = 2000
+# The noise behind every test evaluation of a VAE (Trainer.evaluate, the β sweep): each
+# epoch's figures come from the same eps, so they differ only by what training changed.
+EVAL_NOISE_SEED = 12345
 # exp(88.7) overflows float32, so a log-variance above this bound is a run that diverged:
 # its KL and sigma would be inf, or nearly, wherever they are computed in float32.
 MAX_LOGVAR = 80.0
@@ -568,7 +571,7 @@ class Trainer:
         """Test losses of both models (the VAE's with one sample per image, fixed noise)."""
         self.ae.eval()
         self.vae.eval()
-        gen = torch.Generator(self.device).manual_seed(12345)
+        gen = torch.Generator(self.device).manual_seed(EVAL_NOISE_SEED)
         sums = np.zeros(4)
         kl_dims = torch.zeros(self.model_config.latent_dim, device=self.device)
         n = len(self.test_x)

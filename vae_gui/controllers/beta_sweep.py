@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from vae_gui.controllers.actions import make_action
+from vae_gui.views.pil_pixmap import pixmap_of
 from vae_gui.views.settings_panel import SettingsPanel
 from vae_gui.workers.background import BackgroundRunner, check_cancelled
 
@@ -69,12 +70,8 @@ class SweepWindow(QtWidgets.QDialog):
         super().__init__(parent)
         self.setWindowTitle(f"\u03b2 sweep: {result.dataset}")
         self.result, self.spec, self.picture = result, spec, picture
-        rgb = picture.convert("RGB")
-        data = rgb.tobytes()
-        image = QtGui.QImage(data, rgb.width, rgb.height, 3 * rgb.width,
-                             QtGui.QImage.Format.Format_RGB888).copy()
         self.image = QtWidgets.QLabel()
-        self.image.setPixmap(QtGui.QPixmap.fromImage(image))
+        self.image.setPixmap(pixmap_of(picture))
         scroll = QtWidgets.QScrollArea()
         scroll.setWidget(self.image)
         rows = "".join(
@@ -100,8 +97,8 @@ class SweepWindow(QtWidgets.QDialog):
         layout.addLayout(buttons)
         screen = (parent.screen() if parent is not None else
                   QtGui.QGuiApplication.primaryScreen()).availableGeometry()
-        self.resize(min(rgb.width + 40, screen.width() - 40),
-                    min(rgb.height + 200, screen.height() - 60))
+        self.resize(min(picture.width + 40, screen.width() - 40),
+                    min(picture.height + 200, screen.height() - 60))
 
     def save(self, folder: str | Path) -> list[Path]:
         """Writes sweep.png and sweep.json into `folder` (made if missing)."""
@@ -153,18 +150,15 @@ class BetaSweep(QtCore.QObject):
 
     def run(self, betas: list[float], epochs: int) -> None:
         """Trains the sweep in the background; `shown` follows with its window, or `error`."""
+        from vae_gui.model.sweep import check_betas  # torch is loaded once models are shown
+
         try:
             spec = self.settings_panel.spec()
             train_config = dataclasses.replace(spec.train_config, epochs=epochs)
-            from vae_gui.model.sweep_cli import MAX_BETAS
-
-            if not 1 <= len(betas) <= MAX_BETAS:
-                raise ValueError(f"a sweep takes 1 to {MAX_BETAS} values of \u03b2, not "
-                                 f"{len(betas)}")
-            for beta in betas:
-                dataclasses.replace(train_config, beta=beta)  # refused out of BOUNDS
+            check_betas(betas, train_config)
         except ValueError as exc:
-            self.error.emit("Cannot sweep", f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+            text = str(exc)
+            self.error.emit("Cannot sweep", text if text.endswith(".") else f"{text}.")
             return
         spec = dataclasses.replace(spec, train_config=train_config)
         self._done[:] = [0, 1]

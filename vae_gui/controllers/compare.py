@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from vae_gui.controllers.actions import make_action
+from vae_gui.views.pil_pixmap import pixmap_of
 from vae_gui.workers.background import BackgroundRunner, check_cancelled
 
 if TYPE_CHECKING:
@@ -62,13 +63,6 @@ def measure(paths: tuple[Path, Path], max_images: int,
     return Comparison(paths, (reports[0], reports[1]), pictures)
 
 
-def _pixmap(picture: Image.Image) -> QtGui.QPixmap:
-    rgb = picture.convert("RGB")
-    image = QtGui.QImage(rgb.tobytes(), rgb.width, rgb.height, 3 * rgb.width,
-                         QtGui.QImage.Format.Format_RGB888)
-    return QtGui.QPixmap.fromImage(image.copy())
-
-
 class CompareWindow(QtWidgets.QDialog):
     """A's and B's clouds side by side, and their figures with the better one marked."""
 
@@ -84,7 +78,7 @@ class CompareWindow(QtWidgets.QDialog):
         for name, path, picture in zip("AB", comparison.paths, comparison.pictures,
                                        strict=True):
             label = QtWidgets.QLabel()
-            label.setPixmap(_pixmap(picture))
+            label.setPixmap(pixmap_of(picture))
             label.setToolTip(f"{name}: {path}")
             self.pictures.append(label)
             pictures.addWidget(label)

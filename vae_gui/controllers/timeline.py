@@ -13,7 +13,7 @@ from vae_gui.controllers.training import TrainingController
 from vae_gui.explorer_state import ExplorerState
 from vae_gui.model.timeline import Timeline
 from vae_gui.views.timeline_bar import TimelineBar
-from vae_gui.workers.background import BackgroundRunner
+from vae_gui.workers.background import BackgroundRunner, check_cancelled
 from vae_gui.workers.pacing import throttled
 
 if TYPE_CHECKING:
@@ -153,7 +153,6 @@ class TimelineController(QtCore.QObject):
 
         def read() -> RunTimeline:
             from vae_gui.model.run_timeline import load_run_timeline
-            from vae_gui.workers.background import check_cancelled
 
             return load_run_timeline(folder, progress=lambda _d, _t: check_cancelled())
 
