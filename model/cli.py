@@ -212,13 +212,16 @@ def interrupt_after() -> Iterator[None]:
         raise Terminated if signal.SIGTERM in caught else KeyboardInterrupt
 
 
-def save_run(out: Path, checkpoint, every_epoch: bool) -> None:
+def save_run(out: Path, checkpoint, every_epoch: bool, about_data: dict | None = None) -> None:
     """Writes the run folder's checkpoint (and the epoch's own, with `every_epoch`) and
-    metrics.json for one epoch: all staged first, then renamed back to back (run_folder)."""
+    metrics.json for one epoch: all staged first, then renamed back to back (run_folder).
+    `about_data` (how the images were read, what the test figures measure) goes into
+    metrics.json as it is."""
     from vae_gui.model.checkpoint import checkpoint_bytes
 
     blob = checkpoint_bytes(checkpoint)
-    metrics = json.dumps(metrics_document(checkpoint.metadata()), indent=2).encode()
+    document = {**metrics_document(checkpoint.metadata()), **(about_data or {})}
+    metrics = json.dumps(document, indent=2).encode()
     staged = []
     try:
         if every_epoch:
@@ -246,6 +249,42 @@ def format_epoch(m, epochs: int, beta: float = 1.0) -> str:
                  f"(beta {beta:g}, KL {t.vae_kl:.2f})")
     return (f"epoch {m.epoch:>3}/{epochs}  test: AE recon {t.ae_recon:7.2f} | VAE loss "
             f"{t.vae_loss:7.2f} = {terms}  (nats/image, {m.seconds:.2f} s)")
+
+
+class LoadBars:
+    """Progress bars on stderr while a folder is listed and read (load_dataset's progress);
+    nothing when `quiet` (a distributed run's processes other than 0)."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.bar = None
+        self.stage = ""
+
+    def __call__(self, p) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        if p.stage != self.stage:
+            self.close()
+            self.stage = p.stage
+            what = "Listing images" if p.stage == "listing" else "Reading images"
+            self.bar = tqdm(total=p.total, desc=what, unit=" images", dynamic_ncols=True,
+                            file=sys.stderr, leave=False)
+        self.bar.update(p.done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def describe_data(data, trainer) -> str:
+    """One line saying how the training images are read and what the test figures measure."""
+    if data.stream is None:
+        return f"Data: in memory; the test loss is measured on {trainer.test_set}."
+    return (f"Data: {trainer.data_path}, since {data.stream.reason()}; the test loss and the "
+            f"encoded test set use {trainer.test_set}.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -356,11 +395,14 @@ def _train(args: argparse.Namespace, out: Path | None,
     from vae_gui.model.data import load_dataset
     from vae_gui.model.training import Trainer
 
+    loading = LoadBars(quiet=out is None)
     try:
-        data = load_dataset(args.dataset, args.data_root, args.image_size)
+        data = load_dataset(args.dataset, args.data_root, args.image_size, progress=loading)
+        loading.close()
         model_config, train_config = configs_from_args(args, data.image_shape)
         trainer = Trainer(data, model_config, train_config, distributed=context)
     except (VaeGuiError, ValueError) as exc:
+        loading.close()
         print(f"vae-gui train: {exc}", file=sys.stderr)
         return 1
     if out is None:  # a distributed run's process other than 0: its share, quietly
@@ -376,10 +418,12 @@ def _train(args: argparse.Namespace, out: Path | None,
     where = (f"{context.world_size} processes on {trainer.device}, each with 1/"
              f"{context.world_size} of every batch of {args.batch_size}" if context is not None
              else str(trainer.device))
-    print(f"Training an AE and a VAE on {data.name} ({len(data.train_images)} train, "
-          f"{len(data.test_images)} test images) on {where} in "
+    print(f"Training an AE and a VAE on {data.name} ({data.n_train} train, "
+          f"{data.n_test} test images) on {where} in "
           f"{trainer.precision} ({trainer.precision_reason}): {args.arch}, latent "
           f"{args.latent_dim}, hidden {args.hidden}, beta {args.beta:g}, {args.loss} loss.")
+    print(describe_data(data, trainer))
+    about_data = {"data_path": trainer.data_path, "test_set": trainer.test_set}
     checkpoint_path = out / CHECKPOINT_NAME
     saved_epoch = 0
     bar = tqdm(total=args.epochs * trainer.steps_per_epoch, unit="step", dynamic_ncols=True,
@@ -397,7 +441,7 @@ def _train(args: argparse.Namespace, out: Path | None,
                           data.class_names, trainer.epoch, trainer.step, tuple(trainer.history),
                           str(trainer.device), trainer.precision)
         with interrupt_after():
-            save_run(out, ckpt, args.save_every_epoch)
+            save_run(out, ckpt, args.save_every_epoch, about_data)
             saved_epoch = trainer.epoch
 
     try:

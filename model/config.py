@@ -109,7 +109,8 @@ class ModelConfig:
     2 ** len(hidden).
     """
 
-    image_shape: tuple[int, int] = (28, 28)
+    # (H, W) for grey images, (H, W, 3) for colour (channels last, as the data holds them).
+    image_shape: tuple[int, ...] = (28, 28)
     hidden: tuple[int, ...] = (256, 128)
     latent_dim: int = 2
     # Dropout on the input pixels and after each hidden layer of both encoders while training
@@ -127,7 +128,13 @@ class ModelConfig:
 
     @property
     def n_pixels(self) -> int:
-        return self.image_shape[0] * self.image_shape[1]
+        """Values per image: pixels times channels (what the reconstruction loss sums)."""
+        return math.prod(self.image_shape)
+
+    @property
+    def channels(self) -> int:
+        """1 for grey images, 3 for colour."""
+        return self.image_shape[2] if len(self.image_shape) == 3 else 1
 
     def problems(self) -> list[str]:
         """Every way in which this configuration is out of BOUNDS or cannot be built, as
@@ -139,16 +146,17 @@ class ModelConfig:
             if (why := BOUNDS["hidden"].problem(h)) is not None:
                 out.append(f"hidden layer sizes {why}")
                 break
-        if len(self.image_shape) != 2:
-            out.append(f"image shape must be two sides, not {list(self.image_shape)}")
-        for s in self.image_shape:
+        if len(self.image_shape) not in (2, 3) or self.image_shape[2:] not in ((), (3,)):
+            out.append("image shape must be two sides, and 3 channels for colour, not "
+                       f"{list(self.image_shape)}")
+        for s in self.image_shape[:2]:
             if (why := BOUNDS["image_side"].problem(s)) is not None:
                 out.append(f"image sides {why}")
                 break
         if self.arch not in ARCHITECTURES:
             out.append(f"architecture must be one of {', '.join(ARCHITECTURES)}, "
                        f"not {self.arch!r}")
-        elif self.arch == "conv" and self.hidden and len(self.image_shape) == 2:
+        elif self.arch == "conv" and self.hidden and len(self.image_shape) >= 2:
             out += self._conv_problems()
         return out
 
@@ -158,7 +166,7 @@ class ModelConfig:
         if (widest := max(self.hidden)) > MAX_CONV_CHANNELS:
             out.append(f"convolutional channel counts must be at most {MAX_CONV_CHANNELS}, "
                        f"not {widest}")
-        height, width = self.image_shape
+        height, width = self.image_shape[:2]
         stride = 2 ** len(self.hidden)
         if height != width:
             out.append(f"convolutional networks need square images, not {height}x{width}")

@@ -21,7 +21,7 @@ from vae_gui.model.errors import VaeGuiError
 DESCRIPTION = ("Measure a checkpoint's AE and VAE: reconstruction, -ELBO, an IWAE bound, "
                "the exact -log p(x) for a 2-D latent, how normal each latent space is, and "
                "whether decoded prior samples look like the data. All figures are nats per "
-               "image (summed over pixels) unless marked.")
+               "image (summed over pixels, and channels in colour) unless marked.")
 
 
 # The quadrature's grid over [-6, 6]^2: posteriors about 0.05 wide (the shipped VAE's) need
@@ -168,7 +168,8 @@ def evaluate(args: argparse.Namespace, progress=lambda text: None) -> dict:
         "latent_dim": d,
         "epoch": ckpt.epoch,
         "encoder_dropout": ckpt.model_config.encoder_dropout,
-        "units": "nats per image, summed over pixels (BCE: Bernoulli with grey-level targets; "
+        "units": "nats per image, summed over pixels and, in colour images, over their 3 "
+                 "channels (BCE: Bernoulli with grey-level targets; "
                  "MSE: Gaussian with variance 1/2)",
         "reference": {"ring_radius": radius, "prior_outside_share": prior_share,
                       "mmd_noise_floor_p95": mmd_noise_floor(

@@ -124,15 +124,16 @@ class JudgeLayers:
 
 
 class JudgeNet(nn.Module):
-    """Logits over the classes for images (N, H, W) in [0, 1]."""
+    """Logits over the classes for images (N, H, W) grey or (N, H, W, 3) colour, in [0, 1]."""
 
-    def __init__(self, image_shape: tuple[int, int], n_classes: int,
+    def __init__(self, image_shape: tuple[int, ...], n_classes: int,
                  layers: JudgeLayers) -> None:
         super().__init__()
-        self.image_shape = (int(image_shape[0]), int(image_shape[1]))
+        self.image_shape = tuple(int(s) for s in image_shape)
         self.spec = layers
         c1, c2 = layers.channels
-        self.conv1 = nn.Conv2d(1, c1, layers.kernel)
+        in_channels = self.image_shape[2] if len(self.image_shape) == 3 else 1
+        self.conv1 = nn.Conv2d(in_channels, c1, layers.kernel)
         self.conv2 = nn.Conv2d(c1, c2, layers.kernel)
         side = layers.feature_side()
         self.fc1 = nn.Linear(c2 * side * side, layers.hidden)
@@ -140,7 +141,7 @@ class JudgeNet(nn.Module):
 
     def forward(self, images: torch.Tensor,
                 generator: torch.Generator | None = None) -> torch.Tensor:
-        x = images.unsqueeze(1)
+        x = images.permute(0, 3, 1, 2) if images.ndim == 4 else images.unsqueeze(1)
         side = self.spec.input_side
         if tuple(x.shape[-2:]) != (side, side):
             # One definition for every dataset: the convolutions are sized for this grid.
@@ -158,7 +159,7 @@ class JudgeNet(nn.Module):
         return self.fc2(h)
 
 
-def _network_shapes(image_shape: tuple[int, int], n_classes: int,
+def _network_shapes(image_shape: tuple[int, ...], n_classes: int,
                     layers: JudgeLayers) -> dict[str, tuple[int, ...]]:
     """Every tensor name of the network with its shape; built on the meta device, so absurd
     sizes cost nothing."""
@@ -176,7 +177,7 @@ class Judge:
 
     network: JudgeNet
     class_names: tuple[str, ...]
-    image_shape: tuple[int, int]
+    image_shape: tuple[int, ...]  # (H, W), or (H, W, 3) for colour
     dataset: str
     train_accuracy: float  # on the training split, measured when training ended
     test_accuracy: float  # on the dataset's test split, which it never trained on
@@ -197,12 +198,14 @@ class Judge:
 
     def _images(self, images: np.ndarray) -> np.ndarray:
         images = np.asarray(images)
-        if images.ndim != 3 or tuple(images.shape[1:]) != self.image_shape:
-            h, w = self.image_shape
+        if tuple(images.shape[1:]) != self.image_shape:
+            h, w = self.image_shape[:2]
+            colour = " in colour" if len(self.image_shape) == 3 else ""
+            shape = ", ".join(str(s) for s in self.image_shape)
             raise JudgeError(
-                f"The judge grades images of {h}x{w} pixels (it was trained on "
+                f"The judge grades images of {h}x{w} pixels{colour} (it was trained on "
                 f"{self.dataset}), given an array of shape {list(images.shape)}; pass images "
-                f"shaped (N, {h}, {w}) or use a judge trained on these images' dataset."
+                f"shaped (N, {shape}) or use a judge trained on these images' dataset."
             )
         # A writable float32 copy: torch warns about read-only arrays (snapshots' are).
         images = np.array(images, dtype=np.float32)
@@ -211,9 +214,9 @@ class Judge:
         return images
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, C), float32, for images (N, H, W) in [0, 1]."""
+        """Class probabilities (N, C), float32, for images (N, *image_shape) in [0, 1]."""
         images = self._images(images)
-        step = max(1, BATCH_PIXELS // (self.image_shape[0] * self.image_shape[1]))
+        step = max(1, BATCH_PIXELS // math.prod(self.image_shape))
         out = np.empty((len(images), self.n_classes), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(images), step):
@@ -249,7 +252,7 @@ class Judge:
         }
 
 
-def _build_network(image_shape: tuple[int, int], n_classes: int, layers: JudgeLayers,
+def _build_network(image_shape: tuple[int, ...], n_classes: int, layers: JudgeLayers,
                    seed: int) -> JudgeNet:
     """A freshly initialised network; like build_models, seeded without touching the global
     random state."""
@@ -482,9 +485,9 @@ def _parse_metadata(path: Path, meta: dict) -> dict[str, Any]:
         if not 1 <= len(names) <= MAX_CLASSES:
             raise ValueError(f"there must be 1 to {MAX_CLASSES} class names, not {len(names)}")
         shape = meta["image_shape"]
-        if not isinstance(shape, list) or len(shape) != 2:
-            raise TypeError("image_shape must be two numbers")
-        for side in shape:
+        if not isinstance(shape, list) or len(shape) not in (2, 3) or shape[2:] not in ([], [3]):
+            raise TypeError("image_shape must be two numbers, and 3 channels for colour")
+        for side in shape[:2]:
             if isinstance(side, bool) or not isinstance(side, int) or side not in (
                     BOUNDS["image_side"]):
                 raise ValueError(f"image sides must be whole numbers in {BOUNDS['image_side']}"
@@ -497,7 +500,7 @@ def _parse_metadata(path: Path, meta: dict) -> dict[str, Any]:
             raise TypeError("evaluations must be a dictionary")
         return {
             "class_names": tuple(names),
-            "image_shape": (shape[0], shape[1]),
+            "image_shape": tuple(shape),
             "dataset": dataset,
             "layers": JudgeLayers.from_dict(meta["layers"]),
             "train_accuracy": _fraction(meta["train_accuracy"], "train_accuracy"),

@@ -110,9 +110,11 @@ def prior_quantile_grid(n: int) -> np.ndarray:
 
 
 def mosaic(images: np.ndarray, rows: int, cols: int, gap: int = 0) -> np.ndarray:
-    """Tiles (rows * cols, H, W) images into one (rows * (H + gap), cols * (W + gap)) image."""
-    n, h, w = images.shape
-    out = np.ones((rows * (h + gap) - gap, cols * (w + gap) - gap), dtype=np.float32)
+    """Tiles (rows * cols, H, W) images into one (rows * (H + gap), cols * (W + gap)) image;
+    colour images (rows * cols, H, W, 3) into a colour one. Gaps are white."""
+    n, h, w = images.shape[:3]
+    out = np.ones((rows * (h + gap) - gap, cols * (w + gap) - gap, *images.shape[3:]),
+                  dtype=np.float32)
     for k in range(min(n, rows * cols)):
         r, c = divmod(k, cols)
         out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = images[k]

@@ -48,7 +48,7 @@ def _mlp_parameters(config: ModelConfig) -> tuple[int, int, int]:
 
 def _conv_parameters(config: ModelConfig) -> tuple[int, int, int]:
     """(encoder without its head, decoder, the head's inputs) of the convolutional nets."""
-    channels = [1, *config.hidden]
+    channels = [config.channels, *config.hidden]  # image channels first
     # A stage from a to b channels: a * b kernels and b biases, either way round.
     stages = sum(a * b * KERNEL_TAPS for a, b in zip(channels, channels[1:], strict=False))
     features = config.hidden[-1] * _conv_sides(config)[-1] ** 2

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from vae_gui.model.atomic_write import write_atomic
-from vae_gui.model.class_colors import class_color, rgb
+from vae_gui.model.class_colors import class_colors, rgb
 from vae_gui.model.errors import VaeGuiError
 from vae_gui.model.latent import Projection, pca_projection
 from vae_gui.model.movie_settings import FORMATS, MovieSettings
@@ -86,14 +86,13 @@ def render_frame(snapshot: Snapshot, frames: dict[str, PlotFrame], settings: Mov
                  class_names: Sequence[str], caption: str) -> Image.Image:
     """One frame: each model's cloud coloured by class with the prior's 1, 2 and 3 sigma
     rings, a title over each and `caption` and the class legend under them."""
-    n_classes = len(class_names)
     image = Image.new("RGB", (settings.width, settings.height), "white")
     draw = ImageDraw.Draw(image)
     font = movie_font()
     panel_w = settings.width // len(settings.models)
     side = max(10, min(panel_w - 2 * MARGIN_PX, settings.height - TITLE_PX - CAPTION_PX
                        - 2 * MARGIN_PX))
-    colors = np.array([rgb(class_color(i, n_classes)) for i in range(n_classes)], np.uint8)
+    colors = np.array([rgb(c) for c in class_colors(class_names)], np.uint8)
     dot = 2 if side < 240 else 3  # square dots of 2 or 3 pixels
     top = TITLE_PX + MARGIN_PX
     boxes = []

@@ -28,14 +28,36 @@ def conv_side(config: ModelConfig) -> int:
     return config.image_shape[0] // 2 ** len(config.hidden)
 
 
-def conv_encoder(config: ModelConfig, n_outputs: int) -> nn.Sequential:
-    """Flat images (N, H*W) -> stride-2 convolutions with a ReLU after each -> one Linear.
+class ChannelsFirst(nn.Module):
+    """Flat colour images (N, H*W*C), channels last as the data holds them -> (N, C, H, W)."""
 
-    Layers only, no dropout, as in mlp(), so that Encoder's dropout treats both alike.
+    def __init__(self, image_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(-1, *self.image_shape).permute(0, 3, 1, 2)
+
+
+class FlatChannelsLast(nn.Module):
+    """Feature maps (N, C, H, W) -> flat (N, H*W*C), channels last like the data."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 2, 3, 1).flatten(1)
+
+
+def conv_encoder(config: ModelConfig, n_outputs: int) -> nn.Sequential:
+    """Flat images (N, H*W*C) -> stride-2 convolutions with a ReLU after each -> one Linear.
+
+    Layers only, no dropout, as in mlp(), so that Encoder's dropout treats both alike. Colour
+    images only change the first module (to channels first) and the first convolution's
+    input channels, so grey models keep their parameter names.
     """
-    height, width = config.image_shape
-    layers: list[nn.Module] = [nn.Unflatten(1, (1, height, width))]
-    for n_in, n_out in zip((1, *config.hidden[:-1]), config.hidden, strict=True):
+    height, width = config.image_shape[:2]
+    channels = config.channels
+    layers: list[nn.Module] = [ChannelsFirst(config.image_shape) if channels > 1
+                               else nn.Unflatten(1, (1, height, width))]
+    for n_in, n_out in zip((channels, *config.hidden[:-1]), config.hidden, strict=True):
         layers += [nn.Conv2d(n_in, n_out, **CONV_STAGE), nn.ReLU()]
     side = conv_side(config)
     layers += [nn.Flatten(1), nn.Linear(config.hidden[-1] * side * side, n_outputs)]
@@ -44,21 +66,23 @@ def conv_encoder(config: ModelConfig, n_outputs: int) -> nn.Sequential:
 
 def conv_decoder(config: ModelConfig) -> nn.Sequential:
     """Latent points (N, d) -> a Linear to the smallest feature map -> transposed stride-2
-    convolutions mirroring conv_encoder back to one channel -> flat logits (N, H*W)."""
+    convolutions mirroring conv_encoder back to the image's channels -> flat logits
+    (N, H*W*C), channels last."""
     side, channels = conv_side(config), config.hidden[-1]
     layers: list[nn.Module] = [nn.Linear(config.latent_dim, channels * side * side), nn.ReLU(),
                                nn.Unflatten(1, (channels, side, side))]
-    widths = [*reversed(config.hidden), 1]
+    widths = [*reversed(config.hidden), config.channels]
     for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
         layers.append(nn.ConvTranspose2d(n_in, n_out, **CONV_STAGE))
         if i < len(widths) - 2:  # logits after the last: nothing follows it
             layers.append(nn.ReLU())
-    layers.append(nn.Flatten(1))
+    layers.append(FlatChannelsLast() if config.channels > 1 else nn.Flatten(1))
     return nn.Sequential(*layers)
 
 
 class Encoder(nn.Module):
-    """Maps a batch of images (N, H, W) or (N, H*W) to `n_outputs` numbers per image."""
+    """Maps a batch of images (N, *image_shape) or flat (N, H*W*C) to `n_outputs` numbers per
+    image."""
 
     def __init__(self, config: ModelConfig, n_outputs: int) -> None:
         super().__init__()
@@ -92,7 +116,8 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Maps latent points (N, latent_dim) to pixel logits (N, H*W); images are their sigmoid."""
+    """Maps latent points (N, latent_dim) to pixel logits (N, H*W*C), channels last; images are
+    their sigmoid."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()

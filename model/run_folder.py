@@ -158,6 +158,7 @@ def repair_metrics(folder: str | os.PathLike) -> bool:
         from vae_gui.model.checkpoint import read_metadata
 
         meta = read_metadata(checkpoint)
+        old = None
         with contextlib.suppress(OSError, ValueError):
             if metrics.is_file() and metrics.stat().st_size < 256 * 1024**2:
                 old = json.loads(metrics.read_text(encoding="utf-8"))
@@ -168,7 +169,12 @@ def repair_metrics(folder: str | os.PathLike) -> bool:
                     meta = {**meta, "device": old.get("device", "")}
                 if isinstance(old, dict) and not meta.get("precision"):
                     meta = {**meta, "precision": old.get("precision", "")}
-        write_atomic(metrics, json.dumps(metrics_document(meta), indent=2).encode())
+        document = metrics_document(meta)
+        # How the images were read and what the test figures cover: the run's own words,
+        # which the checkpoint does not hold.
+        if isinstance(old, dict):
+            document.update({k: old[k] for k in ("data_path", "test_set") if k in old})
+        write_atomic(metrics, json.dumps(document, indent=2).encode())
         return True
     except (OSError, VaeGuiError, KeyError, TypeError):
         return False

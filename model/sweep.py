@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from vae_gui.model.config import ModelConfig, TrainConfig
-from vae_gui.model.data import DatasetBundle
+from vae_gui.model.config import MAX_DATASET_MB_VARIABLE, ModelConfig, TrainConfig
+from vae_gui.model.data import STREAM_ABOVE_MB_VARIABLE, DatasetBundle
 from vae_gui.model.device import resolve_device
-from vae_gui.model.errors import TooLarge, TrainingDiverged
+from vae_gui.model.errors import DatasetError, TooLarge, TrainingDiverged
 from vae_gui.model.losses import kl_per_dimension, reconstruction_loss
 from vae_gui.model.memory_needs import available_bytes, gigabytes, training_bytes
 from vae_gui.model.networks import VariationalAutoencoder, build_models
@@ -143,6 +143,13 @@ def sweep(
     propagates). A non-finite loss raises TrainingDiverged naming the β.
     """
     betas = check_betas(betas, train_config)
+    if getattr(data, "stream", None) is not None:
+        # The sweep slices its batches from one tensor of the whole training split.
+        raise DatasetError(
+            f"{data.name} is too large to hold in memory ({data.stream.reason()}), and the "
+            "beta sweep trains only on data held in memory. Sweep a smaller folder, or, if "
+            f"this one fits in memory, set {STREAM_ABOVE_MB_VARIABLE} and "
+            f"{MAX_DATASET_MB_VARIABLE} above its size in megabytes.")
     if tuple(model_config.image_shape) != data.image_shape:
         raise ValueError(f"the models expect images of {model_config.image_shape} but "
                          f"{data.name} has {data.image_shape}")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-from vae_gui.model.class_colors import class_color, rgb
+from vae_gui.model.class_colors import class_colors, rgb
 from vae_gui.model.latent import Projection, pca_projection
 from vae_gui.model.movie import (
     FONT_PX,
@@ -104,8 +104,7 @@ def sweep_picture(result: SweepResult, width: int = 1200,
     draw = ImageDraw.Draw(image)
     font = movie_font()
     beta = beta_symbol(font)
-    n_classes = len(result.class_names)
-    colors = np.array([rgb(class_color(i, n_classes)) for i in range(n_classes)], np.uint8)
+    colors = np.array([rgb(c) for c in class_colors(result.class_names)], np.uint8)
 
     projections = [_projection(mu) for mu in result.mu]
     planes = [p.to_plane(mu) for p, mu in zip(projections, result.mu, strict=True)]

@@ -1,7 +1,10 @@
 """Training the AE and the VAE together, with no Qt: progress and snapshots go to callbacks.
 
 The trainer keeps the whole dataset as one tensor on the device and slices shuffled batches
-from it, with no per-sample DataLoader; benchmarks/bench_train.py compares the two.
+from it, with no per-sample DataLoader; benchmarks/bench_train.py compares the two. A folder
+too large for memory (DatasetBundle.stream) is read from disk instead, the same batches in
+the same order, through a DataLoader with worker processes (model/folder_stream.py;
+benchmarks/bench_stream.py compares the two paths).
 """
 
 from __future__ import annotations
@@ -20,8 +23,15 @@ from vae_gui.model.cloud_points import MAX_CLOUD_POINTS, CloudPoints
 from vae_gui.model.config import ModelConfig, TrainConfig
 from vae_gui.model.data import DatasetBundle
 from vae_gui.model.device import resolve_device
-from vae_gui.model.distributed import DistributedContext, average, share
+from vae_gui.model.distributed import DistributedContext, average
 from vae_gui.model.errors import TrainingDiverged
+from vae_gui.model.folder_stream import (
+    StreamBatches,
+    batch_rows,
+    describe_path,
+    images_in_flight,
+    stream_workers,
+)
 from vae_gui.model.losses import kl_per_dimension, reconstruction_loss
 from vae_gui.model.memory_needs import check_fits
 from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_models
@@ -386,9 +396,13 @@ class Trainer:
         if tuple(model_config.image_shape) != data.image_shape:
             raise ValueError(f"the models expect images of {model_config.image_shape} but "
                              f"{data.name} has {data.image_shape}")
+        # A streamed folder holds its subsets and the batches read ahead, not every image.
+        self.workers = stream_workers() if data.stream is not None else 0
+        held = len(data.train_images) + len(data.test_images)
+        if data.stream is not None:
+            held += images_in_flight(train_config.batch_size, self.workers)
         # Refused before any allocation, with the sizes, rather than failing in the allocator.
-        check_fits(model_config, train_config.batch_size,
-                   len(data.train_images) + len(data.test_images))
+        check_fits(model_config, train_config.batch_size, held)
         self.data = data
         self.model_config = model_config
         self.config = train_config
@@ -405,8 +419,18 @@ class Trainer:
         self.distributed = distributed
         self._ae_step, self._vae_step = self._step_modules()
         self._make_optimizers()
+        # The images held in memory: every one, or a streamed folder's fixed subsets (the test
+        # loss and the clouds use them; the training batches come from _stream).
         self.train_x = torch.tensor(data.train_images).flatten(1).to(self.device)
         self.test_x = torch.tensor(data.test_images).flatten(1).to(self.device)
+        self.n_train = data.n_train
+        self._stream = (StreamBatches(data.stream, train_config.batch_size, self.workers,
+                                      distributed, self.device)
+                        if data.stream is not None else None)
+        # Which path reads the training images, and what the test figures are measured on,
+        # in words: the CLI prints them, metrics.json and the window's status say them.
+        self.data_path = "in memory" if data.stream is None else describe_path(self.workers)
+        self.test_set = data.test_set()
         self.cloud = CloudPoints.of(data, include_train, max_points)
         self.cloud_labels = read_only(self.cloud.labels(data.test_labels, data.train_labels))
         self.shuffle_gen = torch.Generator().manual_seed(train_config.seed)
@@ -417,7 +441,7 @@ class Trainer:
         for k, model in enumerate((self.ae, self.vae)):
             model.encoder.generator = torch.Generator(self.device).manual_seed(
                 train_config.seed + 2 + k + rank_seed)
-        self.steps_per_epoch = math.ceil(len(self.train_x) / train_config.batch_size)
+        self.steps_per_epoch = math.ceil(self.n_train / train_config.batch_size)
         self.step = 0
         self.last_batch_size = 0
         self.epoch = 0  # completed epochs
@@ -425,6 +449,7 @@ class Trainer:
         self._history_stride = 1
         self.changes: list[LiveChange] = []
         self._order = torch.empty(0, dtype=torch.long)
+        self._order_cpu = self._order  # the same permutation, for the stream's sampler
         self._pos = 0
         self._curve: list[tuple[float, ...]] = []
         self._curve_sum = np.zeros(4)
@@ -467,16 +492,15 @@ class Trainer:
     def train_step(self) -> Losses:
         """Trains both models on the next batch; raises TrainingDiverged on a non-finite loss."""
         if self._pos == 0:
-            self._order = torch.randperm(len(self.train_x), generator=self.shuffle_gen)
-            self._order = self._order.to(self.device)
+            self._order_cpu = torch.randperm(self.n_train, generator=self.shuffle_gen)
+            self._order = self._order_cpu.to(self.device)
             self._epoch_started = time.perf_counter()
-        idx = self._order[self._pos:self._pos + self.config.batch_size]
-        batch_size = len(idx)
-        if self.distributed is not None and len(idx) < self.distributed.world_size:
-            # A last batch smaller than the processes: topped up from the epoch's start, so
-            # that every process has a share (each must step, or the others would wait).
-            idx = torch.cat([idx, self._order[:self.distributed.world_size - len(idx)]])
-        x = self.train_x[share(idx, self.distributed)]
+        rows, batch_size = batch_rows(self._order, self._pos, self.config.batch_size,
+                                      self.distributed)
+        if self._stream is None:
+            x = self.train_x[rows]
+        else:  # the same rows, read from disk (DatasetError naming a file it cannot read)
+            x = self._stream.batch(self._order_cpu, self._pos)
         kind, beta = self.config.loss, self.config.beta
 
         with autocast(self.precision, self.device):
@@ -526,7 +550,7 @@ class Trainer:
         self._curve_n += 1
         self._epoch_sum += row * batch_size
         self._epoch_n += batch_size
-        if self._pos >= len(self.train_x):
+        if self._pos >= self.n_train:
             self._finish_epoch()
         return losses
 
@@ -568,7 +592,9 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> tuple[Losses, tuple[float, ...]]:
-        """Test losses of both models (the VAE's with one sample per image, fixed noise)."""
+        """Test losses of both models (the VAE's with one sample per image, fixed noise) on
+        the test images held in memory: all of them, or a streamed folder's fixed subset
+        (`test_set` says which)."""
         self.ae.eval()
         self.vae.eval()
         gen = torch.Generator(self.device).manual_seed(EVAL_NOISE_SEED)
@@ -617,7 +643,7 @@ class Trainer:
         self._good = (ae.state_dict(), vae.state_dict())
         return Snapshot(
             step=self.step,
-            epoch=self.epoch + self._pos / len(self.train_x),
+            epoch=self.epoch + self._pos / self.n_train,
             ae=ae,
             vae=vae,
             ae_codes=codes,
@@ -630,6 +656,18 @@ class Trainer:
             changes=tuple(self.changes),
             cloud=self.cloud,
         )
+
+    @property
+    def stream_pids(self) -> tuple[int, ...]:
+        """The worker processes a streamed run started last (empty in memory); after close()
+        none of them runs."""
+        return self._stream.started_pids if self._stream is not None else ()
+
+    def close(self) -> None:
+        """Ends the worker processes that read a streamed folder, if any run (run() does this
+        as it returns; the next step starts them again)."""
+        if self._stream is not None:
+            self._stream.close()
 
     def set_cloud(self, include_train: bool) -> None:
         """Encodes the training split's images too (or no longer) from the next snapshot."""
@@ -665,6 +703,24 @@ class Trainer:
         live views never cost training more than about that fraction. An epoch's end gets
         one too, unless the last came less than half an interval before.
         """
+        try:
+            return self._run(control, on_progress, on_snapshot, on_epoch, snapshot_interval,
+                             snapshot_budget, progress_interval)
+        finally:
+            # A stopped, finished or failed run leaves no worker process behind; Continue
+            # starts them again at the batch where it stopped.
+            self.close()
+
+    def _run(
+        self,
+        control: TrainingControl | None,
+        on_progress: Callable[[Progress], None] | None,
+        on_snapshot: Callable[[Snapshot], None] | None,
+        on_epoch: Callable[[EpochMetrics], None] | None,
+        snapshot_interval: float,
+        snapshot_budget: float,
+        progress_interval: float,
+    ) -> list[EpochMetrics]:
         control = control or TrainingControl()
         interval = snapshot_interval
         last_snap = last_progress = time.perf_counter()

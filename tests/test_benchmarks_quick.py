@@ -104,3 +104,20 @@ def test_bench_example_quick_prints_both_tables(tmp_path) -> None:
     losses = re.findall(r"^\| torch's default threads \| ([12]) +\| ([0-9.]+) +\| ([0-9.]+)",
                         out, flags=re.MULTILINE)
     assert [e for e, _, _ in losses] == ["1", "2"], out
+
+
+def test_bench_stream_quick_prints_the_table_and_the_same_weights() -> None:
+    # Writes 600 PNGs and trains on them in memory and streamed: about 15 s.
+    result = subprocess.run(
+        [sys.executable, "benchmarks/bench_stream.py", "--quick"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    for label in ("in memory (one tensor, sliced)", "streamed, 0 worker processes",
+                  "streamed, 2 worker processes", "reading alone, no model"):
+        assert label in out, out
+    medians = re.findall(r"^\| streamed, \d worker process(?:es)? +\| ([0-9,]+) ", out,
+                         flags=re.MULTILINE)
+    assert len(medians) == 3 and all(int(m.replace(",", "")) > 0 for m in medians), out
+    assert "every streamed run trained the same weights as the in-memory run: yes" in out

@@ -338,7 +338,7 @@ def test_metadata_of_an_unknown_version(rewrite_checkpoint, version):
     lambda m: m.update(model=None),
     lambda m: m.update(model="big"),
     lambda m: m["model"].update(hidden="many"),
-    lambda m: m["model"].update(image_shape=[28, 28, 3]),
+    lambda m: m["model"].update(image_shape=[28, 28, 2]),
     lambda m: m["training"].update(loss="l7"),
     lambda m: m["training"].update(lr=-1),
     lambda m: m["training"].update(seed=10**30),
@@ -351,7 +351,7 @@ def test_metadata_of_an_unknown_version(rewrite_checkpoint, version):
     lambda m: m.update(history={"epoch": 1}),
     lambda m: m.update(history=[{"epoch": 1}]),
 ], ids=["no-model", "no-class-names", "model-null", "model-string", "hidden-string",
-        "image-3d", "unknown-loss", "negative-lr", "huge-seed", "no-classes",
+        "image-2-channels", "unknown-loss", "negative-lr", "huge-seed", "no-classes",
         "class-names-string", "class-names-numbers", "dataset-list", "negative-epoch",
         "step-string", "history-dict", "history-incomplete"])
 def test_damaged_metadata_fields(rewrite_checkpoint, edit):

@@ -34,11 +34,12 @@ def _offline(no_network):
     """No test here may reach the network (the fixture is in conftest.py)."""
 
 
-def _check_bundle(bundle, n_train, n_test, side=28, n_classes=10):
-    assert bundle.train_images.shape == (n_train, side, side)
-    assert bundle.test_images.shape == (n_test, side, side)
+def _check_bundle(bundle, n_train, n_test, side=28, n_classes=10, channels=1):
+    shape = (side, side) if channels == 1 else (side, side, channels)
+    assert bundle.train_images.shape == (n_train, *shape)
+    assert bundle.test_images.shape == (n_test, *shape)
     assert bundle.train_labels.shape == (n_train,) and bundle.test_labels.shape == (n_test,)
-    assert bundle.image_shape == (side, side)
+    assert bundle.image_shape == shape and bundle.channels == channels
     assert len(bundle.class_names) == n_classes
     for images in (bundle.train_images, bundle.test_images):
         assert images.dtype == np.float32
@@ -212,22 +213,53 @@ def _png(path: Path, size, color, mode="RGB") -> None:
     Image.new(mode, size, color).save(path)
 
 
-def test_folder_of_images_is_resized_and_made_grayscale(tmp_path):
+def test_folder_of_colour_images_is_resized_and_keeps_its_channels(tmp_path):
     root = tmp_path / "shapes"
     for i in range(5):
         _png(root / "red" / f"{i}.png", (40 + i, 30), (255, 0, 0))  # odd sizes, colour
-        _png(root / "white" / f"{i}.PNG", (20, 20), 255, mode="L")
+        _png(root / "white" / f"{i}.PNG", (20, 20), 255, mode="L")  # grey among colour
     (root / "white" / "notes.txt").write_text("not an image")  # ignored
     (root / ".hidden").mkdir()  # not a class
     _png(root / "white" / ".thumbnail.png", (5, 5), 0, mode="L")  # hidden: ignored
     bundle = load_dataset(str(root), image_size=16)
-    _check_bundle(bundle, 8, 2, side=16, n_classes=2)
+    _check_bundle(bundle, 8, 2, side=16, n_classes=2, channels=3)
     assert bundle.class_names == ("red", "white")
     images = np.concatenate([bundle.train_images, bundle.test_images])
     labels = np.concatenate([bundle.train_labels, bundle.test_labels])
-    # Pure red in grayscale is 0.299 * 255 = 76 (ITU-R 601-2 luma, as PIL converts to "L").
-    np.testing.assert_allclose(images[labels == 0], 76 / 255, atol=1 / 255)
-    np.testing.assert_allclose(images[labels == 1], 1.0)
+    np.testing.assert_array_equal(images[labels == 0], np.broadcast_to([1.0, 0.0, 0.0],
+                                                                       (5, 16, 16, 3)))
+    np.testing.assert_array_equal(images[labels == 1], 1.0)
+
+
+def test_folder_of_grey_pictures_stays_grey_even_when_saved_as_rgb(tmp_path):
+    root = tmp_path / "greys"
+    for i in range(5):
+        _png(root / "dark" / f"{i}.png", (30, 30), (76, 76, 76))  # RGB file, grey picture
+        _png(root / "light" / f"{i}.png", (20, 20), 200, mode="L")
+    bundle = load_dataset(str(root), image_size=16)
+    _check_bundle(bundle, 8, 2, side=16, n_classes=2, channels=1)
+    images = np.concatenate([bundle.train_images, bundle.test_images])
+    labels = np.concatenate([bundle.train_labels, bundle.test_labels])
+    np.testing.assert_allclose(images[labels == 0], 76 / 255, atol=1e-7)
+    np.testing.assert_allclose(images[labels == 1], 200 / 255, atol=1e-7)
+
+
+def test_npz_of_rgb_images_keeps_its_channels_and_one_channel_is_grey(tmp_path):
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (20, 8, 8, 3), dtype=np.uint8)
+    labels = np.arange(20) % 2
+    np.savez(tmp_path / "rgb.npz", images=rgb, labels=labels)
+    bundle = load_dataset(str(tmp_path / "rgb.npz"))
+    _check_bundle(bundle, 16, 4, side=8, n_classes=2, channels=3)
+    both = np.concatenate([bundle.train_images, bundle.test_images])
+    # Every value kept, as uint8 / 255 in float32 (the split only reorders the images).
+    expected = np.sort(rgb.reshape(-1)).astype(np.float32) / np.float32(255)
+    np.testing.assert_array_equal(np.sort(both.reshape(-1)), expected)
+    np.savez(tmp_path / "one.npz", images=rgb[..., :1], labels=labels)
+    _check_bundle(load_dataset(str(tmp_path / "one.npz")), 16, 4, side=8, n_classes=2)
+    np.savez(tmp_path / "rgba.npz", images=np.zeros((20, 8, 8, 4), np.uint8), labels=labels)
+    with pytest.raises(DatasetError, match=r"\(H, W, 3\) for RGB colour"):
+        load_dataset(str(tmp_path / "rgba.npz"))
 
 
 @pytest.mark.parametrize("setup, fragment", [
@@ -273,7 +305,7 @@ def _npz(tmp_path, **arrays) -> str:
 
 @pytest.mark.parametrize("arrays, fragment", [
     (dict(pictures=np.zeros((4, 8, 8))), "must hold arrays 'images'"),
-    (dict(images=np.zeros((4, 8, 8, 3)), labels=np.arange(4) % 2), "expected N images of shape"),
+    (dict(images=np.zeros((4, 8, 8, 2)), labels=np.arange(4) % 2), "expected N images of shape"),
     (dict(images=np.zeros((4, 64)), labels=np.arange(4) % 2), "expected N images of shape"),
     (dict(images=np.zeros((4, 8, 8)), labels=np.arange(3)), "same length"),
     (dict(images=np.zeros((1, 8, 8)), labels=np.arange(1)), "same length >= 2"),
@@ -288,7 +320,7 @@ def _npz(tmp_path, **arrays) -> str:
           test_images=np.zeros((0, 8, 8)), test_labels=np.zeros(0, int)), "labels must be"),
     (dict(images=np.zeros((6, 8, 8)), labels=np.arange(6) % 3, class_names=np.array(["x"])),
      r"bad\.npz has labels up to 2, but its 'class_names' holds only 1 name: add a name"),
-], ids=["wrong-keys", "colour-images", "flat-images", "length-mismatch", "one-image",
+], ids=["wrong-keys", "two-channel-images", "flat-images", "length-mismatch", "one-image",
         "float-labels", "string-labels", "huge-labels", "negative-labels", "nan-pixels",
         "train-test-size-mismatch", "empty-splits", "too-few-class-names"])
 def test_bad_npz_contents_raise_dataset_error(tmp_path, arrays, fragment):
@@ -707,11 +739,12 @@ def test_a_check_that_raises_stops_a_folder_scan_at_the_next_image(tmp_path, mon
     assert 0 < len(opened) < 20  # 2 calls while listing the folders, then 2 images opened
 
 
-def test_a_folder_over_the_size_limit_is_refused_before_reading_images(tmp_path, monkeypatch):
-    root = _twenty_images(tmp_path / "twenty")
-    monkeypatch.setenv(MAX_DATASET_MB_VARIABLE, "10")
-    opened = _count_opened_images(monkeypatch)
-    with pytest.raises(DatasetError, match="holds 20 images; at 512x512 pixels as float32 they "
-                                           "take 20 MB, which exceeds the limit of 10 MB"):
-        load_dataset(str(root), image_size=512)
-    assert opened == []
+def test_grey_pixels_of_a_colour_picture_are_its_luma_as_pillow_computes_it():
+    from PIL import Image
+    from vae_gui.model.data import grey_pixels
+
+    rgb = np.random.default_rng(3).integers(0, 256, (9, 7, 3), dtype=np.uint8)
+    expected = np.asarray(Image.fromarray(rgb).convert("L"))
+    np.testing.assert_array_equal(grey_pixels(rgb), expected)
+    grey = np.repeat(expected[..., None], 3, axis=-1)  # a grey picture stored as RGB
+    np.testing.assert_array_equal(grey_pixels(grey), expected)

@@ -107,6 +107,10 @@ def test_metadata_too_large_to_open_is_refused_before_anything_is_written(tmp_pa
 # ---------------------------------------------------- checkpoint and metrics.json together
 
 
+ABOUT_DATA = {"data_path": "streamed from disk by 2 worker processes",
+              "test_set": "a fixed subset of 10,000 of the 20,000 test images (seed 0)"}
+
+
 def _pair(tmp_path: Path, epoch: int):
     from vae_gui.model.checkpoint import Checkpoint
 
@@ -114,7 +118,7 @@ def _pair(tmp_path: Path, epoch: int):
     ae, vae = build_models(config, epoch)
     ckpt = Checkpoint(ae, vae, config, TrainConfig(), "mnist5k", ("a", "b"), epoch,
                       10 * epoch, tuple(_metrics(e) for e in range(1, epoch + 1)), "cpu")
-    save_run(tmp_path, ckpt, every_epoch=False)
+    save_run(tmp_path, ckpt, every_epoch=False, about_data=ABOUT_DATA)
     return ckpt
 
 
@@ -141,6 +145,8 @@ def test_a_killed_runs_metrics_are_repaired_from_its_checkpoint(tmp_path):
     (tmp_path / "metrics.json").write_bytes(metrics_2)
     (tmp_path / LOCK_NAME).touch()
     assert repair_metrics(tmp_path) and _metrics_epoch(tmp_path) == 3
+    repaired = json.loads((tmp_path / "metrics.json").read_text())
+    assert {k: repaired[k] for k in ABOUT_DATA} == ABOUT_DATA  # what the run said is kept
     assert not (tmp_path / LOCK_NAME).exists()  # whole again
     assert not repair_metrics(tmp_path)  # nothing to do now
 

@@ -380,9 +380,9 @@ def test_training_on_a_folder_of_images_resized_to_the_chosen_size(qtbot, tmp_pa
     qtbot.mouseClick(toolbar_button(window, window.reset_action),
                      QtCore.Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.snapshot is not pretrained, timeout=30000)
-    assert window.image_shape == (12, 12)
+    assert window.image_shape == (12, 12, 3)  # colour pictures keep their channels
     assert window.class_names == ("circle", "square")
-    assert window.columns["ae"].decoded.current_image().shape == (12, 12)
+    assert window.columns["ae"].decoded.current_image().shape == (12, 12, 3)
 
 
 def test_kl_bar_labels_never_run_together(qtbot):

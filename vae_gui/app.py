@@ -67,6 +67,9 @@ def add_window_arguments(p: argparse.ArgumentParser) -> None:
                    help="start training from scratch as soon as the window is up")
     p.add_argument("--follow", metavar="DIR", type=folder_to_follow,
                    help="show each checkpoint that 'vae-gui train --out DIR' writes, as it lands")
+    p.add_argument("--demo", choices=("shapes",),
+                   help="shapes: train a convolutional pair on colour images of shapes, "
+                        "generated on the fly, as soon as the window is up")
 
 
 def image_target(text: str) -> str:

@@ -98,7 +98,7 @@ def run_gui(args: argparse.Namespace, pending_signals: list[int] | None = None) 
     # ended (MainWindow.closeEvent): quit then, not when it hides.
     app.setQuitOnLastWindowClosed(False)
     window = MainWindow()
-    window.warm_up_training = not args.screenshot or args.train
+    window.warm_up_training = not args.screenshot or args.train or bool(args.demo)
     window.closed.connect(app.quit)
     window.show()
     _close_on_signals(window)
@@ -106,7 +106,10 @@ def run_gui(args: argparse.Namespace, pending_signals: list[int] | None = None) 
     if pending_signals:
         QtCore.QTimer.singleShot(0, window.close_without_asking)
     exit_code = {"value": 0}
-    if args.train:
+    # Once the pretrained models are shown (which fills the settings with theirs).
+    if args.demo == "shapes":
+        window.models_shown.connect(window.start_shapes_demo)
+    elif args.train:
         window.models_shown.connect(window.train_action.trigger)
     if args.follow:
         window.models_shown.connect(lambda: window.follow(args.follow))

@@ -151,6 +151,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.open_action, self.save_action = f.open_action, f.save_action
         self.follow_action, self.export_codes_action = f.follow_action, f.export_codes_action
         self.train_action = t.train_action
+        self.shapes_demo_action = make_action(
+            self, "Colour &shapes demo", self.start_shapes_demo,
+            tip="Train a convolutional pair on colour images of six shapes, generated on the "
+                "fly (the same as vae-gui --demo shapes)")
         self.step_action, self.stop_action, self.reset_action = (t.step_action, t.stop_action,
                                                                  t.reset_action)
         self.export_action = make_action(self, "&Export window as PNG\u2026",
@@ -227,6 +231,8 @@ class MainWindow(QtWidgets.QMainWindow):
         train_menu = menu.addMenu("&Training")
         for a in t.actions:
             train_menu.addAction(a)
+        train_menu.addSeparator()
+        train_menu.addAction(self.shapes_demo_action)
         view_menu = menu.addMenu("&View")
         for a in (self.link_action, self.same_scale_action, self.fit_action, None,
                   self.sampled_action, self.fade_action, self.marginal_means_action,
@@ -373,6 +379,14 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def follow(self, folder: str) -> None:
         self.files.follow(folder)
+
+    def start_shapes_demo(self) -> None:
+        """Fills the settings with the colour shapes demo's (a convolutional pair on colour
+        images generated on the fly) and trains it from scratch, as Train would."""
+        from vae_gui.model.shapes import DEMO_MODEL, DEMO_TRAINING
+
+        self.settings_panel.show_configs("shapes", DEMO_MODEL, DEMO_TRAINING)
+        self.train_action.trigger()
 
     def recent_files(self) -> list[str]:
         return self.files.recent_files()

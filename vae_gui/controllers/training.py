@@ -16,6 +16,7 @@ from vae_gui.workers.pacing import throttled
 from vae_gui.workers.training_session import TrainingSession, TrainingSpec, TrainingStarted
 
 if TYPE_CHECKING:
+    from vae_gui.model.data import LoadProgress
     from vae_gui.model.training import Progress, Snapshot
     from vae_gui.views.settings_panel import SettingsPanel
 
@@ -60,6 +61,7 @@ class TrainingController(QtCore.QObject):
         self.guard = guard
         self.settings_panel = settings_panel
         self.session = TrainingSession(self)
+        self.session.loading.connect(self._on_loading)
         self.session.started.connect(self._on_started)
         self.session.snapshot.connect(self._on_snapshot)
         self.session.progress.connect(self._on_progress)
@@ -93,6 +95,7 @@ class TrainingController(QtCore.QObject):
             lambda i: self.session.set_pace(PACES[i][1]))
         self._run_spec: TrainingSpec | None = None  # the settings of the run on screen
         self._failed = False  # the run on screen ended in a divergence or another error
+        self._data_note = ""  # how a streamed run reads its data, for the status line
         settings_panel.edited.connect(self._on_settings_edited)
         self.progress_bar = QtWidgets.QProgressBar()
         self.progress_bar.setMaximumWidth(260)
@@ -191,6 +194,7 @@ class TrainingController(QtCore.QObject):
         timeline is kept for a newer checkpoint of a followed run."""
         self._show_live.cancel()
         self._latest, self._origin, self._run_spec = None, None, None
+        self._data_note = ""
         self.guard.forget()
         self.session.reset()
         self.progress_label.setText("")
@@ -198,13 +202,23 @@ class TrainingController(QtCore.QObject):
             self.forgotten.emit()
 
     # --- what the thread reports ------------------------------------------------------------
+    def _on_loading(self, p: LoadProgress) -> None:
+        """A folder being listed (no total yet: a busy bar) or read (a share of its images)."""
+        self.progress_bar.setMaximum(p.total or 0)
+        self.progress_bar.setValue(p.done if p.total else 0)
+        self.progress_label.setText(p.describe())
+
     def _on_started(self, started: TrainingStarted) -> None:
         data = started.data
         self._origin = ModelsOrigin(data.source, data.class_names, data.image_shape,
                                     cloud_images_of(data), started.model_config,
                                     started.train_config, "training", data)
+        self._data_note = ""
+        if getattr(data, "stream", None) is not None:
+            # Not the usual path, and the test figures then measure a subset: both said.
+            self._data_note = f", {started.data_path}; test loss and clouds: {started.test_set}"
         self.source_changed.emit(
-            f"Training on {data.name} ({started.device}, {started.precision})")
+            f"Training on {data.name} ({started.device}, {started.precision}){self._data_note}")
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self._latest = snapshot
@@ -262,7 +276,8 @@ class TrainingController(QtCore.QObject):
                 how = "Diverged; the last good models" if self._failed else "Stopped"
                 self.source_changed.emit(
                     f"{how}: step {s.step:,}, epoch {s.epoch:.2f} of "
-                    f"{self.settings_panel.epochs.value()}, on {origin.dataset}")
+                    f"{self.settings_panel.epochs.value()}, on {origin.dataset}"
+                    f"{self._data_note}")
         self.update_controls()
 
     def update_controls(self, *_args) -> None:

@@ -53,7 +53,7 @@ class DrawTab(QtWidgets.QWidget):
         state = self.state
         if state.snapshot is None:
             return
-        self.canvas.set_shape(state.image_shape)
+        self.canvas.set_shape(state.image_shape[:2])
         if self.canvas.is_empty():
             self.codes, self.vae_logvar = {}, None
             for view in self.views.values():
@@ -61,6 +61,8 @@ class DrawTab(QtWidgets.QWidget):
             self.posterior.clear("Draw to see the exact posterior of your drawing.")
             return
         x = self.canvas.image[None]
+        if len(state.image_shape) == 3:  # white ink on black in every channel of a colour model
+            x = np.repeat(x[..., None], state.image_shape[2], axis=-1)
         for which in MODELS:
             code, logvar = encode_images(state.model(which), x)
             self.codes[which] = code[0]

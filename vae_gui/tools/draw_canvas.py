@@ -18,7 +18,8 @@ class DrawCanvas(QtWidgets.QWidget):
         self.image = np.zeros(shape, dtype=np.float32)
         self.setFixedSize(shape[1] * SCALE, shape[0] * SCALE)
         self.setCursor(QtCore.Qt.CursorShape.CrossCursor)
-        self.setToolTip("Draw a digit with the left mouse button; it is encoded as you draw.")
+        self.setToolTip("Draw a digit (or any shape) with the left mouse button, white on "
+                        "black; it is encoded as you draw.")
         self._last: QtCore.QPointF | None = None
         self.brush_radius = 1.3  # in image pixels; soft edges like MNIST's anti-aliasing
 

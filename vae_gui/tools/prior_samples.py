@@ -24,8 +24,8 @@ class PriorSamplesTab(QtWidgets.QWidget):
         self.button.clicked.connect(self.new_samples)
         note = QtWidgets.QLabel("The same z for both models. The VAE was trained to decode "
                                 "draws near the prior; nothing tied the AE's codes to it. "
-                                "Tools \u25b8 Evidence measures how digit-like and how varied "
-                                "each model's samples are.")
+                                "For MNIST digits, Tools \u25b8 Evidence measures how digit-like "
+                                "and how varied each model's samples are.")
         note.setWordWrap(True)
         box, self.views = image_pair("prior samples")
         layout = QtWidgets.QVBoxLayout(self)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from vae_gui.views.image_pixels import to_pixels, to_qimage
+
 CAPTION_POINT_SIZE = 8
 
 
 class _ImageArea(QtWidgets.QWidget):
-    """Paints one grey image as large as fits, square pixels, centred.
+    """Paints one grey or colour image as large as fits, square pixels, centred.
 
     A plain widget rather than a pyqtgraph view: each cursor move repaints two of these, and
     a QImage scaled by the painter costs a fraction of a view box's scene repaint."""
@@ -22,8 +24,7 @@ class _ImageArea(QtWidgets.QWidget):
 
     def set_pixels(self, pixels: np.ndarray) -> None:
         self.pixels = np.ascontiguousarray(pixels)
-        h, w = self.pixels.shape
-        self.qimage = QtGui.QImage(self.pixels.data, w, h, w, QtGui.QImage.Format.Format_Grayscale8)
+        self.qimage = to_qimage(self.pixels)
         self.update()
 
     def clear(self) -> None:
@@ -50,7 +51,8 @@ class _ImageArea(QtWidgets.QWidget):
 
 
 class DecodedImage(QtWidgets.QWidget):
-    """An (H, W) image in [0, 1] under a caption (rich text: '<br>' breaks a line)."""
+    """An (H, W) grey or (H, W, 3) colour image in [0, 1] under a caption (rich text: '<br>'
+    breaks a line)."""
 
     def __init__(self, caption: str, parent=None) -> None:
         super().__init__(parent)
@@ -81,9 +83,7 @@ class DecodedImage(QtWidgets.QWidget):
     def set_image(self, image: np.ndarray) -> None:
         image = np.asarray(image, dtype=np.float32)
         self._image = image.copy()
-        # Fixed levels: 0 is black and 1 white whatever the image holds; NaN shows as black.
-        pixels = np.nan_to_num(np.clip(image, 0.0, 1.0), nan=0.0) * 255.0 + 0.5
-        self.area.set_pixels(pixels.astype(np.uint8))
+        self.area.set_pixels(to_pixels(image))
 
     def clear_image(self) -> None:
         self._image = None

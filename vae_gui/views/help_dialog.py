@@ -39,10 +39,11 @@ correlation, so the faint points are mostly the outer ones.</p>
 scales it, so gradients reach &mu; and &sigma;.</p>
 
 <h3>The loss = reconstruction + &beta; &middot; KL</h3>
-<p><b>Reconstruction</b> is &minus;log p(x|z) in nats per image, summed over pixels: binary
-cross-entropy (Bernoulli pixels) by default, or with <i>MSE</i> a Gaussian with fixed variance
-1/2 per pixel (the squared error plus a constant, so the unit is nats of a density; these
-figures are not comparable with BCE's). The grey-level pixels of MNIST are not 0 or 1, so BCE
+<p><b>Reconstruction</b> is &minus;log p(x|z) in nats per image, summed over pixels (and over
+the red, green and blue values of each pixel of a colour image): binary cross-entropy
+(Bernoulli pixels) by default, or with <i>MSE</i> a Gaussian with fixed variance 1/2 per pixel
+(the squared error plus a constant, so the unit is nats of a density; these figures are not
+comparable with BCE's). The grey-level pixels of MNIST are not 0 or 1, so BCE
 cannot reach 0; nor are these figures comparable with papers that binarize MNIST. The
 <b>KL</b> term, KL(q(z|x) &#8214; p(z)), measures how far each posterior is from the prior
 and pulls the cloud into the rings. Both are in the <b>VAE loss curves</b> (bottom right).

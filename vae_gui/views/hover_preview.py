@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from vae_gui.views.image_pixels import to_pixels, to_qimage
+
 SCALE = 3  # screen pixels per image pixel
 OFFSET = 14  # pixels between the mouse and the preview's corner
 
@@ -32,12 +34,13 @@ class HoverPreview(QtWidgets.QFrame):
 
     def show_image(self, index: int, image: np.ndarray, caption: str,
                    at: QtCore.QPoint) -> None:
-        """Shows `image` (H, W) in [0, 1] with `caption`, near `at` (parent coordinates)."""
+        """Shows `image` (H, W) or (H, W, 3) in [0, 1] with `caption`, near `at` (parent
+        coordinates)."""
         if index != self.index:
             self.index = index
-            gray = np.ascontiguousarray((np.clip(image, 0, 1) * 255).astype(np.uint8))
-            h, w = gray.shape
-            qimage = QtGui.QImage(gray.data, w, h, w, QtGui.QImage.Format.Format_Grayscale8)
+            pixels = to_pixels(image)
+            h, w = pixels.shape[:2]
+            qimage = to_qimage(pixels)
             self.image_label.setPixmap(QtGui.QPixmap.fromImage(qimage).scaled(
                 w * SCALE, h * SCALE, QtCore.Qt.AspectRatioMode.KeepAspectRatio,
                 QtCore.Qt.TransformationMode.FastTransformation))

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from vae_gui.views.palette import CURSOR_COLOR, PRIOR_COLOR, class_color
+from vae_gui.views.palette import CURSOR_COLOR, PRIOR_COLOR, class_colors
 
 RING_SIGMAS = (1, 2, 3)
 
@@ -463,8 +463,7 @@ class LatentPlot(pg.PlotWidget):
         if tuple(class_names) == self._class_names:
             return
         self._class_names = tuple(class_names)
-        n = len(class_names)
-        self._cloud.set_colors([QtGui.QColor(class_color(i, n)) for i in range(n)])
+        self._cloud.set_colors([QtGui.QColor(c) for c in class_colors(class_names)])
 
     def set_points(self, xy: np.ndarray, labels: np.ndarray,
                    alpha: np.ndarray | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 # The class colours live with the model, whose exported movies use them too.
-from vae_gui.model.class_colors import TAB10, class_color  # noqa: F401 - shared here
+from vae_gui.model.class_colors import TAB10, class_color, class_colors  # noqa: F401 - shared here
 
 AE_COLOR = "#d62728"
 VAE_COLOR = "#1f77b4"
@@ -24,8 +24,10 @@ def legend_html(class_names: tuple[str, ...]) -> str:
     from folder names and checkpoints, and a name such as "<img width=20000>" must show as
     the text it is, not widen the window."""
     n = len(class_names)
-    parts = [f"<span style='color:{class_color(i, n)}; font-size:14pt'>\u25cf</span>"
-             f"{html.escape(_short(name))}" for i, name in enumerate(class_names[:LEGEND_CLASSES])]
+    shown = class_names[:LEGEND_CLASSES]
+    parts = [f"<span style='color:{color}; font-size:14pt'>\u25cf</span>"
+             f"{html.escape(_short(name))}"
+             for name, color in zip(shown, class_colors(class_names), strict=False)]
     if n > LEGEND_CLASSES:
         parts.append(f"and {n - LEGEND_CLASSES:,} more classes")
     return " ".join(parts)

@@ -11,9 +11,11 @@ from vae_gui.model.shipped_files import pretrained_checkpoint
 from vae_gui.workers.background import check_cancelled
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from vae_gui.model.checkpoint import Checkpoint
     from vae_gui.model.cloud_points import CloudImages, CloudPoints
-    from vae_gui.model.data import DatasetBundle
+    from vae_gui.model.data import DatasetBundle, LoadProgress
     from vae_gui.model.training import Snapshot
 
 PRETRAINED = pretrained_checkpoint()
@@ -47,9 +49,12 @@ def prepare_torch() -> None:
 
 
 def load_for_display(path: str | os.PathLike, data_root: str | None = None,
-                     include_train: bool = False) -> LoadedModels:
+                     include_train: bool = False,
+                     progress: Callable[[LoadProgress], None] | None = None) -> LoadedModels:
     """Runs in a background thread; raises CheckpointError or DatasetError with the reason.
-    The clouds show the test split, and with `include_train` the training split too.
+    The clouds show the test split (a fixed subset of it for a folder too large for memory),
+    and with `include_train` the training split too. `progress` hears how the listing and
+    reading of a folder dataset go.
 
     Between its stages it lets a closing window cancel it (see check_cancelled), so that
     closing during the load of a large checkpoint waits for one stage, not for all of them.
@@ -69,7 +74,8 @@ def load_for_display(path: str | os.PathLike, data_root: str | None = None,
     check_cancelled()
     try:
         data = load_dataset(checkpoint.dataset, data_root, checkpoint.model_config.image_shape[0],
-                            check=check_cancelled)  # a download stops at its next chunk
+                            check=check_cancelled,  # a download stops at its next chunk
+                            progress=progress)
     except DatasetError as exc:
         raise DatasetError(f"The models in {path} were trained on {checkpoint.dataset!r}, which "
                            f"cannot be loaded: {exc}") from exc

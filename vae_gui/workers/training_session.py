@@ -35,6 +35,8 @@ class TrainingStarted:
     train_config: TrainConfig
     device: str
     precision: str  # what the forward pass trains in: "fp32", "bf16" or "fp16"
+    data_path: str = "in memory"  # or "streamed from disk by 2 worker processes", ...
+    test_set: str = ""  # what the test loss and the clouds measure, in words
 
 
 class _Stopped(Exception):
@@ -70,8 +72,10 @@ class TrainingThread(QtCore.QThread):
                 from vae_gui.model.training import Trainer
 
                 spec = self.spec
+                # A large folder takes a while to list and read: the window says how far.
                 data = load_dataset(spec.dataset, spec.data_root, spec.model_config.image_shape[0],
-                                    check=self._check_stopped)
+                                    check=self._check_stopped,
+                                    progress=lambda p: post("loading", p))
                 if self.control.stopped:  # stopped or closed while the data loaded
                     return
                 # The data set decides the image size; every other setting is the panel's.
@@ -80,7 +84,9 @@ class TrainingThread(QtCore.QThread):
                                        include_train=spec.include_train)
                 post("started", TrainingStarted(data, config, spec.train_config,
                                                 str(self.trainer.device),
-                                                self.trainer.precision))
+                                                self.trainer.precision,
+                                                self.trainer.data_path,
+                                                self.trainer.test_set))
                 post("snapshot", self.trainer.snapshot())  # the untrained starting point
             else:  # continuing: with the β, learning rate and epochs the settings say now
                 self.trainer.set_epochs(self.spec.train_config.epochs)
@@ -109,6 +115,7 @@ class TrainingSession(QtCore.QObject):
     """
 
     started = QtCore.Signal(object)  # TrainingStarted
+    loading = QtCore.Signal(object)  # vae_gui.model.data.LoadProgress, while a folder loads
     snapshot = QtCore.Signal(object)
     progress = QtCore.Signal(object)
     failed = QtCore.Signal(str)
@@ -202,7 +209,7 @@ class TrainingSession(QtCore.QObject):
         elif self._closed or (thread is not self._thread and thread is not self._draining):
             return  # closed, or reset since: no late snapshot, error dialog or new state
         else:
-            getattr(self, kind).emit(value)  # started, snapshot, progress or failed
+            getattr(self, kind).emit(value)  # loading, started, snapshot, progress, failed
 
     def pause(self) -> None:
         if self._control:
