@@ -9,7 +9,8 @@ It opens the window on the pretrained models, drives each tool as a user would, 
 screenshot.png and tool-*.png (and run.gif, a short run as a movie) into docs/ (or --out).
 The training shots train from scratch, and the latent-8 shot trains a small model for 15
 epochs (about a minute on 2 cores); the 70k-point shot trains on 70,000 images for 2
-epochs (about 15 s), where the real MNIST test set is beside the project.
+epochs (about 15 s), where the real MNIST test set is beside the project; the colour shapes
+demo trains for 15 epochs (`--only shapes` renders that shot alone).
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=DOCS,
                    help="folder to write the PNGs into (default: docs/, the README's)")
-    out = p.parse_args(argv).out
+    p.add_argument("--only", choices=("shapes",),
+                   help="shapes: only demo-shapes.png, the colour shapes demo trained live")
+    args = p.parse_args(argv)
+    out = args.out
     out.mkdir(parents=True, exist_ok=True)
     import pyqtgraph as pg
 
@@ -60,6 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = QtCore.QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"),
                                 QtCore.QSettings.Format.IniFormat)
     settings.setValue("ask_before_discarding", False)  # a script: nobody answers a question
+    if args.only == "shapes":
+        window = MainWindow(settings)
+        window.fit_to(QtCore.QRect(0, 0, 1600, 900))
+        window.show()
+        shoot_shapes_demo(app, window, out)
+        close(app, window)
+        return 0
     window = MainWindow(settings)
     # The size of a common laptop screen (Qt's offscreen screen is 800 x 800, smaller than
     # the window can be).
@@ -141,7 +152,36 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     shoot_train_points(app, window, out)
     close(app, window)
+
+    window = MainWindow(settings)
+    window.fit_to(QtCore.QRect(0, 0, 1600, 900))
+    window.show()
+    shoot_shapes_demo(app, window, out)
+    close(app, window)
     return 0
+
+
+def shoot_shapes_demo(app, window, out: Path) -> None:
+    """The colour shapes demo trained to its end (15 epochs, a minute or two on 2 cores), the
+    cursor on the rings' cloud and the colour manifold in the Tools tab."""
+    import numpy as np
+
+    window.load_initial()
+    wait(app, lambda: window.snapshot is not None)
+    window.shapes_demo_action.trigger()
+    wait(app, lambda: window.session.has_run and not window.session.running
+         and window.snapshot.epoch == 15, seconds=900)
+    snapshot = window.snapshot
+    mu, is_ring = snapshot.vae_mu, snapshot.labels == window.class_names.index("ring")
+    # A ring whose 20 nearest test points are rings too (the most such), in the densest place.
+    distances = np.linalg.norm(mu[is_ring][:, None] - mu[None], axis=-1)
+    nearest = np.argsort(distances, axis=1)[:, 1:21]
+    purity = is_ring[nearest].mean(axis=1)
+    spread = np.take_along_axis(distances, nearest[:, -1:], axis=1)[:, 0]
+    best = np.lexsort((spread, -purity))[0]
+    window.columns["vae"].latent_plot.set_cursor(*mu[is_ring][best], notify=True)
+    window.tools.show_tab(window.tools.manifold)
+    shoot(app, window, out, "demo-shapes.png")
 
 
 def shoot_timeline(app, window, out: Path) -> None:

@@ -18,7 +18,7 @@ SHAPES_TRAIN = 6000
 SHAPES_TEST = 1000
 
 # What `vae-gui --demo shapes` trains: a small convolutional pair with a 2-D latent space, which
-# trains at a few seconds an epoch on two CPU cores (docs/benchmarks.md).
+# trains at about 5 s an epoch on two CPU cores (docs/benchmarks.md, "The colour shapes demo").
 DEMO_MODEL = ModelConfig(image_shape=(SHAPES_SIDE, SHAPES_SIDE, 3), hidden=(32, 64),
                          latent_dim=2, arch="conv")
 DEMO_TRAINING = TrainConfig(epochs=15)
@@ -45,9 +45,11 @@ MIN_CONTRAST = 80
 MIN_CHROMA = 40
 # The background's HSV value (brightness), and how far from the middle a shape may lie as a
 # share of the room it has (1: anywhere inside). A 2-D latent space has room for the class, the
-# size and a little of the place: with shapes anywhere on backgrounds up to 0.3 the classes
-# mixed (the test means' 10 nearest neighbours agreed on the class for 61% of points, an MLP
-# pair after 8 epochs); nearly black and near the middle, for 92%.
+# size and a little of the place: with random colours, shapes anywhere and backgrounds up to
+# 0.3, the classes mixed (the majority of a test mean's 10 nearest test means was its class
+# for 61% of the points, an MLP pair after 8 epochs); with a hue per class, nearly black
+# backgrounds and shapes near the middle, for 83% (docs/benchmarks.md, "The colour shapes
+# demo").
 BACKGROUND_VALUE = (0.0, 0.05)
 PLACEMENT = 0.3
 

@@ -135,6 +135,7 @@ def test_a_grey_checkpoint_does_not_open_colour_data_and_the_reverse(shapes):
         Trainer(small_shapes(shapes), grey, TrainConfig(epochs=1))
 
 
+@pytest.mark.slow  # trains a classifier on 6,000 images: a few seconds
 def test_the_judge_classifies_colour_shapes_and_saves_their_channels(shapes, tmp_path):
     from vae_gui.model.judge import load_judge, save_judge, train_judge
 
