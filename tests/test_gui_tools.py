@@ -442,6 +442,45 @@ def test_hovering_a_point_shows_its_test_image_and_class(qtbot, tmp_path):
     qtbot.waitUntil(lambda: not preview.isVisible(), timeout=5000)
 
 
+def test_dragging_the_cursor_over_points_shows_no_preview_and_hovering_after_does(qtbot,
+                                                                                 tmp_path):
+    # In a drag the scene sends no hover events (vae_gui/views/latent_plot.py skips them, a
+    # millisecond a move); the cursor still follows, and hovering works once it is released.
+    window = make_window(qtbot, tmp_path)
+    column = window.columns["ae"]
+    plot, preview = column.latent_plot, column.hover
+    xy = window.state.projections["ae"].to_plane(window.snapshot.ae_codes)
+    (x0, x1), (y0, y1) = plot.view_box.viewRange()
+    empty = np.array([x1 - 0.05 * (x1 - x0), y0 + 0.05 * (y1 - y0)])  # no point near
+    assert np.hypot(*(xy - empty).T).min() > 0.05 * (x1 - x0)
+    plot.set_cursor(*empty, notify=True)
+    start = view_to_widget(plot, *empty)
+    over = view_to_widget(plot, *xy[17])  # the drag ends on a point
+    shown = []
+    preview.installEventFilter(watcher := _ShowWatcher(shown))
+    drag(qtbot, plot, start, over)
+    assert shown == [] and not preview.isVisible()
+    under_mouse = plot.view_box.mapSceneToView(plot.mapToScene(over))
+    assert np.hypot(*(np.array(plot.cursor_position()) - (under_mouse.x(), under_mouse.y()))
+                    ) < 0.02 * (x1 - x0)  # the cursor followed the mouse
+    hover(qtbot, plot, over + QtCore.QPoint(1, 0))
+    qtbot.waitUntil(preview.isVisible, timeout=5000)
+    preview.removeEventFilter(watcher)
+
+
+class _ShowWatcher(QtCore.QObject):
+    """Records each time the watched widget is shown."""
+
+    def __init__(self, shown: list) -> None:
+        super().__init__()
+        self.shown = shown
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's API
+        if event.type() == QtCore.QEvent.Type.Show:
+            self.shown.append(obj)
+        return False
+
+
 def test_a_decoded_image_stays_whole_when_its_caption_grows(qtbot):
     from vae_gui.views.decoded_image import DecodedImage
 

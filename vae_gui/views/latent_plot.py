@@ -41,6 +41,9 @@ GRID_COLORS = ("#d9d9d9", "#eeeeee")  # major, minor lines: black at 15% and 7% 
 # pyqtgraph versions tested, and tests/test_latent_plot.py checks that this path is in use.
 from pyqtgraph.Qt.internals import PrimitiveArray  # noqa: E402
 
+# A pixmap of the item in screen pixels, copied when something moves over it.
+CACHED = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+
 
 class _CloudItem(pg.GraphicsObject):
     """Every class's points in one item, painted straight from numpy arrays.
@@ -122,7 +125,14 @@ class _CloudItem(pg.GraphicsObject):
             self._bounds = QtCore.QRectF()
         self._pad = None
         self._version += 1
+        self.cache_if_dots()
         self.update()
+
+    def cache_if_dots(self) -> None:
+        """Keeps a pixmap of the dots while they can only be dots, so that the cursor's
+        repaints copy it (the density image bins the visible region, so it is never kept)."""
+        dots = self.mode == "points" or (self.mode == "auto" and self.count() <= self.threshold)
+        self.setCacheMode(CACHED if dots else QtWidgets.QGraphicsItem.CacheMode.NoCache)
 
     def points(self) -> np.ndarray:
         return np.column_stack([self._x, self._y])
@@ -444,6 +454,13 @@ class LatentPlot(pg.PlotWidget):
                                     brush=pg.mkBrush(255, 255, 255, 60), movable=True)
         self.cursor.setZValue(20)
         self.plot_item.addItem(self.cursor)
+        # Dragging the cursor repaints the small rectangles it leaves and enters; the grid, the
+        # rings and the dots under it are then copied from a pixmap of each instead of painted
+        # again (a pixmap is redrawn only when its item changes or the view moves; the cloud
+        # keeps one only while it is dots: _CloudItem.cache_if_dots).
+        for under in (self._grid, *self._rings, *self._ring_labels):
+            under.setCacheMode(CACHED)
+        self._skip_hover_while_dragging()
         self.scale_bar = ScaleBar()
         self.scale_bar.setParentItem(self.view_box)
         self.scale_bar.setZValue(25)
@@ -500,6 +517,7 @@ class LatentPlot(pg.PlotWidget):
         self._cloud.mode = mode
         if threshold is not None:
             self._cloud.threshold = int(threshold)
+        self._cloud.cache_if_dots()
         self._cloud.update()
 
     @property
@@ -606,11 +624,25 @@ class LatentPlot(pg.PlotWidget):
         if index is not None:
             self.point_clicked.emit(index)
 
+    def _skip_hover_while_dragging(self) -> None:
+        """pyqtgraph's scene looks for the items near the mouse on every move, to send them
+        hover events, even in a drag, where none may take the hover: about a millisecond of
+        each dragged cursor move (benchmarks/bench_gui.py). In a drag it is skipped; the
+        first move after the button is released hovers again."""
+        scene = self.scene()
+        send_hover_events = scene.sendHoverEvents
+
+        def unless_dragging(event, exitOnly: bool = False) -> None:  # noqa: N803 - pyqtgraph's
+            if exitOnly or not scene.dragButtons:
+                send_hover_events(event, exitOnly)
+
+        scene.sendHoverEvents = unless_dragging
+
     def _on_mouse_moved(self, scene_pos: QtCore.QPointF) -> None:
         """Reports the point under the mouse (none while a button is held: a drag)."""
         index = -1
-        if (not QtWidgets.QApplication.mouseButtons()
-                and self.view_box.sceneBoundingRect().contains(scene_pos)):
+        dragging = QtWidgets.QApplication.mouseButtons() or self.scene().dragButtons
+        if not dragging and self.view_box.sceneBoundingRect().contains(scene_pos):
             found = self.point_near(scene_pos)
             index = -1 if found is None else found
         if index != -1 or self._hovered != -1:

@@ -30,15 +30,22 @@ class PriorPanel(pg.PlotWidget):
         image.setLookupTable(_light_gray_lut())
         image.setRect(QtCore.QRectF(-EXTENT, -EXTENT, 2 * EXTENT, 2 * EXTENT))
         item.addItem(image)
+        under = [image]  # what the marker moves over
         t = np.linspace(0, 2 * np.pi, 97)
         for s in RING_SIGMAS:
-            item.addItem(pg.PlotCurveItem(s * np.cos(t), s * np.sin(t),
-                                          pen=pg.mkPen(PRIOR_COLOR, width=1)))
+            ring = pg.PlotCurveItem(s * np.cos(t), s * np.sin(t),
+                                    pen=pg.mkPen(PRIOR_COLOR, width=1))
+            item.addItem(ring)
             # The panel is small: the share alone (the latent plots' labels give "1σ: 39%").
             label = pg.TextItem(ring_label(s).split(": ")[1], color=PRIOR_COLOR, anchor=(0, 1))
             label.setFont(QtGui.QFont(label.textItem.font().family(), 7))
             label.setPos(s * 0.71, s * 0.71)
             item.addItem(label)
+            under += [ring, label]
+        # Each cursor move repaints the marker's old and new places: the density and the
+        # rings there are copied from a pixmap of each rather than painted again.
+        for static in under:
+            static.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.marker = _Cross()
         self.marker.setZValue(10)
         item.addItem(self.marker)
