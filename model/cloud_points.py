@@ -21,16 +21,21 @@ class CloudPoints:
     random subset above `max_points`), then, with `include_train`, the training split's (all,
     or a fixed random subset of what the cap leaves)."""
 
-    n_test: int  # images in the dataset's test split
+    n_test: int  # images in the dataset's test split (held in memory)
     n_train: int  # and in its training split
     include_train: bool = False
     max_points: int = MAX_CLOUD_POINTS
+    # The splits' whole sizes where fewer images are held (a folder streamed from disk holds
+    # a fixed subset of each): what describe() counts the points out of.
+    whole: tuple[int, int] | None = None
 
     @classmethod
     def of(cls, data, include_train: bool = False,
            max_points: int = MAX_CLOUD_POINTS) -> CloudPoints:
         """The points a cloud of `data` (a DatasetBundle) shows."""
-        return cls(len(data.test_images), len(data.train_images), include_train, max_points)
+        held = (len(data.test_images), len(data.train_images))
+        whole = (data.n_test, data.n_train)
+        return cls(*held, include_train, max_points, whole if whole != held else None)
 
     @functools.cached_property
     def test_index(self) -> np.ndarray:
@@ -53,14 +58,15 @@ class CloudPoints:
 
     def describe(self) -> str:
         """How many points from which split, e.g. '10,000 test + 60,000 training images'."""
+        n_test, n_train = self.whole or (self.n_test, self.n_train)
         test = f"{self.test_count:,} test"
-        if self.test_count < self.n_test:
-            test += f" (of {self.n_test:,})"
+        if self.test_count < n_test:
+            test += f" (of {n_test:,})"
         if not self.include_train:
             return f"{test} images"
         train = f"{len(self.train_index):,} training"
-        if len(self.train_index) < self.n_train:
-            train += f" (of {self.n_train:,})"
+        if len(self.train_index) < n_train:
+            train += f" (of {n_train:,})"
         return f"{test} + {train} images"
 
     def split_of(self, index: int) -> tuple[str, int]:

@@ -87,3 +87,17 @@ def test_a_running_trainer_switches_its_points_at_the_next_snapshot(tiny_data, s
     s = snapshots[-1]
     images = np.concatenate([tiny_data.test_images, tiny_data.train_images])
     np.testing.assert_allclose(s.vae_mu, _direct(s.ae, s.vae, images)[1], rtol=1e-5, atol=1e-6)
+
+
+def test_a_streamed_folders_cloud_is_counted_out_of_the_whole_splits():
+    from types import SimpleNamespace
+
+    # A folder streamed from disk holds 6 of its 40 test and 4 of its 90 training images.
+    held = SimpleNamespace(test_images=np.zeros((6, 2, 2)), train_images=np.zeros((4, 2, 2)),
+                           n_test=40, n_train=90)
+    cloud = CloudPoints.of(held, include_train=True)
+    assert (cloud.n_test, cloud.n_train, cloud.count) == (6, 4, 10)  # indexes the held ones
+    assert cloud.describe() == "6 test (of 40) + 4 training (of 90) images"
+    whole = SimpleNamespace(test_images=np.zeros((6, 2, 2)), train_images=np.zeros((4, 2, 2)),
+                            n_test=6, n_train=4)
+    assert CloudPoints.of(whole, include_train=True).describe() == "6 test + 4 training images"

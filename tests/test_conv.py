@@ -140,6 +140,7 @@ def test_conv_encoder_dropout_acts_only_while_training():
     assert torch.equal(ae.eval().encode(x), plain.eval().encode(x))  # same weights, no masks
 
 
+@pytest.mark.slow  # two short conv runs: the quick suite keeps to 3 minutes on 2 cores
 def test_conv_with_encoder_dropout_trains_and_repeats_with_the_same_seed(tiny_data):
     runs = []
     for seed in (5, 5, 6):

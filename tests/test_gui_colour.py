@@ -67,6 +67,7 @@ def assert_colour(view, expected: np.ndarray) -> None:
     np.testing.assert_allclose(painted_rgb(view), expected * 255, atol=1)
 
 
+@pytest.mark.slow  # trains a pair, then waits for the exact posteriors at close: ~8 s
 def test_every_image_view_shows_a_colour_model_in_colour(qtbot, tmp_path, colour_checkpoint):
     window = make_window(qtbot, tmp_path, load=False)
     before = window.snapshot

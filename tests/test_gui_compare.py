@@ -3,6 +3,7 @@ their clouds and figures side by side."""
 
 from __future__ import annotations
 
+import pytest
 from gui_helpers import make_window
 from vae_gui.model.checkpoint import save_checkpoint
 from vae_gui.model.config import ModelConfig
@@ -10,6 +11,7 @@ from vae_gui.model.config import ModelConfig
 TIMEOUT = 120000
 
 
+@pytest.mark.slow  # measures two checkpoints as evaluate does: ~6 s
 def test_two_checkpoints_are_shown_side_by_side_with_the_better_figures(
         qtbot, tmp_path, make_checkpoint):
     a = save_checkpoint(make_checkpoint(seed=1), tmp_path / "a.safetensors")

@@ -864,10 +864,12 @@ DATA = {
                              train_labels=np.zeros(4, int), test_images=np.zeros((2, 9, 9)),
                              test_labels=np.zeros(2, int))),
         "train", ["sizes.npz", "differ in size", "Fix the file"]),
-    "colour-images": (
-        lambda tmp: str(_npz(tmp, "colour.npz", images=np.zeros((6, 28, 28, 3)),
+    # RGB (N, H, W, 3) trains in colour; four channels (RGBA) are not images vae-gui reads.
+    "four-channel-images": (
+        lambda tmp: str(_npz(tmp, "rgba.npz", images=np.zeros((6, 28, 28, 4)),
                              labels=np.arange(6) % 2)),
-        "reset", ["colour.npz", "expected N images of shape", "Fix the file"]),
+        "reset", ["rgba.npz", "expected N images of shape", "(H, W, 3) for RGB colour",
+                  "Fix the file"]),
     # The second hostile corpus (issue 15): a pipe named like an image hung the scan; pixel
     # ranges were guessed (uint16 nearly white, floats up to 1.2 divided by 255).
     "pipe-among-the-images": (lambda tmp: str(_folder_with_a_pipe(tmp)), "train",

@@ -25,6 +25,7 @@ def shown(window) -> dict[str, np.ndarray]:
     return {k: c.decoded.current_image() for k, c in window.columns.items()}
 
 
+@pytest.mark.slow  # trains a run and renders a movie: ~5 s
 def test_a_finished_run_scrubs_back_replays_returns_and_exports_a_movie(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     timeline, bar = window.timeline.timeline, window.timeline.bar
