@@ -64,18 +64,20 @@ def main(argv: list[str] | None = None) -> int:
     settings = QtCore.QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"),
                                 QtCore.QSettings.Format.IniFormat)
     settings.setValue("ask_before_discarding", False)  # a script: nobody answers a question
-    if args.only == "shapes":
+    def new_window() -> MainWindow:
         window = MainWindow(settings)
+        # The size of a common laptop screen (Qt's offscreen screen is 800 x 800, smaller
+        # than the window can be).
         window.fit_to(QtCore.QRect(0, 0, 1600, 900))
         window.show()
+        return window
+
+    if args.only == "shapes":
+        window = new_window()
         shoot_shapes_demo(app, window, out)
         close(app, window)
         return 0
-    window = MainWindow(settings)
-    # The size of a common laptop screen (Qt's offscreen screen is 800 x 800, smaller than
-    # the window can be).
-    window.fit_to(QtCore.QRect(0, 0, 1600, 900))
-    window.show()
+    window = new_window()
     window.load_initial()
     wait(app, lambda: window.snapshot is not None)
     vae_plot = window.columns["vae"].latent_plot
@@ -147,15 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     close(app, window)
 
     # A window of its own: none of the marks and tabs the shots above left behind.
-    window = MainWindow(settings)
-    window.fit_to(QtCore.QRect(0, 0, 1600, 900))
-    window.show()
+    window = new_window()
     shoot_train_points(app, window, out)
     close(app, window)
 
-    window = MainWindow(settings)
-    window.fit_to(QtCore.QRect(0, 0, 1600, 900))
-    window.show()
+    window = new_window()
     shoot_shapes_demo(app, window, out)
     close(app, window)
     return 0

@@ -124,6 +124,20 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", no_connect)
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test (a module asks for it with `pytestmark =
+    pytest.mark.usefixtures("one_thread")`): on a shared 2-core machine an oversubscribed pool
+    made small models' steps an order of magnitude slower (0.5 s instead of 10 ms), and the
+    numbers are the same as with two threads for these sizes."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def qt_leak_guard(request, monkeypatch):
     """GUI tests (those that use qtbot) fail when they leave a QThread running, a QThreadPool

@@ -14,21 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 from vae_gui.model.checkpoint import load_checkpoint
 from vae_gui.model.cli import main
 
 TRAIN = [sys.executable, "-m", "vae_gui.app", "train"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread for the runs of main() in this process, as _env() gives the commands:
-    on a shared 2-core machine a two-thread pool made a 1-epoch run take 0.2 to 10 s."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _wait_for(condition, timeout: float = 90.0) -> bool:

@@ -18,13 +18,7 @@ from vae_gui.model.memory_needs import parameter_count
 from vae_gui.model.networks import ChannelsFirst, FlatChannelsLast, build_models
 from vae_gui.model.training import Trainer
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -20,14 +20,7 @@ MLP_KEYS = ["encoder.net.0.weight", "encoder.net.0.bias",
             "decoder.net.2.weight", "decoder.net.2.bias"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The machine's cores are shared: one torch thread keeps these tests polite, and the
-    same on every machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.mark.parametrize("side, hidden", [(28, (16, 32)), (64, (16, 32, 64))])

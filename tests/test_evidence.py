@@ -17,14 +17,7 @@ from vae_gui.model.networks import VariationalAutoencoder, build_models
 trapezoid = getattr(np, "trapezoid", None) or np.trapz
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread, as in test_training.py: on a shared 2-core machine an oversubscribed
-    pool made the small matrix products here an order of magnitude slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 # ---------------------------------------------------------------- moment-matched KL

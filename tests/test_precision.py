@@ -114,16 +114,6 @@ def test_autocast_and_the_gradient_scaler_follow_the_precision():
 # -------------------------------------------------------------------------- a train step
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread, as tests/test_cli.py gives its runs: on a shared 2-core machine a
-    two-thread pool made a step of a tiny model take 0.5 s instead of 10 ms."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _trainer(tiny_data, precision: str):
     from vae_gui.model.training import Trainer
 

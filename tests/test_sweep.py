@@ -22,15 +22,7 @@ from vae_gui.model.sweep import EVAL_NOISE_SEED, MAX_BETAS, SweepResult, sweep
 from vae_gui.model.sweep_picture import sweep_layout, sweep_picture
 from vae_gui.model.training import Trainer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Torch on one thread while these tests run: the networks are tiny, and on a machine
-    whose cores are busy several threads wait on each other (seconds instead of 0.2 s)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _config(epochs: int = 1, seed: int = 0, **kwargs) -> TrainConfig:

@@ -67,14 +67,7 @@ def _stays_waiting(trainer, control: _WatchedControl, steps: int) -> bool:
     return _waiting_after(trainer, control, steps)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine an oversubscribed pool is far slower.
-    (The numbers are the same as with two threads for these sizes.)"""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _tiny_trainer(tiny_data, **train_kwargs) -> Trainer:

@@ -13,14 +13,7 @@ from vae_gui.model.config import ModelConfig, TrainConfig
 from vae_gui.model.errors import TrainingDiverged
 from vae_gui.model.training import MAX_LOGVAR, Trainer
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine an oversubscribed pool is far slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _trainer(tiny_data) -> Trainer:
