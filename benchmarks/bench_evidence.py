@@ -16,9 +16,9 @@ import time
 import torch
 from vae_gui.model.checkpoint import load_checkpoint
 from vae_gui.model.data import load_dataset
-from vae_gui.model.evidence_report import measure_evidence
+from vae_gui.model.evaluate import column_names
+from vae_gui.model.evidence_report import encode_column, measure_evidence
 from vae_gui.model.judge import load_judge
-from vae_gui.model.latent import encode_images
 from vae_gui.model.posterior_picture import posterior_picture
 from vae_gui.model.shipped_files import pretrained_checkpoint, shipped_judge
 from vae_gui.model.training import Trainer
@@ -42,11 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     ckpt, data = load_checkpoint(pretrained_checkpoint()), load_dataset("mnist5k")
     judge = load_judge(shipped_judge())
     test = data.test_images
-    codes, _ = encode_images(ckpt.ae, test)
-    mu, logvar = encode_images(ckpt.vae, test)
+    columns = [encode_column(model, test, name) for model, name
+               in zip(ckpt.models, column_names(ckpt.train_config), strict=True)]
 
     def measure() -> None:
-        measure_evidence(ckpt.ae, ckpt.vae, codes, mu, logvar, data.image_shape, "bce", judge,
+        measure_evidence(columns, data.image_shape, "bce", judge,
                          train_images=data.train_images, test_images=test)
 
     trainer = Trainer(data, ckpt.model_config, ckpt.train_config)

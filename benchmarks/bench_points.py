@@ -121,7 +121,7 @@ def run_encode(data, repeats: int) -> None:
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            encode_cloud(ae, vae, cloud, test_x, train_x)
+            encode_cloud((ae, vae), cloud, test_x, train_x)
             times.append(time.perf_counter() - t0)
         rows.append([name, f"{cloud.count:,}", repeats, f"{1000 * median(times):.0f}",
                      f"{1000 * max(times):.0f}"])
@@ -138,7 +138,7 @@ def run_draw(app, data, repeats: int) -> None:
     for name, cloud in clouds(data):
         from vae_gui.model.training import snapshot_of
 
-        s = snapshot_of(ae, vae, data, cloud=cloud)
+        s = snapshot_of((ae, vae), data, cloud=cloud)
         plots = [LatentPlot(t) for t in ("AE", "VAE")]
         for plot in plots:
             plot.resize(640, 520)

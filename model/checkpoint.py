@@ -17,9 +17,10 @@ from safetensors.torch import save as save_safetensors
 from vae_gui.model.atomic_write import write_atomic
 from vae_gui.model.config import MAX_CLASS_NAME_CHARS, MAX_CLASSES, ModelConfig, TrainConfig
 from vae_gui.model.errors import CheckpointError
-from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_models
+from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_model
+from vae_gui.model.pair import DEFAULT_PAIR, SLOTS, one_of_kind, parse_pair
 from vae_gui.model.safetensors_file import open_header, read_finite
-from vae_gui.model.training import MAX_HISTORY, EpochMetrics, thin_history
+from vae_gui.model.training import MAX_HISTORY, EpochMetrics, Model, thin_history
 
 FORMAT = "vae-gui-checkpoint"
 VERSION = 1
@@ -31,22 +32,46 @@ MAX_TIMELINE_MOMENTS = 1000
 TIMELINE_PREFIX = "timeline"
 
 
+class _ByKind:
+    """The pair's AE and VAE by name, where it holds one of each (the default pair)."""
+
+    left: Model
+    right: Model
+
+    @property
+    def models(self) -> tuple[Model, Model]:
+        return self.left, self.right
+
+    def _of_kind(self, kind: str) -> Model:
+        kinds = ["vae" if isinstance(m, VariationalAutoencoder) else "ae" for m in self.models]
+        return one_of_kind(kinds, self.models, kind, "checkpoint")
+
+    @property
+    def ae(self) -> Autoencoder:
+        return self._of_kind("ae")
+
+    @property
+    def vae(self) -> VariationalAutoencoder:
+        return self._of_kind("vae")
+
+
 @dataclass(frozen=True, eq=False)
-class TimelineModels:
+class TimelineModels(_ByKind):
     """Both models at one earlier moment of the run (a checkpoint may carry its timeline)."""
 
     step: int
     epoch: float
-    ae: Autoencoder
-    vae: VariationalAutoencoder
+    left: Model
+    right: Model
 
 
 @dataclass(frozen=True, eq=False)
-class Checkpoint:
-    """Both trained models and what is needed to understand them."""
+class Checkpoint(_ByKind):
+    """Both trained models (the pair that `train_config.pair` names, left column first) and
+    what is needed to understand them."""
 
-    ae: Autoencoder
-    vae: VariationalAutoencoder
+    left: Model
+    right: Model
     model_config: ModelConfig
     train_config: TrainConfig
     dataset: str
@@ -87,11 +112,19 @@ def checkpoint_bytes(checkpoint: Checkpoint) -> bytes:
     if len(checkpoint.timeline) > MAX_TIMELINE_MOMENTS:
         raise CheckpointError(f"A checkpoint carries at most {MAX_TIMELINE_MOMENTS} moments of "
                               f"its run, not {len(checkpoint.timeline)}; nothing was saved.")
+    kinds = _kinds(checkpoint.train_config)
+    for moment in (checkpoint, *checkpoint.timeline):
+        held = tuple("vae" if isinstance(m, VariationalAutoencoder) else "ae"
+                     for m in moment.models)
+        if held != kinds:
+            raise CheckpointError(f"The checkpoint's models are {' and '.join(held)}, but its "
+                                  f"settings name {' and '.join(kinds)}; nothing was saved.")
     tensors = {}
-    models = [("", checkpoint.ae, checkpoint.vae)]
-    models += [(f"{TIMELINE_PREFIX}.{i}.", m.ae, m.vae) for i, m in enumerate(checkpoint.timeline)]
-    for start, ae, vae in models:
-        for prefix, module in (("ae", ae), ("vae", vae)):
+    prefixes = weight_prefixes(checkpoint.train_config.pair)
+    models = [("", checkpoint.models)]
+    models += [(f"{TIMELINE_PREFIX}.{i}.", m.models) for i, m in enumerate(checkpoint.timeline)]
+    for start, pair in models:
+        for prefix, module in zip(prefixes, pair, strict=True):
             for name, t in module.state_dict().items():
                 tensors[f"{start}{prefix}.{name}"] = (t.detach().to("cpu", torch.float32)
                                                       .contiguous())
@@ -223,30 +256,44 @@ def _parse_timeline(raw, step: int) -> tuple[tuple[int, float], ...]:
 FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 
 
-def _expected_shapes(model_config: ModelConfig) -> dict[str, tuple[int, ...]]:
+def weight_prefixes(pair) -> tuple[str, str]:
+    """The names the two models' weights start with: "ae" and "vae" for the default pair (so
+    its files are those written before pairs could be chosen), "left" and "right" otherwise."""
+    return ("ae", "vae") if tuple(pair) == DEFAULT_PAIR else SLOTS
+
+
+def _kinds(train_config: TrainConfig) -> tuple[str, str]:
+    return tuple(spec.kind for spec in parse_pair(train_config.pair))
+
+
+def _expected_shapes(model_config: ModelConfig,
+                     train_config: TrainConfig) -> dict[str, tuple[int, ...]]:
     """Every tensor name of a checkpoint of these networks, with its shape.
 
     The networks are built on the meta device: no memory is allocated, so absurd sizes in
     the metadata cost nothing here (ModelConfig's BOUNDS have refused them already).
     """
     with torch.device("meta"):
-        modules = {"ae": Autoencoder(model_config), "vae": VariationalAutoencoder(model_config)}
+        modules = {prefix: build_model(model_config, kind) for prefix, kind in zip(
+            weight_prefixes(train_config.pair), _kinds(train_config), strict=True)}
     return {f"{prefix}.{name}": tuple(t.shape) for prefix, module in modules.items()
             for name, t in module.state_dict().items()}
 
 
-def _check_tensors(path: Path, f, model_config: ModelConfig, moments: int = 0) -> list[str]:
+def _check_tensors(path: Path, f, model_config: ModelConfig, train_config: TrainConfig,
+                   moments: int = 0) -> list[str]:
     """Checks every name, shape and dtype in the header against the networks that the
     metadata describes (and `moments` earlier copies of them), without reading any tensor's
     data; returns the names."""
-    expected = _expected_shapes(model_config)
+    expected = _expected_shapes(model_config, train_config)
     expected |= {f"{TIMELINE_PREFIX}.{i}.{name}": shape for i in range(moments)
                  for name, shape in list(expected.items())}
     names = set(f.keys())
     missing, extra = sorted(set(expected) - names), sorted(names - set(expected))
     if missing or extra:
         def short(names: list[str]) -> list[str]:  # "decoder.net.2.bias" for either model
-            return [n.split(".", 1)[1] if n.startswith(("ae.", "vae.")) else n
+            return [n.split(".", 1)[1] if n.startswith(("ae.", "vae.", "left.", "right."))
+                    else n
                     for n in names[:3]]
         raise CheckpointError(
             f"{path} does not match the networks its metadata describes "
@@ -293,7 +340,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         meta = _vae_gui_metadata(path, f.metadata())
         (model_config, train_config, class_names, history, dataset, epoch, step, device,
          precision, timeline) = _parse_metadata(path, meta)
-        names = _check_tensors(path, f, model_config, len(timeline))
+        names = _check_tensors(path, f, model_config, train_config, len(timeline))
+        prefixes = weight_prefixes(train_config.pair)
         # "" for the checkpoint's own models, "timeline.3." for its fourth earlier moment.
         weights: dict[str, dict[str, dict[str, torch.Tensor]]] = {}
         for name in names:
@@ -304,19 +352,23 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             else:
                 name_in_moment = name
             prefix, key = name_in_moment.split(".", 1)
-            weights.setdefault(start, {"ae": {}, "vae": {}})[prefix][key] = read_finite(
+            weights.setdefault(start, {p: {} for p in prefixes})[prefix][key] = read_finite(
                 f, path, name, CheckpointError, "; the run that saved it had diverged")
-    ae, vae = _models(model_config, weights[""])
-    moments = tuple(TimelineModels(s, e, *_models(model_config,
+    left, right = _models(model_config, train_config, weights[""])
+    moments = tuple(TimelineModels(s, e, *_models(model_config, train_config,
                                                   weights[f"{TIMELINE_PREFIX}.{i}."]))
                     for i, (s, e) in enumerate(timeline))
-    return Checkpoint(ae, vae, model_config, train_config, dataset, class_names, epoch, step,
-                      history, device, precision, moments)
+    return Checkpoint(left, right, model_config, train_config, dataset, class_names, epoch,
+                      step, history, device, precision, moments)
 
 
-def _models(model_config: ModelConfig, weights: dict[str, dict[str, torch.Tensor]]):
-    ae, vae = build_models(model_config, seed=0)
-    for prefix, module in (("ae", ae), ("vae", vae)):
-        module.load_state_dict(weights[prefix])
-        module.eval().requires_grad_(False)
-    return ae, vae
+def _models(model_config: ModelConfig, train_config: TrainConfig,
+            weights: dict[str, dict[str, torch.Tensor]]) -> tuple[Model, Model]:
+    models = []
+    with torch.random.fork_rng(devices=[]):  # their initial weights are replaced at once
+        for prefix, kind in zip(weight_prefixes(train_config.pair), _kinds(train_config),
+                                strict=True):
+            module = build_model(model_config, kind)
+            module.load_state_dict(weights[prefix])
+            models.append(module.eval().requires_grad_(False))
+    return tuple(models)

@@ -25,6 +25,7 @@ from vae_gui.model.config import (
 from vae_gui.model.data import BUILTIN_DATASETS
 from vae_gui.model.distributed import DistributedContext, context_from_environment
 from vae_gui.model.errors import VaeGuiError
+from vae_gui.model.pair import DEFAULT_PAIR, pair_labels, parse_pair, parse_spec
 from vae_gui.model.run_folder import (
     CHECKPOINT_NAME,
     METRICS_NAME,
@@ -105,6 +106,17 @@ DESCRIPTION = ("Train an autoencoder and a variational autoencoder side by side,
                "and write a checkpoint the GUI opens.")
 
 
+def model_spec(text: str) -> str:
+    """An argparse type for one model of --pair: ae, vae or vae:BETA, with BETA in BOUNDS."""
+    try:
+        spec = parse_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if spec.beta is not None and (why := BOUNDS["beta"].problem(spec.beta)) is not None:
+        raise argparse.ArgumentTypeError(f"the beta of {text!r} {why}")
+    return spec.text()
+
+
 def nonempty(text: str) -> str:
     """An argparse type for paths and names: an empty one is a usage error (exit 2), not the
     current folder or the default dataset."""
@@ -155,6 +167,11 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beta", type=bounded("beta"), default=d_train.beta,
                    help=f"weight of the KL term, {bound_range('beta')}; 1 gives the ELBO "
                         "(default: 1)")
+    p.add_argument("--pair", nargs=2, type=model_spec, default=list(d_train.pair),
+                   metavar=("LEFT", "RIGHT"),
+                   help="the two models trained side by side on the same batches: ae, vae "
+                        "(a VAE with --beta) or vae:BETA (a VAE with a beta of its own); "
+                        "for example '--pair vae:1 vae --beta 4' (default: ae vae)")
     p.add_argument("--lr", type=bounded("lr"), default=d_train.lr,
                    help=f"learning rate, {bound_range('lr')} (default: {d_train.lr:g})")
     p.add_argument("--batch-size", type=bounded("batch_size"), default=d_train.batch_size,
@@ -234,21 +251,30 @@ def save_run(out: Path, checkpoint, every_epoch: bool, about_data: dict | None =
     commit(staged)
 
 
-def format_epoch(m, epochs: int, beta: float = 1.0) -> str:
-    """One line per epoch with both models' test metrics.
+def format_epoch(m, epochs: int, beta: float = 1.0, pair=DEFAULT_PAIR) -> str:
+    """One line per epoch with both models' test metrics (`pair`: the run's two models).
 
-    The VAE's loss is its reconstruction plus beta times its KL: with beta 1 the line shows
+    A VAE's loss is its reconstruction plus beta times its KL: with beta 1 the line shows
     the KL; otherwise it shows the weighted term that the loss adds (beta*KL) and, after it,
     the KL itself, so that every number is what its label says.
     """
-    t = m.test
+    specs = parse_pair(pair)
+    parts = [_model_terms(name, losses, spec.beta_in(beta)) for name, spec, losses in zip(
+        pair_labels(specs, beta), specs, m.test.columns, strict=True)]
+    return (f"epoch {m.epoch:>3}/{epochs}  test: {' | '.join(parts)}  "
+            f"(nats/image, {m.seconds:.2f} s)")
+
+
+def _model_terms(name: str, t, beta: float) -> str:
+    """'AE recon 123.45', or 'VAE loss 150.00 = recon 140.00 + KL 10.00'."""
+    if t.kind == "ae":
+        return f"{name} recon {t.recon:7.2f}"
     if beta == 1:
-        terms = f"recon {t.vae_recon:7.2f} + KL {t.vae_kl:6.2f}"
+        terms = f"recon {t.recon:7.2f} + KL {t.kl:6.2f}"
     else:
-        terms = (f"recon {t.vae_recon:7.2f} + beta*KL {beta * t.vae_kl:6.2f} "
-                 f"(beta {beta:g}, KL {t.vae_kl:.2f})")
-    return (f"epoch {m.epoch:>3}/{epochs}  test: AE recon {t.ae_recon:7.2f} | VAE loss "
-            f"{t.vae_loss:7.2f} = {terms}  (nats/image, {m.seconds:.2f} s)")
+        terms = (f"recon {t.recon:7.2f} + beta*KL {beta * t.kl:6.2f} "
+                 f"(beta {beta:g}, KL {t.kl:.2f})")
+    return f"{name} loss {t.loss:7.2f} = {terms}"
 
 
 class LoadBars:
@@ -310,7 +336,7 @@ def configs_from_args(args: argparse.Namespace,
     model_config = ModelConfig(image_shape, tuple(args.hidden), args.latent_dim,
                                args.encoder_dropout, args.arch)
     train_config = TrainConfig(args.epochs, args.batch_size, args.lr, args.beta, args.loss,
-                               args.seed, args.device, args.precision)
+                               args.seed, args.device, args.precision, tuple(args.pair))
     return model_config, train_config
 
 
@@ -418,7 +444,8 @@ def _train(args: argparse.Namespace, out: Path | None,
     where = (f"{context.world_size} processes on {trainer.device}, each with 1/"
              f"{context.world_size} of every batch of {args.batch_size}" if context is not None
              else str(trainer.device))
-    print(f"Training an AE and a VAE on {data.name} ({data.n_train} train, "
+    names = pair_labels(parse_pair(train_config.pair), args.beta)
+    print(f"Training {names[0]} | {names[1]} on {data.name} ({data.n_train} train, "
           f"{data.n_test} test images) on {where} in "
           f"{trainer.precision} ({trainer.precision_reason}): {args.arch}, latent "
           f"{args.latent_dim}, hidden {args.hidden}, beta {args.beta:g}, {args.loss} loss.")
@@ -436,8 +463,8 @@ def _train(args: argparse.Namespace, out: Path | None,
 
     def on_epoch(m) -> None:
         nonlocal saved_epoch
-        bar.write(format_epoch(m, args.epochs, args.beta))
-        ckpt = Checkpoint(trainer.ae, trainer.vae, model_config, train_config, data.source,
+        bar.write(format_epoch(m, args.epochs, args.beta, train_config.pair))
+        ckpt = Checkpoint(*trainer.models, model_config, train_config, data.source,
                           data.class_names, trainer.epoch, trainer.step, tuple(trainer.history),
                           str(trainer.device), trainer.precision)
         with interrupt_after():

@@ -1,5 +1,10 @@
 """Two checkpoints side by side: their `vae-gui evaluate` figures on the test split, figure by
 figure, with which one is better where "better" has a direction; and `vae-gui compare A B`.
+
+The checkpoints may hold any pairs (AE | VAE, VAE | VAE, ...): they are compared column by
+column, A's left model with B's left and A's right with B's right, each figure that either
+model of a column has; "-" stands for a figure that a model's kind does not have (an AE has
+no -ELBO).
 """
 
 from __future__ import annotations
@@ -10,85 +15,125 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vae_gui.model.cli import nonempty
+from vae_gui.model.pair import SLOTS
 
 DESCRIPTION = ("Measure two checkpoints as 'vae-gui evaluate' does, on the test split of the "
-               "dataset each names, and print their figures side by side with the better "
-               "one of each figure.")
+               "dataset each names, and print their figures side by side, column by column, "
+               "with the better one of each figure.")
 DEFAULT_MAX_IMAGES = 1000
+LABEL_WIDTH = 46  # the table's first column, wider where the models' names need it
 
 
 @dataclass(frozen=True)
 class Figure:
-    """One row: its label, how to read it from an evaluate report, its format, and whether a
-    lower value is better (None: neither direction is better)."""
+    """One row of a column: its label after the column's name, how to read it from an
+    evaluate report for a slot, its format, whether a lower value is better (None: neither
+    direction is better) and which kinds of model have it."""
 
     label: str
-    read: Callable[[dict], float | None]
+    read: Callable[[dict, str], float | None]
     fmt: str
     lower_is_better: bool | None
+    kinds: tuple[str, ...] = ("ae", "vae")
 
 
-def _test(key: str) -> Callable[[dict], float | None]:
-    return lambda report: report["sets"]["test"][key]
+def _test(key: str) -> Callable[[dict, str], float | None]:
+    return lambda report, slot: report["sets"]["test"][slot][key]
 
 
-def _normal(which: str, key: str, scale: float = 1.0) -> Callable[[dict], float | None]:
-    return lambda report: scale * report["sets"]["test"][f"{which}_normality"][key]
+def _normal(key: str) -> Callable[[dict, str], float | None]:
+    return lambda report, slot: report["sets"]["test"][slot]["normality"][key]
 
 
-def _judged(which: str, key: str) -> Callable[[dict], float | None]:
-    return lambda report: report["prior_samples"][which][key]
+def _judged(key: str) -> Callable[[dict, str], float | None]:
+    return lambda report, slot: report["prior_samples"][slot][key]
 
 
 FIGURES = (
-    Figure("AE reconstruction, nats", _test("ae_recon"), "{:.2f}", True),
-    Figure("VAE reconstruction, nats", _test("vae_recon"), "{:.2f}", True),
-    Figure("VAE KL(q(z|x) || N(0, I)), nats", _test("vae_kl"), "{:.2f}", None),
-    Figure("VAE -ELBO, nats", _test("vae_nelbo"), "{:.2f}", True),
-    Figure("VAE IWAE bound, nats", _test("vae_iwae"), "{:.2f}", True),
-    Figure("VAE exact -log p(x), nats (2-D)", _test("vae_exact_nll"), "{:.2f}", True),
-    Figure("AE codes: moment-matched KL to N(0, I)", _normal("ae", "moment_kl"), "{:.2f}", True),
-    Figure("VAE aggregate: moment-matched KL to N(0, I)", _normal("vae", "moment_kl"),
-           "{:.3f}", True),
-    Figure("VAE aggregate: MMD² to N(0, I)", _normal("vae", "mmd"), "{:.4f}", True),
-    Figure("AE prior samples: class entropy, nats", _judged("ae", "entropy_nats"), "{:.2f}",
-           False),
-    Figure("VAE prior samples: class entropy, nats", _judged("vae", "entropy_nats"), "{:.2f}",
-           False),
-    Figure("VAE prior samples: classifier confidence", _judged("vae", "mean_confidence"),
-           "{:.3f}", False),
+    Figure("reconstruction, nats", _test("recon"), "{:.2f}", True),
+    Figure("KL(q(z|x) || N(0, I)), nats", _test("kl"), "{:.2f}", None, ("vae",)),
+    Figure("-ELBO, nats", _test("nelbo"), "{:.2f}", True, ("vae",)),
+    Figure("IWAE bound, nats", _test("iwae"), "{:.2f}", True, ("vae",)),
+    Figure("exact -log p(x), nats (2-D)", _test("exact_nll"), "{:.2f}", True, ("vae",)),
+    Figure("codes: moment-matched KL to N(0, I)", _normal("moment_kl"), "{:.2f}", True,
+           ("ae",)),
+    Figure("aggregate: moment-matched KL to N(0, I)", _normal("moment_kl"), "{:.3f}", True,
+           ("vae",)),
+    Figure("aggregate: MMD² to N(0, I)", _normal("mmd"), "{:.4f}", True, ("vae",)),
+    Figure("prior samples: class entropy, nats", _judged("entropy_nats"), "{:.2f}", False),
+    Figure("prior samples: classifier confidence", _judged("mean_confidence"), "{:.3f}",
+           False, ("vae",)),
 )
 
 
+def _model(report: dict, slot: str) -> dict:
+    """The report's entry of "models" for this slot."""
+    return next(m for m in report["models"] if m["slot"] == slot)
+
+
+def _value(figure: Figure, report: dict, slot: str) -> float | None:
+    """The figure of the report's model in `slot`, or None where its kind has none."""
+    if _model(report, slot)["kind"] not in figure.kinds:
+        return None
+    return figure.read(report, slot)
+
+
+def _name(report: dict, slot: str) -> str:
+    """The window's name of the report's model in `slot`, without the slot that evaluate
+    adds where both of its models read the same: here the rows keep the columns apart."""
+    return _model(report, slot)["name"].removesuffix(f" ({slot})")
+
+
+def column_labels(a: dict, b: dict) -> tuple[str, str]:
+    """Each column's name in the rows: "VAE" where both checkpoints name it so, else both
+    names ("VAE β=1 (A) / AE (B):"); led by the slot where the two would read the same."""
+    labels = []
+    for slot in SLOTS:
+        name_a, name_b = _name(a, slot), _name(b, slot)
+        labels.append(name_a if name_a == name_b else f"{name_a} (A) / {name_b} (B):")
+    if labels[0] == labels[1]:
+        return tuple(f"{slot}: {label}" for slot, label in zip(SLOTS, labels, strict=True))
+    return tuple(labels)
+
+
+def _better(f: Figure, va: float | None, vb: float | None) -> str:
+    """"A", "B", "=" (equal as shown) or "" (no direction, or one of them missing)."""
+    if f.lower_is_better is None or va is None or vb is None:
+        return ""
+    if f.fmt.format(va) == f.fmt.format(vb):
+        return "="
+    return "A" if (va < vb) == f.lower_is_better else "B"
+
+
 def compare_rows(a: dict, b: dict) -> list[tuple[str, str, str, str]]:
-    """(figure, A, B, better: "A", "B", "=" or "") for every figure both reports have."""
+    """(figure, A, B, better: "A", "B", "=" or "") for every figure that either report has,
+    column by column (left, then right); "-" where one of them has no such figure."""
     rows = []
-    for f in FIGURES:
-        va, vb = f.read(a), f.read(b)
-        if va is None and vb is None:
-            continue
-        better = ""
-        if f.lower_is_better is not None and va is not None and vb is not None:
-            if f.fmt.format(va) == f.fmt.format(vb):
-                better = "="
-            else:
-                better = "A" if (va < vb) == f.lower_is_better else "B"
-        rows.append((f.label, "-" if va is None else f.fmt.format(va),
-                     "-" if vb is None else f.fmt.format(vb), better))
+    for slot, name in zip(SLOTS, column_labels(a, b), strict=True):
+        for f in FIGURES:
+            va, vb = _value(f, a, slot), _value(f, b, slot)
+            if va is None and vb is None:
+                continue
+            rows.append((f"{name} {f.label}", "-" if va is None else f.fmt.format(va),
+                         "-" if vb is None else f.fmt.format(vb), _better(f, va, vb)))
     return rows
+
+
+def _pair_text(report: dict) -> str:
+    """The checkpoint's columns, left first: "AE | VAE"."""
+    return " | ".join(m["name"] for m in report["models"])
 
 
 def compare_text(a: dict, b: dict) -> str:
     """The rows as a plain table, with what each checkpoint is."""
-    head = [f"A: {a['checkpoint']} ({a['dataset']}, latent {a['latent_dim']}, epoch "
-            f"{a['epoch']})",
-            f"B: {b['checkpoint']} ({b['dataset']}, latent {b['latent_dim']}, epoch "
-            f"{b['epoch']})",
-            f"test split, {a['sets']['test']['images']:,} and {b['sets']['test']['images']:,} "
-            "images",
-            f"{'':46}{'A':>12}{'B':>12}  better"]
-    body = [f"{label:46}{va:>12}{vb:>12}  {better}" for label, va, vb, better
-            in compare_rows(a, b)]
+    rows = compare_rows(a, b)
+    width = max([LABEL_WIDTH - 2] + [len(label) for label, *_ in rows]) + 2
+    head = [f"{n}: {r['checkpoint']} ({r['dataset']}, latent {r['latent_dim']}, epoch "
+            f"{r['epoch']}; {_pair_text(r)})" for n, r in (("A", a), ("B", b))]
+    head += [f"test split, {a['sets']['test']['images']:,} and "
+             f"{b['sets']['test']['images']:,} images",
+             f"{'':{width}}{'A':>12}{'B':>12}  better"]
+    body = [f"{label:{width}}{va:>12}{vb:>12}  {better}" for label, va, vb, better in rows]
     return "\n".join(head + body)
 
 

@@ -9,6 +9,8 @@ from numbers import Integral, Real
 from types import MappingProxyType
 from typing import Any
 
+from vae_gui.model.pair import DEFAULT_PAIR, parse_pair
+
 RECONSTRUCTION_LOSSES = ("bce", "mse")
 MSE_VARIANCE = 0.5
 """The fixed per-pixel variance sigma^2 of the Gaussian decoder behind loss "mse". With 1/2,
@@ -206,8 +208,12 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
+    # The two models, left column first (vae_gui.model.pair): "ae", "vae" (β above) or
+    # "vae:4" (a β of its own).
+    pair: tuple[str, str] = DEFAULT_PAIR
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "pair", tuple(self.pair))
         problems = self.problems()
         if problems:
             raise ValueError("; ".join(problems))
@@ -227,10 +233,19 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             out.append(f"precision must be one of {', '.join(PRECISIONS)}, "
                        f"not {self.precision!r}")
+        try:
+            specs = parse_pair(self.pair)
+        except ValueError as exc:
+            out.append(str(exc))
+        else:
+            out += [f"the {s.text()} model's beta {why}" for s in specs if s.beta is not None
+                    and (why := BOUNDS["beta"].problem(s.beta)) is not None]
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["pair"] = list(self.pair)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -244,6 +259,8 @@ class TrainConfig:
             device=str(d.get("device", "auto")),
             # Checkpoints written before mixed precision existed trained in float32.
             precision=str(d.get("precision", "fp32")),
+            # Checkpoints written before pairs could be chosen hold an AE and a VAE.
+            pair=tuple(str(t) for t in d.get("pair", DEFAULT_PAIR)),
         )
 
 

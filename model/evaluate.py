@@ -1,10 +1,31 @@
 """`vae-gui evaluate CHECKPOINT`: the evidence panel's figures headless, as a table and JSON.
 
 For each image set (the dataset's training and test splits, and a held-out IDX set where
-given): the AE's reconstruction, the VAE's reconstruction and -ELBO with a stated number of
-samples, an importance-weighted (IWAE) bound, the exact -log p(x) by quadrature where the
-latent space is 2-D, and how normal each latent space is; then a classifier's judgement of
-decoded prior samples.
+given), and for each of the checkpoint's two models (the pair its settings name: AE | VAE,
+VAE | VAE, ...): an AE's reconstruction and how normal its codes are; a VAE's
+reconstruction, KL and -ELBO with a stated number of samples, an importance-weighted (IWAE)
+bound, the exact -log p(x) by quadrature where the latent space is 2-D, and how normal its
+aggregate posterior and its means are; then a classifier's judgement of each model's decoded
+prior samples.
+
+The JSON report (figures in nats per image unless marked):
+
+    "models": [{"slot": "left", "name": "AE", "kind": "ae", "model": "ae", "beta": null},
+               {"slot": "right", "name": "VAE", "kind": "vae", "model": "vae", "beta": 1.0}]
+        each column, left first: its name as the window gives it (with its slot where both
+        read the same), its kind, its model as TrainConfig.pair writes it and the weight of
+        its KL term (null for an AE)
+    "sets": {"train" | "test" | "held_out": {"images": N, "recon_floor": ...,
+                                             "left": FIGURES, "right": FIGURES}}
+        FIGURES of an AE: {"recon", "normality"} (of its codes)
+        FIGURES of a VAE: {"recon", "kl", "nelbo", "nelbo_samples", "iwae", "iwae_k",
+                           "exact_nll" (null unless the latent space is 2-D),
+                           "exact_nll_grid" (2-D only), "normality" (of one draw of q(z|x)
+                           per image: the aggregate posterior), "means_normality"}
+        each "normality": {"moment_kl", "mmd", "outside_share"}
+    "prior_samples": {"left": JUDGEMENT, "right": JUDGEMENT}
+    and "checkpoint", "dataset", "loss", "latent_dim", "epoch", "encoder_dropout", "units",
+    "reference" (the prior's ring and the MMD² noise floor) and "judge".
 """
 
 from __future__ import annotations
@@ -12,21 +33,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from vae_gui.model.cli import nonempty
 from vae_gui.model.errors import VaeGuiError
+from vae_gui.model.pair import SLOTS, pair_labels, parse_pair
 
-DESCRIPTION = ("Measure a checkpoint's AE and VAE: reconstruction, -ELBO, an IWAE bound, "
-               "the exact -log p(x) for a 2-D latent, how normal each latent space is, and "
-               "whether decoded prior samples look like the data. All figures are nats per "
-               "image (summed over pixels, and channels in colour) unless marked.")
+DESCRIPTION = ("Measure a checkpoint's two models (an AE or a VAE each): reconstruction, "
+               "a VAE's -ELBO, an IWAE bound and the exact -log p(x) for a 2-D latent, how "
+               "normal each latent space is, and whether decoded prior samples look like the "
+               "data. All figures are nats per image (summed over pixels, and channels in "
+               "colour) unless marked.")
 
 
 # The quadrature's grid over [-6, 6]^2: posteriors about 0.05 wide (the shipped VAE's) need
 # it this fine for 0.01 nats per image (256 points a side are off by up to 0.04).
 EXACT_GRID = 384
+LABEL_WIDTH = 44  # the table's first column, wider where a model's name needs it
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
@@ -60,43 +85,81 @@ def _positive(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
             parser.error(f"--{name.replace('_', '-')} must be from 1 to 1000000, not {value}")
 
 
-def split_figures(ae, vae, images: np.ndarray, kind: str, samples: int, iwae_k: int) -> dict:
-    """The per-image figures of one image set, averaged."""
+def column_names(train_config) -> tuple[str, str]:
+    """The two columns' names as the window gives them ("AE", "VAE", "VAE β=4"), each followed
+    by its slot where both would read the same (two AEs, or two VAEs of one β)."""
+    from vae_gui.model.evidence_report import distinct_names
+
+    return distinct_names(pair_labels(parse_pair(train_config.pair), train_config.beta))
+
+
+def models_of(train_config) -> list[dict]:
+    """The report's "models": each column's slot, name, kind, model and KL weight."""
+    specs = parse_pair(train_config.pair)
+    return [{"slot": slot, "name": name, "kind": spec.kind, "model": spec.text(),
+             "beta": spec.beta_in(train_config.beta) if spec.variational else None}
+            for slot, name, spec in zip(SLOTS, column_names(train_config), specs, strict=True)]
+
+
+def is_variational(model) -> bool:
+    from vae_gui.model.networks import VariationalAutoencoder
+
+    return isinstance(model, VariationalAutoencoder)
+
+
+def split_figures(models: Sequence, images: np.ndarray, kind: str, samples: int,
+                  iwae_k: int) -> dict:
+    """The per-image figures of one image set, averaged: the set's own, then each model's
+    under its slot ("left", "right")."""
+    # A writable copy: dataset arrays are read-only, which torch warns about.
+    x = np.array(images, dtype=np.float32).reshape(len(images), -1)
+    out = {"images": len(x), "recon_floor": reconstruction_floor(x, kind)}
+    for slot, model in zip(SLOTS, models, strict=True):
+        out[slot] = (vae_figures(model, x, images, kind, samples, iwae_k)
+                     if is_variational(model) else ae_figures(model, x, images, kind))
+    return out
+
+
+def ae_figures(ae, x: np.ndarray, images: np.ndarray, kind: str) -> dict:
+    """An AE's reconstruction and the normality of its codes; `x` is `images` flattened."""
     import torch
-    from vae_gui.model import evidence
-    from vae_gui.model.evidence_report import normality, vae_points
+    from vae_gui.model.evidence_report import normality
     from vae_gui.model.latent import encode_images
     from vae_gui.model.losses import reconstruction_per_image
 
-    # A writable copy: dataset arrays are read-only, which torch warns about.
-    x = np.array(images, dtype=np.float32).reshape(len(images), -1)
     with torch.inference_mode():
         xt = torch.from_numpy(x)
-        ae_recon = torch.cat([reconstruction_per_image(ae.decode(ae.encode(b)), b, kind)
-                              for b in xt.split(1000)]).double().mean().item()
+        recon = torch.cat([reconstruction_per_image(ae.decode(ae.encode(b)), b, kind)
+                           for b in xt.split(1000)]).double().mean().item()
     codes, _ = encode_images(ae, images)
+    return {"recon": recon, "normality": normality(codes).__dict__}
+
+
+def vae_figures(vae, x: np.ndarray, images: np.ndarray, kind: str, samples: int,
+                iwae_k: int) -> dict:
+    """A VAE's bounds and the normality of its aggregate posterior and of its means."""
+    from vae_gui.model import evidence
+    from vae_gui.model.evidence_report import normality, vae_points
+    from vae_gui.model.latent import encode_images
+
     mu, logvar = encode_images(vae, images)
     nelbo = evidence.negative_elbo(vae, x, kind, n_samples=samples, seed=0)
     kl = evidence_kl(mu, logvar)
     out = {
-        "images": len(x),
-        "recon_floor": reconstruction_floor(x, kind),
-        "ae_recon": ae_recon,
-        "vae_recon": float(np.mean(nelbo) - np.mean(kl)),
-        "vae_kl": float(np.mean(kl)),
-        "vae_nelbo": float(np.mean(nelbo)),
-        "vae_nelbo_samples": samples,
-        "vae_iwae": float(np.mean(evidence.iwae_nll(vae, x, kind, k=iwae_k, seed=0))),
-        "vae_iwae_k": iwae_k,
-        "vae_exact_nll": None,
-        "ae_normality": normality(codes).__dict__,
-        "vae_normality": normality(vae_points(mu, logvar)).__dict__,
-        "vae_means_normality": normality(mu).__dict__,
+        "recon": float(np.mean(nelbo) - np.mean(kl)),
+        "kl": float(np.mean(kl)),
+        "nelbo": float(np.mean(nelbo)),
+        "nelbo_samples": samples,
+        "iwae": float(np.mean(evidence.iwae_nll(vae, x, kind, k=iwae_k, seed=0))),
+        "iwae_k": iwae_k,
+        "exact_nll": None,
+        "normality": normality(vae_points(mu, logvar)).__dict__,
+        "means_normality": normality(mu).__dict__,
     }
     if mu.shape[1] == 2:
-        out["vae_exact_nll"] = float(np.mean(evidence.exact_nll_2d(vae, x, kind,
-                                                                   n_grid=EXACT_GRID)))
-        out["vae_exact_nll_grid"] = EXACT_GRID
+        out["exact_nll"] = float(np.mean(evidence.exact_nll_2d(vae, x, kind,
+                                                               n_grid=EXACT_GRID)))
+        out["exact_nll_grid"] = EXACT_GRID
     return out
 
 
@@ -141,13 +204,12 @@ def evaluate(args: argparse.Namespace, progress=lambda text: None) -> dict:
             raise VaeGuiError(f"The held-out images are {images.shape[1:]}, the models expect "
                               f"{shape}.")
         sets["held_out"] = images[:n]
-    ckpt.ae.eval()
-    ckpt.vae.eval()
+    for model in ckpt.models:
+        model.eval()
     figures = {}
     for name, images in sets.items():
         progress(f"measuring {len(images):,} {name.replace('_', '-')} images")
-        figures[name] = split_figures(ckpt.ae, ckpt.vae, images, kind, args.samples,
-                                      args.iwae_k)
+        figures[name] = split_figures(ckpt.models, images, kind, args.samples, args.iwae_k)
     d = ckpt.model_config.latent_dim
     if data.name in ("mnist5k", "mnist") and shape == (28, 28):
         judge, judge_source = load_judge(shipped_judge()), "shipped (trained on mnist5k)"
@@ -155,11 +217,12 @@ def evaluate(args: argparse.Namespace, progress=lambda text: None) -> dict:
         progress("training a classifier on the training split")
         judge, judge_source = train_judge(data), f"trained now on {data.name}"
     judged = {}
-    for which, model in (("ae", ckpt.ae), ("vae", ckpt.vae)):
+    for slot, model in zip(SLOTS, ckpt.models, strict=True):
+        # The same seed for both: their samples decode the same latent points.
         j = judge_prior_samples(judge, lambda z, m=model: decode_images(m, z, shape), d,
                                 n=args.judged, seed=0)
-        judged[which] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                         for k, v in j.__dict__.items()}
+        judged[slot] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                        for k, v in j.__dict__.items()}
     _, prior_share, radius = beyond_ring_share(np.zeros((1, d)))
     return {
         "checkpoint": str(Path(args.checkpoint)),
@@ -167,6 +230,7 @@ def evaluate(args: argparse.Namespace, progress=lambda text: None) -> dict:
         "loss": kind,
         "latent_dim": d,
         "epoch": ckpt.epoch,
+        "models": models_of(ckpt.train_config),
         "encoder_dropout": ckpt.model_config.encoder_dropout,
         "units": "nats per image, summed over pixels and, in colour images, over their 3 "
                  "channels (BCE: Bernoulli with grey-level targets; "
@@ -181,9 +245,40 @@ def evaluate(args: argparse.Namespace, progress=lambda text: None) -> dict:
     }
 
 
+def _set_rows(model: dict, first: dict) -> list[tuple[str, str, str]]:
+    """(label, key, format) of one model's figures by set; `first` is its figures in the
+    first set (which say how many samples the bounds took)."""
+    name = model["name"]
+    if model["kind"] != "vae":
+        return [(f"{name} reconstruction", "recon", "{:12.2f}")]
+    return [
+        (f"{name} reconstruction ({first['nelbo_samples']} samples)", "recon", "{:12.2f}"),
+        (f"{name} KL(q(z|x) || N(0, I))", "kl", "{:12.2f}"),
+        (f"{name} -ELBO ({first['nelbo_samples']} samples)", "nelbo", "{:12.2f}"),
+        (f"{name} IWAE bound (k = {first['iwae_k']})", "iwae", "{:12.2f}"),
+        (f"{name} exact -log p(x) ({EXACT_GRID}\u00b2 quadrature, 2-D)", "exact_nll",
+         "{:12.2f}"),
+    ]
+
+
+def _normality_rows(model: dict, radius: float) -> list[tuple[str, str, str, float]]:
+    """(label, key of "normality", format, scale) of one model's latent space."""
+    name = model["name"]
+    return [(f"  {name} moment-matched KL to N(0, I)", "moment_kl", "{:12.2f}", 1.0),
+            (f"  {name} MMD\u00b2 to N(0, I)", "mmd", "{:12.4f}", 1.0),
+            (f"  {name} outside radius {radius:.2f}", "outside_share", "{:11.1f}%", 100.0)]
+
+
 def _table(report: dict) -> str:
     sets = list(report["sets"])
-    head = f"{'':44}" + "".join(f"{s.replace('_', '-'):>12}" for s in sets)
+    models = report["models"]
+    first = report["sets"][sets[0]]
+    ref = report["reference"]
+    figure_rows = [(m["slot"], _set_rows(m, first[m["slot"]])) for m in models]
+    normal_rows = [(m["slot"], _normality_rows(m, ref["ring_radius"])) for m in models]
+    width = max([LABEL_WIDTH - 2] + [len(label) for _, rows in figure_rows + normal_rows
+                                     for label, *_ in rows]) + 2
+    head = " " * width + "".join(f"{s.replace('_', '-'):>12}" for s in sets)
     rows = [f"{report['checkpoint']}: {report['dataset']}, latent {report['latent_dim']}, "
             f"epoch {report['epoch']}, {report['loss']}; nats per image", head]
 
@@ -192,38 +287,33 @@ def _table(report: dict) -> str:
         for s in sets:
             v = get(report["sets"][s])
             cells.append(f"{'-':>12}" if v is None else fmt.format(v))
-        rows.append(f"{label:44}" + "".join(cells))
+        rows.append(f"{label:{width}}" + "".join(cells))
 
-    f = report["sets"][sets[0]]
     row("images", lambda s: s["images"], "{:12d}")
     row("reconstruction floor (no model can go lower)", lambda s: s["recon_floor"])
-    row("AE reconstruction", lambda s: s["ae_recon"])
-    row(f"VAE reconstruction ({f['vae_nelbo_samples']} samples)", lambda s: s["vae_recon"])
-    row("VAE KL(q(z|x) || N(0, I))", lambda s: s["vae_kl"])
-    row(f"VAE -ELBO ({f['vae_nelbo_samples']} samples)", lambda s: s["vae_nelbo"])
-    row(f"VAE IWAE bound (k = {f['vae_iwae_k']})", lambda s: s["vae_iwae"])
-    row(f"VAE exact -log p(x) ({EXACT_GRID}² quadrature, 2-D)", lambda s: s["vae_exact_nll"])
-    ref = report["reference"]
-    rows.append("How normal is each latent space (VAE: one draw of q(z|x) per image)?")
-    for which in ("ae", "vae"):
-        key = f"{which}_normality"
-        name = which.upper()
-        row(f"  {name} moment-matched KL to N(0, I)", lambda s, k=key: s[k]["moment_kl"])
-        row(f"  {name} MMD² to N(0, I)", lambda s, k=key: s[k]["mmd"], "{:12.4f}")
-        row(f"  {name} outside radius {ref['ring_radius']:.2f}",
-            lambda s, k=key: 100 * s[k]["outside_share"], "{:11.1f}%")
+    for slot, model_rows in figure_rows:
+        for label, key, fmt in model_rows:
+            row(label, lambda s, m=slot, k=key: s[m][k], fmt)
+    any_vae = any(m["kind"] == "vae" for m in models)
+    rows.append("How normal is each latent space" + (
+        " (VAE: one draw of q(z|x) per image)?" if any_vae else "?"))
+    for slot, model_rows in normal_rows:
+        for label, key, fmt, scale in model_rows:
+            row(label, lambda s, m=slot, k=key, x=scale: x * s[m]["normality"][k], fmt)
     rows.append(f"  (prior: {100 * ref['prior_outside_share']:.1f}% outside; MMD² noise floor "
                 f"{ref['mmd_noise_floor_p95']:.4f} for 2,000 true N(0, I) draws, 95th pct.)")
     judge = report["judge"]
     rows.append(f"Decoded prior samples, judged by a classifier ({judge['source']}; "
                 f"{100 * judge['accuracy_on_test_split']:.1f}% on the test split):")
     names = judge["class_names"]
-    for which in ("ae", "vae"):
-        j = report["prior_samples"][which]
+    name_width = max(4, *(len(m["name"]) for m in models))
+    for m in models:
+        j = report["prior_samples"][m["slot"]]
         top = names[j["largest_class"]] if j["largest_class"] < len(names) else "?"
-        rows.append(f"  {which.upper():4} confidence {j['mean_confidence']:.3f}, class entropy "
-                    f"{j['entropy_nats']:.2f} of {j['max_entropy_nats']:.2f} nats, most common "
-                    f"class {top} ({100 * j['largest_share']:.1f}%), {j['n_samples']} samples")
+        rows.append(f"  {m['name']:{name_width}} confidence {j['mean_confidence']:.3f}, class "
+                    f"entropy {j['entropy_nats']:.2f} of {j['max_entropy_nats']:.2f} nats, most "
+                    f"common class {top} ({100 * j['largest_share']:.1f}%), "
+                    f"{j['n_samples']} samples")
     return "\n".join(rows)
 
 

@@ -35,20 +35,41 @@ def export_encodings(
     labels: np.ndarray,
     class_names: tuple[str, ...],
 ) -> Path:
+    """`export_columns` for the default pair, an AE and a VAE."""
+    return export_columns(path, [("ae", ae_codes, None), ("vae", vae_mu, vae_logvar)], labels,
+                          class_names)
+
+
+def export_columns(
+    path: str | os.PathLike,
+    columns,
+    labels: np.ndarray,
+    class_names: tuple[str, ...],
+) -> Path:
     """Writes a .npz (arrays as they are) or a .csv (one row per test point), atomically.
 
-    Raises OSError when the file cannot be written; the file that was at `path` then stays.
+    `columns` holds (prefix, codes or means, log-variances or None) for each model: an AE's
+    codes are written as PREFIX_codes (CSV: PREFIX_z1, ...), a VAE's as PREFIX_mu and
+    PREFIX_logvar. Raises OSError when the file cannot be written; the file that was at
+    `path` then stays.
     """
     path = Path(path)
+    arrays: dict[str, np.ndarray] = {}
+    for prefix, mu, logvar in columns:
+        if logvar is None:
+            arrays[f"{prefix}_codes"] = mu
+        else:
+            arrays[f"{prefix}_mu"] = mu
+            arrays[f"{prefix}_logvar"] = logvar
     if path.suffix == ".npz":
         with atomic_write(path, "wb") as f:
-            np.savez(f, ae_codes=ae_codes, vae_mu=vae_mu, vae_logvar=vae_logvar,
-                     labels=labels, class_names=np.array(class_names))
+            np.savez(f, **arrays, labels=labels, class_names=np.array(class_names))
     else:
-        d = ae_codes.shape[1]
-        header = (["index", "label", "class"] + [f"ae_z{i + 1}" for i in range(d)]
-                  + [f"vae_mu{i + 1}" for i in range(d)]
-                  + [f"vae_logvar{i + 1}" for i in range(d)])
+        def csv_name(key: str, i: int) -> str:  # ae_codes -> ae_z1, vae_mu -> vae_mu1
+            return f"{key[:-len('_codes')]}_z{i + 1}" if key.endswith("_codes") else f"{key}{i + 1}"
+
+        header = ["index", "label", "class"] + [csv_name(key, i) for key, a in arrays.items()
+                                                for i in range(a.shape[1])]
         with atomic_write(path, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(header)
@@ -56,7 +77,5 @@ def export_encodings(
                 # Only the class is text from outside; the numbers are written by us.
                 writer.writerow([i, int(label),
                                  spreadsheet_safe(class_name(class_names, int(label))),
-                                 *(f"{v:.6g}" for v in ae_codes[i]),
-                                 *(f"{v:.6g}" for v in vae_mu[i]),
-                                 *(f"{v:.6g}" for v in vae_logvar[i])])
+                                 *(f"{v:.6g}" for a in arrays.values() for v in a[i])])
     return path

@@ -24,11 +24,11 @@ from vae_gui.model.class_colors import class_colors, rgb
 from vae_gui.model.errors import VaeGuiError
 from vae_gui.model.latent import Projection, pca_projection
 from vae_gui.model.movie_settings import FORMATS, MovieSettings
+from vae_gui.model.pair import column_of
 
 if TYPE_CHECKING:
     from vae_gui.model.training import Snapshot
 
-TITLES = {"ae": "AE: codes", "vae": "VAE: means"}
 LEGEND_CLASSES = 10  # a legend of more would not fit under the plots
 TITLE_PX, CAPTION_PX, MARGIN_PX = 20, 20, 6
 FONT_PX = 13
@@ -54,7 +54,13 @@ class PlotFrame:
 
 
 def _points(snapshot: Snapshot, which: str) -> np.ndarray:
-    return snapshot.ae_codes if which == "ae" else snapshot.vae_mu
+    return column_of(snapshot, which).mu
+
+
+def _title(snapshot: Snapshot, which: str) -> str:
+    """"AE: codes", "VAE β=4: means"."""
+    column = column_of(snapshot, which)
+    return f"{column.name}: {'means' if column.variational else 'codes'}"
 
 
 def plot_frames(moments: Sequence[Snapshot], models: Sequence[str]) -> dict[str, PlotFrame]:
@@ -62,7 +68,11 @@ def plot_frames(moments: Sequence[Snapshot], models: Sequence[str]) -> dict[str,
     two dimensions), wide enough for the cloud at every moment."""
     frames = {}
     for which in models:
-        last = _points(moments[-1], which)
+        try:
+            last = _points(moments[-1], which)
+        except ValueError:  # "vae" for a pair of two VAEs
+            raise MovieError(f"The run's pair holds no single {which.upper()}; choose a "
+                             "column (left or right) instead.") from None
         projection = (pca_projection(last) if last.shape[1] > 2 else
                       Projection.axes(last.shape[1]))
         reach = 3.0
@@ -105,8 +115,9 @@ def render_frame(snapshot: Snapshot, frames: dict[str, PlotFrame], settings: Mov
         for r in (1, 2, 3):  # the prior's rings, in the plane of the plot
             rr = r * scale
             draw.ellipse((cx - rr, cy - rr, cx + rr, cy + rr), outline=RING_GREY)
-        title = (f"{TITLES[which]} (rings: 1, 2, 3 sd of the prior)" if side >= 300
-                 else TITLES[which])
+        title = _title(snapshot, which)
+        if side >= 300:
+            title += " (rings: 1, 2, 3 sd of the prior)"
         draw.text((left, MARGIN_PX // 2), title, fill=TEXT, font=font)
     draw_caption_and_legend(draw, font, settings.height - CAPTION_PX, settings.width,
                             caption, class_names, colors)

@@ -29,8 +29,9 @@ def add_movie_arguments(p: argparse.ArgumentParser) -> None:
                    help="a run folder, or a checkpoint saved with its run's timeline")
     p.add_argument("--out", required=True, type=nonempty,
                    help="the movie to write: .gif, .mp4 or .webm")
-    p.add_argument("--models", choices=("both", "ae", "vae"), default="both",
-                   help="which clouds the movie shows (default: both)")
+    p.add_argument("--models", choices=("both", "left", "right", "ae", "vae"), default="both",
+                   help="which clouds the movie shows: both columns (the default), one "
+                        "column, or the pair's AE or its VAE")
     p.add_argument("--size", type=movie_size, default=(800, 420), metavar="WxH",
                    help="frame size in pixels (default: 800x420)")
     p.add_argument("--fps", type=float, default=5.0, help="frames a second (default: 5)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FORMATS = (".gif", ".mp4", ".webm")
-MODELS = ("ae", "vae")
+MODELS = ("left", "right")  # the columns; "ae" or "vae" name the pair's one model of a kind
 MIN_SIZE, MAX_SIZE = (160, 120), (3840, 2160)
 MAX_FPS = 60.0
 
@@ -21,8 +21,9 @@ class MovieSettings:
 
     def problems(self) -> list[str]:
         out = []
-        if not self.models or any(m not in MODELS for m in self.models):
-            out.append(f"the models are 'ae', 'vae' or both, not {self.models!r}")
+        if not self.models or any(m not in (*MODELS, "ae", "vae") for m in self.models):
+            out.append(f"the models are 'left', 'right' (or 'ae', 'vae') or both, not "
+                       f"{self.models!r}")
         if not (MIN_SIZE[0] <= self.width <= MAX_SIZE[0]
                 and MIN_SIZE[1] <= self.height <= MAX_SIZE[1]):
             out.append(f"the size must be from {MIN_SIZE[0]}x{MIN_SIZE[1]} to "

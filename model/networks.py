@@ -187,10 +187,21 @@ class VariationalAutoencoder(nn.Module):
 
 
 def build_models(config: ModelConfig, seed: int) -> tuple[Autoencoder, VariationalAutoencoder]:
-    """Both models, initialised from `seed` without touching the global random state."""
+    """An AE and a VAE, initialised from `seed` without touching the global random state."""
+    return build_pair(config, ("ae", "vae"), seed)
+
+
+def build_model(config: ModelConfig, kind: str) -> Autoencoder | VariationalAutoencoder:
+    """An AE ("ae") or a VAE ("vae") of this shape, from torch's current random state."""
+    return VariationalAutoencoder(config) if kind == "vae" else Autoencoder(config)
+
+
+def build_pair(config: ModelConfig, kinds, seed: int) -> tuple[nn.Module, nn.Module]:
+    """A model of each kind ("ae" or "vae"), each initialised from `seed` (so that two VAEs
+    start as the same network) without touching the global random state."""
+    models = []
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        ae = Autoencoder(config)
-        torch.manual_seed(seed)
-        vae = VariationalAutoencoder(config)
-    return ae, vae
+        for kind in kinds:
+            torch.manual_seed(seed)
+            models.append(build_model(config, kind))
+    return tuple(models)

@@ -56,7 +56,8 @@ def checkpoint_moments(ckpt: Checkpoint, data: DatasetBundle, cloud: CloudPoints
     out = []
     for i, m in enumerate(ckpt.timeline):
         history = tuple(h for h in ckpt.history if h.epoch <= m.epoch)
-        out.append(snapshot_of(m.ae, m.vae, data, history, m.step, cloud, epoch=m.epoch))
+        out.append(snapshot_of(m.models, data, history, m.step, cloud, epoch=m.epoch,
+                               train_config=ckpt.train_config))
         if progress is not None:
             progress(i + 1, len(ckpt.timeline))
     return tuple(out)
@@ -78,7 +79,8 @@ def load_timeline(path: str | os.PathLike, data_root: str | None = None,
             "--save-every-epoch' wrote")
     data = _dataset(ckpt, path, data_root)
     moments = checkpoint_moments(ckpt, data, progress=progress)
-    own = snapshot_of(ckpt.ae, ckpt.vae, data, ckpt.history, ckpt.step, epoch=ckpt.epoch)
+    own = snapshot_of(ckpt.models, data, ckpt.history, ckpt.step, epoch=ckpt.epoch,
+                      train_config=ckpt.train_config)
     return RunTimeline((*moments, own), ckpt, data)
 
 
@@ -110,8 +112,8 @@ def load_run_timeline(folder: str | os.PathLike, data_root: str | None = None,
             raise RunTimelineError(f"{path.name} belongs to another run than {files[0].name} "
                                    "(other models or another dataset)")
         if not moments or ckpt.step > moments[-1].step:
-            moments.append(snapshot_of(ckpt.ae, ckpt.vae, data, ckpt.history, ckpt.step,
-                                       epoch=ckpt.epoch))
+            moments.append(snapshot_of(ckpt.models, data, ckpt.history, ckpt.step,
+                                       epoch=ckpt.epoch, train_config=ckpt.train_config))
         if progress is not None:
             progress(i + 1, len(files))
     return RunTimeline(tuple(moments), ckpt, data)

@@ -25,10 +25,10 @@ MIN_MOMENTS = 2  # the first and the newest, whatever they cost
 def snapshot_bytes(snapshot: Snapshot) -> int:
     """What keeping `snapshot` costs: both models' weights and buffers, and its arrays."""
     total = 0
-    for model in (snapshot.ae, snapshot.vae):
+    for model in snapshot.models:
         total += sum(t.numel() * t.element_size() for t in model.state_dict().values())
-    arrays = (snapshot.ae_codes, snapshot.vae_mu, snapshot.vae_logvar, snapshot.labels,
-              snapshot.train_curve)
+    arrays = [a for c in snapshot.columns for a in (c.mu, c.logvar) if a is not None]
+    arrays += [snapshot.labels, snapshot.train_curve]
     return total + sum(int(np.asarray(a).nbytes) for a in arrays)
 
 

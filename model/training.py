@@ -34,7 +34,8 @@ from vae_gui.model.folder_stream import (
 )
 from vae_gui.model.losses import kl_per_dimension, reconstruction_loss
 from vae_gui.model.memory_needs import check_fits
-from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_models
+from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_pair
+from vae_gui.model.pair import ModelSpec, one_of_kind, pair_labels, parse_pair
 from vae_gui.model.precision import autocast, choose_precision, grad_scaler
 
 EVAL_BATCH = 2000
@@ -52,46 +53,110 @@ MAX_HISTORY = 1000
 MAX_CURVE_ROWS = 20_000
 
 
+Model = Autoencoder | VariationalAutoencoder
+
+
+@dataclass(frozen=True)
+class ModelLosses:
+    """One model's losses in nats per image: loss = recon + β·KL (an AE's KL is 0)."""
+
+    kind: str  # "ae" or "vae"
+    loss: float
+    recon: float
+    kl: float
+
+    def values(self) -> tuple[float, float, float]:
+        return self.loss, self.recon, self.kl
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "loss": self.loss, "recon": self.recon, "kl": self.kl}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelLosses:
+        return cls(str(d["kind"]), float(d["loss"]), float(d["recon"]), float(d["kl"]))
+
+
 @dataclass(frozen=True)
 class Losses:
-    """Losses in nats per image: the AE's reconstruction and the VAE's three terms."""
+    """Both columns' losses in nats per image, left first."""
 
-    ae_recon: float
-    vae_loss: float
-    vae_recon: float
-    vae_kl: float
+    left: ModelLosses
+    right: ModelLosses
+
+    @property
+    def columns(self) -> tuple[ModelLosses, ModelLosses]:
+        return self.left, self.right
+
+    def of_kind(self, kind: str) -> ModelLosses:
+        """The losses of the pair's one model of this kind (ValueError for two VAEs)."""
+        return one_of_kind([c.kind for c in self.columns], self.columns, kind, "pair")
+
+    # The default pair's figures by their names (a pair of two VAEs has no single one).
+    @property
+    def ae_recon(self) -> float:
+        return self.of_kind("ae").recon
+
+    @property
+    def vae_loss(self) -> float:
+        return self.of_kind("vae").loss
+
+    @property
+    def vae_recon(self) -> float:
+        return self.of_kind("vae").recon
+
+    @property
+    def vae_kl(self) -> float:
+        return self.of_kind("vae").kl
 
     def is_finite(self) -> bool:
-        return all(math.isfinite(v) for v in (self.ae_recon, self.vae_loss, self.vae_recon,
-                                              self.vae_kl))
+        return all(math.isfinite(v) for c in self.columns for v in c.values())
 
-    def to_dict(self) -> dict[str, float]:
-        return {"ae_recon": self.ae_recon, "vae_loss": self.vae_loss,
-                "vae_recon": self.vae_recon, "vae_kl": self.vae_kl}
+    def to_dict(self) -> dict:
+        return {"left": self.left.to_dict(), "right": self.right.to_dict()}
 
     @classmethod
     def from_dict(cls, d: dict) -> Losses:
-        return cls(*(float(d[k]) for k in ("ae_recon", "vae_loss", "vae_recon", "vae_kl")))
+        if "left" not in d:  # written before pairs could be chosen: an AE and a VAE
+            return cls.ae_vae(*(float(d[k]) for k in ("ae_recon", "vae_loss", "vae_recon",
+                                                       "vae_kl")))
+        return cls(ModelLosses.from_dict(d["left"]), ModelLosses.from_dict(d["right"]))
+
+    @classmethod
+    def ae_vae(cls, ae_recon: float, vae_loss: float, vae_recon: float, vae_kl: float) -> Losses:
+        """The losses of the default pair, an AE and a VAE, by their names."""
+        return cls(ModelLosses("ae", ae_recon, ae_recon, 0.0),
+                   ModelLosses("vae", vae_loss, vae_recon, vae_kl))
+
+    @classmethod
+    def of_rows(cls, kinds: tuple[str, str], row) -> Losses:
+        """From the six numbers loss, recon, kl of the left then of the right model."""
+        row = [float(v) for v in row]
+        return cls(ModelLosses(kinds[0], *row[:3]), ModelLosses(kinds[1], *row[3:6]))
 
 
 @dataclass(frozen=True)
 class EpochMetrics:
-    """The mean train losses over one epoch and the test losses after it."""
+    """The mean train losses over one epoch and the test losses after it; `kl_per_dim`
+    holds each column's test KL per latent dimension (empty for an AE)."""
 
     epoch: int
     seconds: float
     train: Losses
     test: Losses
-    kl_per_dim: tuple[float, ...]
+    kl_per_dim: tuple[tuple[float, ...], tuple[float, ...]]
 
     def to_dict(self) -> dict:
         return {"epoch": self.epoch, "seconds": self.seconds, "train": self.train.to_dict(),
-                "test": self.test.to_dict(), "kl_per_dim": list(self.kl_per_dim)}
+                "test": self.test.to_dict(), "kl_per_dim": [list(k) for k in self.kl_per_dim]}
 
     @classmethod
     def from_dict(cls, d: dict) -> EpochMetrics:
+        kl = d["kl_per_dim"]
+        if kl and not isinstance(kl[0], list):  # before pairs: the VAE's, an AE | VAE pair
+            kl = [[], kl]
         return cls(int(d["epoch"]), float(d["seconds"]), Losses.from_dict(d["train"]),
-                   Losses.from_dict(d["test"]), tuple(float(v) for v in d["kl_per_dim"]))
+                   Losses.from_dict(d["test"]),
+                   (tuple(float(v) for v in kl[0]), tuple(float(v) for v in kl[1])))
 
 
 def thin_history(history, limit: int = MAX_HISTORY) -> list[EpochMetrics]:
@@ -134,27 +199,79 @@ class LiveChange:
 
 
 @dataclass(frozen=True, eq=False)
+class Column:
+    """One column's model in a snapshot, and its encoding of the cloud's images."""
+
+    spec: ModelSpec
+    name: str  # how the window names it: "AE", "VAE", "VAE β=4", "A: VAE"
+    model: Model
+    mu: np.ndarray  # an AE's codes or a VAE's means, (N, latent_dim), read-only
+    logvar: np.ndarray | None  # a VAE's log-variances; None for an AE
+
+    @property
+    def variational(self) -> bool:
+        return self.logvar is not None
+
+
+@dataclass(frozen=True, eq=False)
 class Snapshot:
     """An immutable picture of both models that another thread may use freely.
 
     The models are frozen CPU copies (no gradients, eval mode), never the ones being trained;
-    the arrays are read-only. `train_curve` has one row per snapshot interval:
-    step, ae_recon, vae_loss, vae_recon, vae_kl (means since the previous row).
+    the arrays are read-only. `train_curve` has one row per snapshot interval: the step, then
+    loss, recon and KL of the left model and of the right (means since the previous row).
     """
 
     step: int
     epoch: float
-    ae: Autoencoder
-    vae: VariationalAutoencoder
-    ae_codes: np.ndarray
-    vae_mu: np.ndarray
-    vae_logvar: np.ndarray
+    columns: tuple[Column, Column]
     labels: np.ndarray
     train_curve: np.ndarray
     history: tuple[EpochMetrics, ...]
     steps_per_epoch: int = 0
     changes: tuple[LiveChange, ...] = ()  # β and learning-rate changes made while training
     cloud: CloudPoints | None = None  # which images the points encode (None: all test images)
+
+    @property
+    def left(self) -> Column:
+        return self.columns[0]
+
+    @property
+    def right(self) -> Column:
+        return self.columns[1]
+
+    @property
+    def models(self) -> tuple[Model, Model]:
+        return self.columns[0].model, self.columns[1].model
+
+    @property
+    def kinds(self) -> tuple[str, str]:
+        return self.columns[0].spec.kind, self.columns[1].spec.kind
+
+    def of_kind(self, kind: str) -> Column:
+        """The column of the pair's one model of this kind (ValueError for two VAEs)."""
+        return one_of_kind(self.kinds, self.columns, kind, "snapshot")
+
+    # The default pair's parts by their names.
+    @property
+    def ae(self) -> Autoencoder:
+        return self.of_kind("ae").model
+
+    @property
+    def vae(self) -> VariationalAutoencoder:
+        return self.of_kind("vae").model
+
+    @property
+    def ae_codes(self) -> np.ndarray:
+        return self.of_kind("ae").mu
+
+    @property
+    def vae_mu(self) -> np.ndarray:
+        return self.of_kind("vae").mu
+
+    @property
+    def vae_logvar(self) -> np.ndarray:
+        return self.of_kind("vae").logvar
 
 
 class TrainingControl:
@@ -268,30 +385,37 @@ def warm_up() -> None:
     adam_optimizer([torch.zeros(1, requires_grad=True)], 1e-3)
 
 
-def _describe_bad(losses: Losses) -> str:
+def _describe_bad(losses: Losses, names: tuple[str, str]) -> str:
     """Which terms went non-finite, in words: 'infinite (VAE KL), NaN (AE reconstruction)'."""
-    names = {"ae_recon": "AE reconstruction", "vae_loss": "VAE loss",
-             "vae_recon": "VAE reconstruction", "vae_kl": "VAE KL"}
-    bad = [f"{'NaN' if v != v else 'infinite'} ({names[k]})"
-           for k, v in losses.to_dict().items() if not math.isfinite(v)]
+    bad = []
+    for name, c in zip(names, losses.columns, strict=True):
+        terms = (("reconstruction", c.recon),) if c.kind == "ae" else (
+            ("loss", c.loss), ("reconstruction", c.recon), ("KL", c.kl))
+        bad += [f"{'NaN' if v != v else 'infinite'} ({name} {term})" for term, v in terms
+                if not math.isfinite(v)]
     return ", ".join(bad)
 
 
-def _describe_bad_weights(ae: Autoencoder, vae: VariationalAutoencoder) -> str:
+def _describe_bad_weights(models) -> str:
     """'the weights became NaN or infinite', or '' when every weight is finite."""
-    if all(torch.isfinite(p).all() for p in (*ae.parameters(), *vae.parameters())):
+    if all(torch.isfinite(p).all() for m in models for p in m.parameters()):
         return ""
     return "the weights became NaN or infinite"
 
 
-def _describe_bad_points(codes: np.ndarray, mu: np.ndarray, logvar: np.ndarray) -> str:
-    """What is out of range in the encoded test points, in words, or '' when nothing is."""
-    bad = [f"the {name} became NaN or infinite"
-           for name, a in (("AE codes", codes), ("VAE means", mu), ("VAE log-variances", logvar))
-           if not np.isfinite(a).all()]
-    if not bad and logvar.size and float(logvar.max()) > MAX_LOGVAR:
-        bad.append(f"the VAE log-variance reached {float(logvar.max()):.3g}, above the bound "
-                   f"of {MAX_LOGVAR:g} (its exp overflows float32 from about 88.7)")
+def _describe_bad_points(names: tuple[str, str], encoded) -> str:
+    """What is out of range in the encoded test points (one (mu, logvar or None) a column),
+    in words, or '' when nothing is."""
+    bad = []
+    for name, (mu, logvar) in zip(names, encoded, strict=True):
+        parts = ((f"{name} codes", mu),) if logvar is None else (
+            (f"{name} means", mu), (f"{name} log-variances", logvar))
+        bad += [f"the {what} became NaN or infinite" for what, a in parts
+                if not np.isfinite(a).all()]
+    for name, (_, logvar) in zip(names, encoded, strict=True):
+        if not bad and logvar is not None and logvar.size and float(logvar.max()) > MAX_LOGVAR:
+            bad.append(f"the {name} log-variance reached {float(logvar.max()):.3g}, above the "
+                       f"bound of {MAX_LOGVAR:g} (its exp overflows float32 from about 88.7)")
     return ", ".join(bad)
 
 
@@ -307,65 +431,91 @@ def read_only(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def specs_of(models) -> tuple[ModelSpec, ModelSpec]:
+    """The kinds of two models, each VAE with the run's β (what a checkpoint written before
+    pairs could be chosen, or a pair built by hand, holds)."""
+    return tuple(ModelSpec("vae" if isinstance(m, VariationalAutoencoder) else "ae")
+                 for m in models)
+
+
+def pair_of(train_config: TrainConfig | None, models) -> tuple[tuple[ModelSpec, ModelSpec],
+                                                                tuple[str, str]]:
+    """The pair's specs and the columns' names, from the run's settings where known."""
+    if train_config is None:
+        specs = specs_of(models)
+        return specs, pair_labels(specs, None)
+    specs = parse_pair(train_config.pair)
+    return specs, pair_labels(specs, train_config.beta)
+
+
 @torch.no_grad()
-def encode_points(
-    ae: Autoencoder, vae: VariationalAutoencoder, x: torch.Tensor | Iterable[torch.Tensor]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """AE codes and VAE means and log-variances of `x` (a tensor of flattened images, or
-    batches of them), as read-only numpy arrays."""
+def encode_points(models, x: torch.Tensor | Iterable[torch.Tensor]):
+    """Each model's encoding of `x` (a tensor of flattened images, or batches of them): a
+    pair of (codes or means, log-variances or None), as read-only numpy arrays."""
     batches = x.split(EVAL_BATCH) if isinstance(x, torch.Tensor) else x
-    modes = ae.training, vae.training
-    ae.eval()
-    vae.eval()
-    codes, mus, logvars = [], [], []
+    modes = [m.training for m in models]
+    for m in models:
+        m.eval()
+    parts: list[tuple[list, list]] = [([], []) for _ in models]
     for b in batches:
-        codes.append(ae.encode(b))
-        mu, logvar = vae.encode(b)
-        mus.append(mu)
-        logvars.append(logvar)
-    ae.train(modes[0])
-    vae.train(modes[1])
-    if not codes:  # no points: empty arrays of the right width
-        codes = mus = logvars = [torch.zeros(0, ae.config.latent_dim)]
-    return tuple(read_only(torch.cat(t).cpu().numpy()) for t in (codes, mus, logvars))
+        for m, (mus, logvars) in zip(models, parts, strict=True):
+            if isinstance(m, VariationalAutoencoder):
+                mu, logvar = m.encode(b)
+                logvars.append(logvar)
+            else:
+                mu = m.encode(b)
+            mus.append(mu)
+    for m, mode in zip(models, modes, strict=True):
+        m.train(mode)
+    out = []
+    for m, (mus, logvars) in zip(models, parts, strict=True):
+        empty = [torch.zeros(0, m.config.latent_dim)]  # no points: the right width
+        mu = read_only(torch.cat(mus or empty).cpu().numpy())
+        variational = isinstance(m, VariationalAutoencoder)
+        out.append((mu, read_only(torch.cat(logvars or empty).cpu().numpy())
+                    if variational else None))
+    return tuple(out)
 
 
-def encode_cloud(ae: Autoencoder, vae: VariationalAutoencoder, cloud: CloudPoints,
-                 test_x: torch.Tensor, train_x: torch.Tensor):
+def encode_cloud(models, cloud: CloudPoints, test_x: torch.Tensor, train_x: torch.Tensor):
     """`encode_points` of the cloud's images, gathered batch by batch (never all at once)."""
-    return encode_points(ae, vae, (b.flatten(1) for b in cloud.batches(test_x, train_x,
-                                                                         EVAL_BATCH)))
+    return encode_points(models, (b.flatten(1) for b in cloud.batches(test_x, train_x,
+                                                                       EVAL_BATCH)))
+
+
+def columns_of(specs, names, models, encoded) -> tuple[Column, Column]:
+    return tuple(Column(spec, name, model, mu, logvar) for spec, name, model, (mu, logvar)
+                 in zip(specs, names, models, encoded, strict=True))
 
 
 def snapshot_of(
-    ae: Autoencoder,
-    vae: VariationalAutoencoder,
+    models,
     data: DatasetBundle,
     history: tuple[EpochMetrics, ...] = (),
     step: int = 0,
     cloud: CloudPoints | None = None,
     epoch: int | None = None,
+    train_config: TrainConfig | None = None,
+    names: tuple[str, str] | None = None,
 ) -> Snapshot:
-    """A snapshot of models that nobody is training (a loaded checkpoint, say), its points
-    `cloud` (by default every test image)."""
+    """A snapshot of two models that nobody is training (a loaded checkpoint, say), its
+    points `cloud` (by default every test image). The columns are named after
+    `train_config`'s pair where given, or `names`."""
+    models = tuple(models)
+    specs, default_names = pair_of(train_config, models)
     cloud = cloud or CloudPoints.of(data)
-    device = next(ae.parameters()).device
+    device = next(models[0].parameters()).device
     # One batch at a time: the whole of a large cloud is never copied (the arrays are
     # read-only, so torch.tensor copies each batch rather than sharing it).
     batches = cloud.batches(np.asarray(data.test_images), np.asarray(data.train_images),
                             EVAL_BATCH)
-    codes, mu, logvar = encode_points(ae, vae, (torch.tensor(b).flatten(1).to(device)
-                                                for b in batches))
+    encoded = encode_points(models, (torch.tensor(b).flatten(1).to(device) for b in batches))
     return Snapshot(
         step=step,
         epoch=float(epoch if epoch is not None else history[-1].epoch if history else 0),
-        ae=ae,
-        vae=vae,
-        ae_codes=codes,
-        vae_mu=mu,
-        vae_logvar=logvar,
+        columns=columns_of(specs, names or default_names, models, encoded),
         labels=read_only(cloud.labels(data.test_labels, data.train_labels)),
-        train_curve=read_only(np.zeros((0, 5))),
+        train_curve=read_only(np.zeros((0, 7))),
         history=tuple(history),
         cloud=cloud,
     )
@@ -374,21 +524,22 @@ def snapshot_of(
 def with_cloud(snapshot: Snapshot, data: DatasetBundle, cloud: CloudPoints) -> Snapshot:
     """`snapshot` with its (frozen) models' encodings of other points: for a change of the
     points shown while nothing trains."""
-    fresh = snapshot_of(snapshot.ae, snapshot.vae, data, snapshot.history, snapshot.step,
-                        cloud, 0)
-    return dataclasses.replace(snapshot, ae_codes=fresh.ae_codes, vae_mu=fresh.vae_mu,
-                               vae_logvar=fresh.vae_logvar, labels=fresh.labels, cloud=cloud)
+    fresh = snapshot_of(snapshot.models, data, snapshot.history, snapshot.step, cloud, 0)
+    columns = tuple(dataclasses.replace(c, mu=f.mu, logvar=f.logvar)
+                    for c, f in zip(snapshot.columns, fresh.columns, strict=True))
+    return dataclasses.replace(snapshot, columns=columns, labels=fresh.labels, cloud=cloud)
 
 
 class Trainer:
-    """Trains an AE and a VAE on the same shuffled batches with two Adam optimizers."""
+    """Trains two models (an AE and a VAE by default; TrainConfig.pair) on the same shuffled
+    batches with an Adam optimizer each."""
 
     def __init__(
         self,
         data: DatasetBundle,
         model_config: ModelConfig,
         train_config: TrainConfig,
-        models: tuple[Autoencoder, VariationalAutoencoder] | None = None,
+        models: tuple[Model, Model] | None = None,
         include_train: bool = False,
         max_points: int = MAX_CLOUD_POINTS,
         distributed: DistributedContext | None = None,
@@ -412,12 +563,18 @@ class Trainer:
         choice = choose_precision(train_config.precision, self.device)
         self.precision, self.precision_reason = choice.precision, choice.reason
         self.scaler = grad_scaler(self.precision, self.device)  # fp16 only
-        ae, vae = models if models is not None else build_models(model_config, train_config.seed)
-        self.ae, self.vae = ae.to(self.device).train(), vae.to(self.device).train()
+        self.pair = parse_pair(train_config.pair)
+        kinds = tuple(spec.kind for spec in self.pair)
+        if models is None:
+            models = build_pair(model_config, kinds, train_config.seed)
+        elif specs_of(models) != tuple(ModelSpec(k) for k in kinds):
+            raise ValueError(f"the models given are {[s.kind for s in specs_of(models)]}, but "
+                             f"the pair to train is {list(kinds)}")
+        self.models = tuple(m.to(self.device).train() for m in models)
         # With torchrun: this process's share of every batch, gradients averaged by
         # DistributedDataParallel (vae_gui/model/distributed.py).
         self.distributed = distributed
-        self._ae_step, self._vae_step = self._step_modules()
+        self._step_mods = self._step_modules()
         self._make_optimizers()
         # The images held in memory: every one, or a streamed folder's fixed subsets (the test
         # loss and the clouds use them; the training batches come from _stream).
@@ -438,7 +595,7 @@ class Trainer:
         rank_seed = 1000 * distributed.rank if distributed is not None else 0
         self.noise_gen = torch.Generator(self.device).manual_seed(
             train_config.seed + 1 + rank_seed)
-        for k, model in enumerate((self.ae, self.vae)):
+        for k, model in enumerate(self.models):
             model.encoder.generator = torch.Generator(self.device).manual_seed(
                 train_config.seed + 2 + k + rank_seed)
         self.steps_per_epoch = math.ceil(self.n_train / train_config.batch_size)
@@ -452,12 +609,31 @@ class Trainer:
         self._order_cpu = self._order  # the same permutation, for the stream's sampler
         self._pos = 0
         self._curve: list[tuple[float, ...]] = []
-        self._curve_sum = np.zeros(4)
+        self._curve_sum = np.zeros(6)
         self._curve_n = 0
-        self._epoch_sum = np.zeros(4)
+        self._epoch_sum = np.zeros(6)
         self._epoch_n = 0
         self._epoch_started = time.perf_counter()
-        self._good = (copy.deepcopy(self.ae.state_dict()), copy.deepcopy(self.vae.state_dict()))
+        self._good = tuple(copy.deepcopy(m.state_dict()) for m in self.models)
+
+    @property
+    def kinds(self) -> tuple[str, str]:
+        return tuple(spec.kind for spec in self.pair)
+
+    @property
+    def names(self) -> tuple[str, str]:
+        """The columns' names, with the β trained now."""
+        return pair_labels(self.pair, self.config.beta)
+
+    @property
+    def ae(self) -> Autoencoder:
+        """The pair's AE (ValueError where it holds none)."""
+        return one_of_kind(self.kinds, self.models, "ae", "run")
+
+    @property
+    def vae(self) -> VariationalAutoencoder:
+        """The pair's one VAE (ValueError where it holds none or two)."""
+        return one_of_kind(self.kinds, self.models, "vae", "run")
 
     def set_epochs(self, epochs: int) -> None:
         """Trains until `epochs` epochs in all (to continue a finished run further)."""
@@ -469,25 +645,24 @@ class Trainer:
         if (beta, lr) == (self.config.beta, self.config.lr):
             return
         self.config = dataclasses.replace(self.config, beta=beta, lr=lr)
-        for optimizer in (self.ae_opt, self.vae_opt):
+        for optimizer in self.optimizers:
             for group in optimizer.param_groups:
                 group["lr"] = lr
         self.changes.append(LiveChange(self.step, beta, lr))
 
-    def _step_modules(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+    def _step_modules(self) -> tuple[torch.nn.Module, ...]:
         """What the training step calls: the models, or their DistributedDataParallel
         wrappers (same parameters) in a distributed run."""
         if self.distributed is None:
-            return self.ae, self.vae
+            return self.models
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [torch.cuda.current_device()] if self.device.type == "cuda" else None
-        return (DistributedDataParallel(self.ae, device_ids=ids),
-                DistributedDataParallel(self.vae, device_ids=ids))
+        return tuple(DistributedDataParallel(m, device_ids=ids) for m in self.models)
 
     def _make_optimizers(self) -> None:
-        self.ae_opt = adam_optimizer(self.ae.parameters(), self.config.lr)
-        self.vae_opt = adam_optimizer(self.vae.parameters(), self.config.lr)
+        self.optimizers = tuple(adam_optimizer(m.parameters(), self.config.lr)
+                                for m in self.models)
 
     def train_step(self) -> Losses:
         """Trains both models on the next batch; raises TrainingDiverged on a non-finite loss."""
@@ -503,49 +678,51 @@ class Trainer:
             x = self._stream.batch(self._order_cpu, self._pos)
         kind, beta = self.config.loss, self.config.beta
 
+        terms = []  # (loss, recon, kl) of each model, as tensors
         with autocast(self.precision, self.device):
-            ae_logits, _ = self._ae_step(x)
-            vae_logits, mu, logvar = self._vae_step(x, self.noise_gen)
-            # The losses from float32 copies (no copy at all in fp32): each sums hundreds of
-            # per-pixel terms, which bf16's 8-bit mantissa would round to about 3 digits.
-            ae_logits, vae_logits, mu, logvar = (
-                t.float() for t in (ae_logits, vae_logits, mu, logvar))
-            ae_recon = reconstruction_loss(ae_logits, x, kind)
-            vae_recon = reconstruction_loss(vae_logits, x, kind)
-            kl = kl_per_dimension(mu, logvar).sum()
-        vae_total = vae_recon + beta * kl
-        # One transfer for the four (averaged over the processes of a distributed run, so
+            for spec, module in zip(self.pair, self._step_mods, strict=True):
+                # The losses from float32 copies (no copy at all in fp32): each sums hundreds
+                # of per-pixel terms, which bf16's 8-bit mantissa would round to 3 digits.
+                if spec.variational:
+                    logits, mu, logvar = (t.float() for t in module(x, self.noise_gen))
+                    recon = reconstruction_loss(logits, x, kind)
+                    kl = kl_per_dimension(mu, logvar).sum()
+                    terms.append((recon + spec.beta_in(beta) * kl, recon, kl))
+                else:
+                    recon = reconstruction_loss(module(x)[0].float(), x, kind)
+                    terms.append((recon, recon, torch.zeros_like(recon)))
+        # One transfer for the six (averaged over the processes of a distributed run, so
         # that all of them see the same losses and stop together on a non-finite one).
-        values = average(torch.stack([ae_recon, vae_total, vae_recon, kl]).detach(),
-                         self.distributed)
-        losses = Losses(*values.tolist())
+        values = average(torch.stack([t for model_terms in terms for t in model_terms])
+                         .detach(), self.distributed)
+        losses = Losses.of_rows(self.kinds, values.tolist())
         if not losses.is_finite():
             self._restore_last_good()
             raise TrainingDiverged(
                 f"Training diverged at step {self.step + 1}: the loss became "
-                f"{_describe_bad(losses)}. "
+                f"{_describe_bad(losses, self.names)}. "
                 f"The last good weights were kept; lower the learning rate "
                 f"(now {self.config.lr:g}) and train again."
             )
-        self.ae_opt.zero_grad(set_to_none=True)
-        self.vae_opt.zero_grad(set_to_none=True)
+        for optimizer in self.optimizers:
+            optimizer.zero_grad(set_to_none=True)
         # The models share no parameters, so one backward pass gives each its own gradients.
-        total = ae_recon + vae_total
+        total = terms[0][0] + terms[1][0]
         if self.scaler is None:
             total.backward()
-            self.ae_opt.step()
-            self.vae_opt.step()
+            for optimizer in self.optimizers:
+                optimizer.step()
         else:  # fp16: a scaled loss keeps small gradients from underflowing; steps whose
             # gradients overflowed are skipped and the scale lowered (torch.amp.GradScaler)
             self.scaler.scale(total).backward()
-            self.scaler.step(self.ae_opt)
-            self.scaler.step(self.vae_opt)
+            for optimizer in self.optimizers:
+                self.scaler.step(optimizer)
             self.scaler.update()
 
         self.step += 1
         self.last_batch_size = batch_size
         self._pos += batch_size
-        row = np.array([losses.ae_recon, losses.vae_loss, losses.vae_recon, losses.vae_kl])
+        row = np.array([v for c in losses.columns for v in c.values()])
         self._curve_sum += row
         self._curve_n += 1
         self._epoch_sum += row * batch_size
@@ -557,7 +734,7 @@ class Trainer:
     def _finish_epoch(self) -> None:
         seconds = time.perf_counter() - self._epoch_started
         self._pos = 0
-        train = Losses(*map(float, self._epoch_sum / max(self._epoch_n, 1)))
+        train = Losses.of_rows(self.kinds, self._epoch_sum / max(self._epoch_n, 1))
         self._epoch_sum[:] = 0
         self._epoch_n = 0
         test, kl_dims = self.evaluate()
@@ -567,7 +744,8 @@ class Trainer:
             self._restore_last_good()
             raise TrainingDiverged(
                 f"Training diverged in epoch {self.epoch + 1}: the test loss became "
-                f"{_describe_bad(test)}. The last good weights were kept; lower the learning "
+                f"{_describe_bad(test, self.names)}. The last good weights were kept; lower the "
+                f"learning "
                 f"rate (now {self.config.lr:g}) and train again."
             )
         self.epoch += 1
@@ -586,36 +764,40 @@ class Trainer:
                             ] + [metrics]
 
     def _restore_last_good(self) -> None:
-        self.ae.load_state_dict(self._good[0])
-        self.vae.load_state_dict(self._good[1])
+        for model, good in zip(self.models, self._good, strict=True):
+            model.load_state_dict(good)
         self._make_optimizers()  # Adam's moments may hold NaN too
 
     @torch.no_grad()
-    def evaluate(self) -> tuple[Losses, tuple[float, ...]]:
-        """Test losses of both models (the VAE's with one sample per image, fixed noise) on
-        the test images held in memory: all of them, or a streamed folder's fixed subset
-        (`test_set` says which)."""
-        self.ae.eval()
-        self.vae.eval()
-        gen = torch.Generator(self.device).manual_seed(EVAL_NOISE_SEED)
-        sums = np.zeros(4)
-        kl_dims = torch.zeros(self.model_config.latent_dim, device=self.device)
+    def evaluate(self) -> tuple[Losses, tuple[tuple[float, ...], tuple[float, ...]]]:
+        """Test losses of both models (a VAE's with one sample per image, fixed noise: the
+        same for two VAEs) on the test images held in memory: all of them, or a streamed
+        folder's fixed subset (`test_set` says which); and each VAE's KL per dimension."""
         n = len(self.test_x)
         kind, beta = self.config.loss, self.config.beta
-        for start in range(0, n, EVAL_BATCH):
-            x = self.test_x[start:start + EVAL_BATCH]
-            w = len(x)
-            ae_logits, _ = self.ae(x)
-            vae_logits, mu, logvar = self.vae(x, gen)
-            recon = reconstruction_loss(vae_logits, x, kind).item()
-            kd = kl_per_dimension(mu, logvar)
-            kl = kd.sum().item()
-            sums += w * np.array([reconstruction_loss(ae_logits, x, kind).item(),
-                                  recon + beta * kl, recon, kl])
-            kl_dims += w * kd
-        self.ae.train()
-        self.vae.train()
-        return Losses(*map(float, sums / n)), tuple((kl_dims / n).tolist())
+        rows, kl_dims = [], []
+        for spec, model in zip(self.pair, self.models, strict=True):
+            model.eval()
+            gen = torch.Generator(self.device).manual_seed(EVAL_NOISE_SEED)
+            sums = np.zeros(3)
+            dims = torch.zeros(self.model_config.latent_dim, device=self.device)
+            for start in range(0, n, EVAL_BATCH):
+                x = self.test_x[start:start + EVAL_BATCH]
+                w = len(x)
+                if spec.variational:
+                    logits, mu, logvar = model(x, gen)
+                    recon = reconstruction_loss(logits, x, kind).item()
+                    kd = kl_per_dimension(mu, logvar)
+                    kl = kd.sum().item()
+                    sums += w * np.array([recon + spec.beta_in(beta) * kl, recon, kl])
+                    dims += w * kd
+                else:
+                    recon = reconstruction_loss(model(x)[0], x, kind).item()
+                    sums += w * np.array([recon, recon, 0.0])
+            model.train()
+            rows += list(sums / n)
+            kl_dims.append(tuple((dims / n).tolist()) if spec.variational else ())
+        return Losses.of_rows(self.kinds, rows), tuple(kl_dims)
 
     def snapshot(self) -> Snapshot:
         """Encodes the test points and freezes copies of both models."""
@@ -625,13 +807,13 @@ class Trainer:
                 self._curve = thin_rows(self._curve, MAX_CURVE_ROWS // 2)
             self._curve_sum[:] = 0
             self._curve_n = 0
-        ae, vae = frozen_copy(self.ae), frozen_copy(self.vae)
-        codes, mu, logvar = encode_cloud(self.ae, self.vae, self.cloud, self.test_x,
-                                         self.train_x)
+        frozen = tuple(frozen_copy(m) for m in self.models)
+        encoded = encode_cloud(self.models, self.cloud, self.test_x, self.train_x)
+        names = self.names
         # An optimizer step can make weights non-finite, or the log-variance too large for
         # exp, even after a finite loss: never publish such a snapshot; the views keep the
         # last good one, as after a non-finite loss.
-        problem = _describe_bad_weights(ae, vae) or _describe_bad_points(codes, mu, logvar)
+        problem = _describe_bad_weights(frozen) or _describe_bad_points(names, encoded)
         if problem:
             self._restore_last_good()
             raise TrainingDiverged(
@@ -640,17 +822,13 @@ class Trainer:
                 f"(now {self.config.lr:g}) and train again."
             )
         # The frozen copies never change, so their weights serve as the last good ones as is.
-        self._good = (ae.state_dict(), vae.state_dict())
+        self._good = tuple(m.state_dict() for m in frozen)
         return Snapshot(
             step=self.step,
             epoch=self.epoch + self._pos / self.n_train,
-            ae=ae,
-            vae=vae,
-            ae_codes=codes,
-            vae_mu=mu,
-            vae_logvar=logvar,
+            columns=columns_of(self.pair, names, frozen, encoded),
             labels=self.cloud_labels,
-            train_curve=read_only(np.array(self._curve, dtype=np.float64).reshape(-1, 5)),
+            train_curve=read_only(np.array(self._curve, dtype=np.float64).reshape(-1, 7)),
             history=tuple(self.history),
             steps_per_epoch=self.steps_per_epoch,
             changes=tuple(self.changes),

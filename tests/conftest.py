@@ -60,8 +60,8 @@ def make_checkpoint(small_config) -> Callable:
     def make(seed: int = 1, config=None, **kwargs) -> Checkpoint:
         config = config or small_config
         ae, vae = build_models(config, seed)
-        losses = Losses(100.0, 120.0, 110.0, 10.0)
-        history = (EpochMetrics(1, 0.5, losses, losses, (5.0,) * config.latent_dim),)
+        losses = Losses.ae_vae(100.0, 120.0, 110.0, 10.0)
+        history = (EpochMetrics(1, 0.5, losses, losses, ((), (5.0,) * config.latent_dim)),)
         fields = dict(model_config=config, train_config=TrainConfig(epochs=3, seed=seed),
                       dataset="mnist5k", class_names=tuple("0123456789"), epoch=1, step=32,
                       history=history)

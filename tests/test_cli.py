@@ -72,9 +72,11 @@ def test_a_real_run_writes_a_checkpoint_and_metrics(tmp_path, capsys, how):
     (epoch,) = metrics["epochs"]
     assert epoch["epoch"] == 1 and epoch["seconds"] > 0
     for split in ("train", "test"):
-        assert set(epoch[split]) == {"ae_recon", "vae_loss", "vae_recon", "vae_kl"}
-        assert all(50 < epoch[split][k] < 600 for k in ("ae_recon", "vae_loss", "vae_recon"))
-    assert epoch["test"]["vae_loss"] == pytest.approx(checkpoint.history[0].test.vae_loss)
+        assert set(epoch[split]) == {"left", "right"}
+        ae, vae = epoch[split]["left"], epoch[split]["right"]
+        assert (ae["kind"], ae["kl"], vae["kind"]) == ("ae", 0.0, "vae")
+        assert all(50 < v < 600 for v in (ae["recon"], vae["loss"], vae["recon"]))
+    assert epoch["test"]["right"]["loss"] == pytest.approx(checkpoint.history[0].test.vae_loss)
     # Written through temporary files, none of which is left; readable like any other file.
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.safetensors",
                                                      "epoch-0001.safetensors", "metrics.json"]
@@ -381,8 +383,8 @@ def _metrics(beta: float):
     from vae_gui.model.training import EpochMetrics, Losses
 
     recon, kl = 150.0, 8.0
-    test = Losses(ae_recon=140.0, vae_loss=recon + beta * kl, vae_recon=recon, vae_kl=kl)
-    return EpochMetrics(3, 1.25, test, test, (4.0, 4.0))
+    test = Losses.ae_vae(ae_recon=140.0, vae_loss=recon + beta * kl, vae_recon=recon, vae_kl=kl)
+    return EpochMetrics(3, 1.25, test, test, ((), (4.0, 4.0)))
 
 
 def _terms(line: str) -> dict[str, float]:
@@ -422,10 +424,10 @@ def test_a_run_with_beta_prints_the_weighted_kl(tmp_path, capsys):
     assert main(["--epochs", "1", "--hidden", "16", "--beta", "0.5", "--out", str(out),
                  "--device", "cpu"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("epoch"))
-    metrics = json.loads((out / "metrics.json").read_text())["epochs"][0]["test"]
+    metrics = json.loads((out / "metrics.json").read_text())["epochs"][0]["test"]["right"]
     terms = _terms(line)
-    assert terms["beta*KL"] == pytest.approx(0.5 * metrics["vae_kl"], abs=0.01)
-    assert terms["KL"] == pytest.approx(metrics["vae_kl"], abs=0.01)
+    assert terms["beta*KL"] == pytest.approx(0.5 * metrics["kl"], abs=0.01)
+    assert terms["KL"] == pytest.approx(metrics["kl"], abs=0.01)
 
 
 def test_a_real_run_with_beta_4_prints_four_times_the_kl_it_records(tmp_path, capsys):
@@ -435,14 +437,14 @@ def test_a_real_run_with_beta_4_prints_four_times_the_kl_it_records(tmp_path, ca
     assert main(["--epochs", "1", "--hidden", "16", "--beta", "4", "--out", str(out),
                  "--device", "cpu"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("epoch"))
-    test = json.loads((out / "metrics.json").read_text())["epochs"][0]["test"]
+    test = json.loads((out / "metrics.json").read_text())["epochs"][0]["test"]["right"]
     terms = _terms(line)
     assert terms["beta"] == 4
     # Each printed number is rounded to 2 decimals: half a unit in the last place each.
-    assert terms["beta*KL"] == pytest.approx(4 * test["vae_kl"], abs=0.005)
-    assert terms["KL"] == pytest.approx(test["vae_kl"], abs=0.005)
-    assert terms["recon"] == pytest.approx(test["vae_recon"], abs=0.005)
-    assert test["vae_loss"] == pytest.approx(test["vae_recon"] + 4 * test["vae_kl"], rel=1e-6)
+    assert terms["beta*KL"] == pytest.approx(4 * test["kl"], abs=0.005)
+    assert terms["KL"] == pytest.approx(test["kl"], abs=0.005)
+    assert terms["recon"] == pytest.approx(test["recon"], abs=0.005)
+    assert test["loss"] == pytest.approx(test["recon"] + 4 * test["kl"], rel=1e-6)
     assert terms["VAE loss"] == pytest.approx(terms["recon"] + terms["beta*KL"], abs=0.015)
 
 

@@ -60,7 +60,7 @@ def _direct(ae, vae, images: np.ndarray):
 def test_a_snapshot_with_the_training_split_encodes_those_images(tiny_data, small_config):
     ae, vae = build_models(small_config, seed=3)
     cloud = CloudPoints.of(tiny_data, include_train=True)
-    s = snapshot_of(ae, vae, tiny_data, cloud=cloud)
+    s = snapshot_of((ae, vae), tiny_data, cloud=cloud)
     images = np.concatenate([tiny_data.test_images, tiny_data.train_images])
     for got, want in zip((s.ae_codes, s.vae_mu, s.vae_logvar), _direct(ae, vae, images),
                          strict=True):

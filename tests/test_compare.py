@@ -14,13 +14,16 @@ from vae_gui.app import main
 
 
 def report(ae_recon: float, vae_nelbo: float, entropy: float, exact=None) -> dict:
-    """The parts of an evaluate report that the comparison reads."""
+    """The parts of an evaluate report of an AE | VAE checkpoint that the comparison reads."""
     normal = {"moment_kl": 1.0, "mmd": 0.01, "outside_share": 0.05}
     judged = {"entropy_nats": entropy, "mean_confidence": 0.9}
-    test = {"images": 10, "ae_recon": ae_recon, "vae_recon": 100.0, "vae_kl": 5.0,
-            "vae_nelbo": vae_nelbo, "vae_iwae": vae_nelbo - 1, "vae_exact_nll": exact,
-            "ae_normality": normal, "vae_normality": normal}
-    return {"sets": {"test": test}, "prior_samples": {"ae": judged, "vae": judged}}
+    ae = {"recon": ae_recon, "normality": normal}
+    vae = {"recon": 100.0, "kl": 5.0, "nelbo": vae_nelbo, "iwae": vae_nelbo - 1,
+           "exact_nll": exact, "normality": normal}
+    models = [{"slot": "left", "name": "AE", "kind": "ae"},
+              {"slot": "right", "name": "VAE", "kind": "vae"}]
+    return {"models": models, "sets": {"test": {"images": 10, "left": ae, "right": vae}},
+            "prior_samples": {"left": judged, "right": judged}}
 
 
 def test_each_figure_names_the_better_checkpoint_in_its_own_direction():

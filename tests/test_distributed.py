@@ -49,7 +49,8 @@ def test_the_distributed_step_is_the_single_process_step(tiny_data, small_config
     config = TrainConfig(epochs=1, batch_size=50, seed=3)
     plain = Trainer(tiny_data, small_config, config)
     wrapped = Trainer(tiny_data, small_config, config, distributed=one_process_group)
-    assert isinstance(wrapped._ae_step, torch.nn.parallel.DistributedDataParallel)
+    assert all(isinstance(m, torch.nn.parallel.DistributedDataParallel)
+               for m in wrapped._step_mods)
     plain.run()
     wrapped.run()
     assert wrapped.history[0].test == plain.history[0].test

@@ -18,7 +18,7 @@ def snapshot(tiny_data):
 
     config = ModelConfig(hidden=(32,), latent_dim=4)
     ae, vae = build_models(config, 0)
-    return snapshot_of(ae, vae, tiny_data)
+    return snapshot_of((ae, vae), tiny_data)
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_show_derives_projections_and_announces_a_refit_for_a_new_latent_size(
     with qtbot.waitSignal(state.models_changed) as shown:
         state.show(snapshot)
     assert shown.args == [True]  # the first models: fit the views to them
-    assert state.projections["vae"].description.startswith("PCA")
+    assert state.projections["right"].description.startswith("PCA")
     with qtbot.waitSignal(state.models_changed) as shown:
         state.show(snapshot)
     assert shown.args == [False]
@@ -45,14 +45,14 @@ def test_the_sampled_cloud_is_its_own_value_and_the_snapshot_is_untouched(
     means = snapshot.vae_mu.copy()
     with qtbot.waitSignal(state.options_changed):
         state.set_options(sampled_cloud=True)
-    sampled = state.plotted("vae")
+    sampled = state.plotted("right")
     assert sampled.shape == means.shape and not np.allclose(sampled, means)
     np.testing.assert_array_equal(state.snapshot.vae_mu, means)
-    np.testing.assert_array_equal(state.encoded("vae"), means)
+    np.testing.assert_array_equal(state.encoded("right"), means)
     # The draws are z = mu + sigma * eps: standardised, they look like N(0, 1).
     eps = (sampled - means) / np.exp(0.5 * snapshot.vae_logvar)
     assert abs(eps.mean()) < 0.1 and abs(eps.std() - 1) < 0.1
-    np.testing.assert_array_equal(state.plotted("ae"), snapshot.ae_codes)
+    np.testing.assert_array_equal(state.plotted("left"), snapshot.ae_codes)
 
 
 def test_chosen_axes_replace_pca_and_ask_for_a_refit(qtbot, state, snapshot):
@@ -60,15 +60,15 @@ def test_chosen_axes_replace_pca_and_ask_for_a_refit(qtbot, state, snapshot):
     with qtbot.waitSignal(state.models_changed) as shown:
         state.set_options(projection_dims=(2, 3))
     assert shown.args == [True]
-    xy = state.projections["ae"].to_plane(snapshot.ae_codes)
+    xy = state.projections["left"].to_plane(snapshot.ae_codes)
     np.testing.assert_allclose(xy, snapshot.ae_codes[:, 2:4], rtol=1e-6)
 
 
 def test_cursor_and_inspected_point_are_announced(qtbot, state, snapshot):
     state.show(snapshot)
     with qtbot.waitSignal(state.cursor_changed) as moved:
-        state.move_cursor("vae", np.ones(4))
-    assert moved.args == ["vae"]
+        state.move_cursor("right", np.ones(4))
+    assert moved.args == ["right"]
     np.testing.assert_array_equal(state.cursor_z, np.ones(4, dtype=np.float32))
     with qtbot.waitSignal(state.inspected_changed) as inspected:
         state.inspect(7)

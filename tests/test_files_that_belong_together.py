@@ -39,8 +39,8 @@ fcntl = pytest.importorskip("fcntl")  # the locks are flock locks (not on Window
 
 
 def _metrics(epoch: int, latent: int = 2) -> EpochMetrics:
-    losses = Losses(100.0 + epoch, 110.0, 100.0, 10.0)
-    return EpochMetrics(epoch, 0.5, losses, losses, tuple(0.1 * k for k in range(latent)))
+    losses = Losses.ae_vae(100.0 + epoch, 110.0, 100.0, 10.0)
+    return EpochMetrics(epoch, 0.5, losses, losses, ((), tuple(0.1 * k for k in range(latent))))
 
 
 # ------------------------------------------------------------------------------ history
@@ -280,7 +280,7 @@ def test_a_model_too_large_for_memory_is_refused_before_allocation(tiny_data, mo
         check_fits(huge, 128, 500, available=4 * 1024**3)
     monkeypatch.setattr("vae_gui.model.memory_needs.available_bytes", lambda: 4 * 1024**3)
     built = []
-    monkeypatch.setattr(training_module, "build_models",
+    monkeypatch.setattr(training_module, "build_pair",
                         lambda *a, **k: built.append(a) or pytest.fail("allocated"))
     with pytest.raises(TooLarge):
         Trainer(tiny_data, huge, TrainConfig())

@@ -46,7 +46,7 @@ def test_window_opens_with_the_pretrained_models_drawn(qtbot, tmp_path):
 
 def test_dragging_the_vae_cursor_decodes_both_models_at_the_same_z(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
-    ae_plot, vae_plot = window.columns["ae"].latent_plot, window.columns["vae"].latent_plot
+    ae_plot, vae_plot = window.columns["left"].latent_plot, window.columns["right"].latent_plot
     before = images(window)
     start = view_to_widget(vae_plot, *vae_plot.cursor_position())
     drag(qtbot, vae_plot, start, start + QtCore.QPoint(60, -45))
@@ -55,35 +55,35 @@ def test_dragging_the_vae_cursor_decodes_both_models_at_the_same_z(qtbot, tmp_pa
     assert abs(vx) + abs(vy) > 0.1, "the VAE cursor did not follow the drag"
     assert ae_plot.cursor_position() == pytest.approx((vx, vy), abs=1e-5)
     after = images(window)
-    for k in ("ae", "vae"):
+    for k in ("left", "right"):
         assert not np.allclose(before[k], after[k]), f"the {k} image did not change"
     z = np.array([[vx, vy]], dtype=np.float32)
     from vae_gui.model.latent import decode_images
     expected = decode_images(window.snapshot.vae, z, (28, 28))[0]
-    np.testing.assert_allclose(after["vae"], expected, atol=1e-6)
+    np.testing.assert_allclose(after["right"], expected, atol=1e-6)
 
 
 def test_unlinked_cursors_move_independently(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     window.link_action.trigger()
     assert not window.link_action.isChecked()
-    ae_plot, vae_plot = window.columns["ae"].latent_plot, window.columns["vae"].latent_plot
-    ae_before, ae_image = ae_plot.cursor_position(), images(window)["ae"]
+    ae_plot, vae_plot = window.columns["left"].latent_plot, window.columns["right"].latent_plot
+    ae_before, ae_image = ae_plot.cursor_position(), images(window)["left"]
     start = view_to_widget(vae_plot, *vae_plot.cursor_position())
     drag(qtbot, vae_plot, start, start + QtCore.QPoint(-50, 40))
     assert vae_plot.cursor_position() != pytest.approx(ae_before)
     assert ae_plot.cursor_position() == ae_before
-    np.testing.assert_array_equal(images(window)["ae"], ae_image)
+    np.testing.assert_array_equal(images(window)["left"], ae_image)
 
 
 def test_click_on_empty_space_and_arrow_keys_move_the_cursor(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
-    plot = window.columns["ae"].latent_plot
+    plot = window.columns["left"].latent_plot
     (x0, x1), (y0, y1) = plot.view_box.viewRange()
     target = (x0 + 0.8 * (x1 - x0), y0 + 0.2 * (y1 - y0))
     click(qtbot, plot, view_to_widget(plot, *target))
     assert plot.cursor_position() == pytest.approx(target, rel=0.05, abs=0.05 * (x1 - x0))
-    assert window.columns["vae"].latent_plot.cursor_position() == pytest.approx(
+    assert window.columns["right"].latent_plot.cursor_position() == pytest.approx(
         plot.cursor_position())
     x, y = plot.cursor_position()
     qtbot.keyClick(plot, QtCore.Qt.Key.Key_Right)
@@ -95,26 +95,26 @@ def test_click_on_empty_space_and_arrow_keys_move_the_cursor(qtbot, tmp_path):
 def test_train_updates_the_views_live_and_stop_ends_the_thread(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     pretrained = window.snapshot
-    pretrained_points = window.columns["vae"].latent_plot.plotted_points().copy()
+    pretrained_points = window.columns["right"].latent_plot.plotted_points().copy()
     press(qtbot, window, window.train_action)
     assert window.session.running
     qtbot.waitUntil(lambda: window.snapshot is not pretrained and window.snapshot.step >= 60,
                     timeout=60000)
     assert window.stop_action.isEnabled() and window.train_action.text() == "\u275a\u275a Pause"
-    points = window.columns["vae"].latent_plot.plotted_points()
+    points = window.columns["right"].latent_plot.plotted_points()
     assert points.shape == pretrained_points.shape
     assert not np.allclose(points, pretrained_points)
     assert len(window.snapshot.train_curve) > 1
     # Curves are redrawn at most once a second while training.
-    qtbot.waitUntil(lambda: window.columns["vae"].loss_curves.point_count() > 1, timeout=5000)
+    qtbot.waitUntil(lambda: window.columns["right"].loss_curves.point_count() > 1, timeout=5000)
     assert "samples/s" in window.progress_label.text()
 
     # The cursor still decodes while training runs.
-    plot = window.columns["vae"].latent_plot
-    before = images(window)["vae"]
+    plot = window.columns["right"].latent_plot
+    before = images(window)["right"]
     start = view_to_widget(plot, *plot.cursor_position())
     drag(qtbot, plot, start, start + QtCore.QPoint(40, 40))
-    assert not np.allclose(before, images(window)["vae"])
+    assert not np.allclose(before, images(window)["right"])
 
     press(qtbot, window, window.stop_action)
     qtbot.waitUntil(lambda: not window.session.running, timeout=5000)
@@ -175,7 +175,7 @@ def test_opening_a_corrupt_file_shows_the_reason_and_keeps_the_models(qtbot, tmp
     assert "corrupt.safetensors" in window.error_box.text()
     assert "kept" in window.error_box.text()
     assert window.snapshot is shown
-    assert window.columns["vae"].latent_plot.point_count() == 1000
+    assert window.columns["right"].latent_plot.point_count() == 1000
 
 
 def test_save_then_open_restores_the_same_models(qtbot, tmp_path, monkeypatch):
@@ -206,7 +206,7 @@ def test_a_plot_exports_at_twice_its_size_with_the_class_legend_or_as_svg(qtbot,
     from PySide6 import QtGui
 
     window = make_window(qtbot, tmp_path)
-    column = window.columns["vae"]
+    column = window.columns["right"]
     plot, legend = column.latent_plot, column.legend
     target = tmp_path / "vae-plot"
     monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
@@ -292,15 +292,16 @@ def test_a_live_snapshot_is_drawn_piece_by_piece_and_ends_on_the_newest(qtbot, t
     import dataclasses
 
     window = make_window(qtbot, tmp_path)
-    state, plot = window.state, window.columns["ae"].latent_plot
+    state, plot = window.state, window.columns["left"].latent_plot
     before = plot.plotted_points().copy()
-    shifted = [dataclasses.replace(state.snapshot, ae_codes=state.snapshot.ae_codes + k)
-               for k in (1.0, 2.0)]
+    left, right = state.snapshot.columns
+    shifted = [dataclasses.replace(state.snapshot, columns=(
+        dataclasses.replace(left, mu=left.mu + k), right)) for k in (1.0, 2.0)]
     state.show(shifted[0], live=True)
     state.show(shifted[1], live=True)  # a newer one before the first was drawn
     assert state._turns.pending() >= 4  # two clouds, the fit and cursors, the tools, ...
     np.testing.assert_array_equal(plot.plotted_points(), before)  # nothing drawn yet
     qtbot.waitUntil(lambda: state._turns.pending() == 0, timeout=5000)
-    expected = state.projections["ae"].to_plane(shifted[1].ae_codes)
+    expected = state.projections["left"].to_plane(shifted[1].ae_codes)
     np.testing.assert_allclose(np.sort(plot.plotted_points(), axis=0),
                                np.sort(expected, axis=0), rtol=1e-6)

@@ -8,7 +8,7 @@ from gui_helpers import hover, make_window, press, view_to_widget
 
 
 def _plotted(window) -> int:
-    return window.columns["vae"].latent_plot.point_count()
+    return window.columns["right"].latent_plot.point_count()
 
 
 def test_the_training_split_joins_the_clouds_and_leaves_them(qtbot, tmp_path):
@@ -26,8 +26,8 @@ def test_the_training_split_joins_the_clouds_and_leaves_them(qtbot, tmp_path):
     assert "1,000 test + 4,000 training images" in window.statusBar().currentMessage()
 
     # The preview under the mouse names the split and shows that image.
-    column, i = window.columns["ae"], 1000 + 123
-    x, y = window.state.projections["ae"].to_plane(s.ae_codes[i][None])[0]
+    column, i = window.columns["left"], 1000 + 123
+    x, y = window.state.projections["left"].to_plane(s.ae_codes[i][None])[0]
     hover(qtbot, column.latent_plot, view_to_widget(column.latent_plot, float(x), float(y)))
     qtbot.waitUntil(column.hover.isVisible, timeout=5000)
     j = column.hover.index

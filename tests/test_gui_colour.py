@@ -78,15 +78,15 @@ def test_every_image_view_shows_a_colour_model_in_colour(qtbot, tmp_path, colour
     assert window.state.image_shape == SHAPE
 
     # The cursor, dragged: both decoded images are the decoders' colour images.
-    plot = window.columns["vae"].latent_plot
+    plot = window.columns["right"].latent_plot
     start = view_to_widget(plot, *plot.cursor_position())
     drag(qtbot, plot, start, start + QtCore.QPoint(40, -30))
     z = window.cursor_z()
-    for which, model in (("ae", snapshot.ae), ("vae", snapshot.vae)):
+    for which, model in (("left", snapshot.ae), ("right", snapshot.vae)):
         view = window.columns[which].decoded
         qtbot.waitUntil(lambda v=view: v.current_image() is not None, timeout=TIMEOUT)
         assert_colour(view, decoded(model, z))
-    rgb = window.columns["vae"].decoded.current_image()
+    rgb = window.columns["right"].decoded.current_image()
     assert np.abs(rgb[..., 0] - rgb[..., 2]).max() > 0.01  # the channels really differ
 
     # Inspect: the clicked test image in its own colours, and both reconstructions.
@@ -96,12 +96,12 @@ def test_every_image_view_shows_a_colour_model_in_colour(qtbot, tmp_path, colour
     assert j is not None
     inspect = window.tools.inspect
     assert_colour(inspect.views["original"], window.cloud_images[j])
-    assert_colour(inspect.views["vae"], decoded(snapshot.vae, snapshot.vae_mu[j]))
+    assert_colour(inspect.views["right"], decoded(snapshot.vae, snapshot.vae_mu[j]))
 
     # Prior samples: an 8 x 8 colour mosaic, each tile the decoder's image of its z.
     window.sample_action.trigger()
     samples = window.tools.samples
-    mosaic = samples.views["vae"].current_image()
+    mosaic = samples.views["right"].current_image()
     assert mosaic.shape == (8 * 33 - 1, 8 * 33 - 1, 3)
     np.testing.assert_allclose(mosaic[:32, :32], decoded(snapshot.vae, samples.z[0]),
                                atol=1e-6)
@@ -109,8 +109,8 @@ def test_every_image_view_shows_a_colour_model_in_colour(qtbot, tmp_path, colour
     # The manifold: its mosaic image holds three channels.
     manifold = window.tools.manifold
     window.tools.show_tab(manifold)
-    qtbot.waitUntil(lambda: manifold.views["vae"].image.image is not None, timeout=TIMEOUT)
-    assert manifold.views["vae"].image.image.shape[2:] == (3,)
+    qtbot.waitUntil(lambda: manifold.views["right"].image.image is not None, timeout=TIMEOUT)
+    assert manifold.views["right"].image.image.shape[2:] == (3,)
 
     # Interpolate: the cursor pinned as A, the inspected point as B; a strip of ten colour
     # images, the first the decoder's image of A.
@@ -119,7 +119,7 @@ def test_every_image_view_shows_a_colour_model_in_colour(qtbot, tmp_path, colour
     buttons = {b.text(): b for b in interpolate.findChildren(QtWidgets.QPushButton)}
     qtbot.mouseClick(buttons["Pin cursor as A"], QtCore.Qt.MouseButton.LeftButton)
     qtbot.mouseClick(buttons["Inspected point as B"], QtCore.Qt.MouseButton.LeftButton)
-    strip = interpolate.strips["vae"].current_image()
+    strip = interpolate.strips["right"].current_image()
     assert strip.shape == (32, 10 * 33 - 1, 3)
     np.testing.assert_allclose(strip[:, :32], decoded(snapshot.vae, window.cursor_z()),
                                atol=1e-6)
@@ -128,8 +128,8 @@ def test_every_image_view_shows_a_colour_model_in_colour(qtbot, tmp_path, colour
     draw = window.tools.draw
     window.tools.show_tab(draw)
     draw.canvas.stroke([(16.0, 6.0), (16.0, 26.0)])
-    code = draw.codes["vae"]
-    assert_colour(draw.views["vae"], decoded(snapshot.vae, code))
+    code = draw.codes["right"]
+    assert_colour(draw.views["right"], decoded(snapshot.vae, code))
 
 
 @pytest.mark.slow
@@ -147,7 +147,7 @@ def test_the_shapes_demo_trains_in_colour_from_the_settings_panel(qtbot, tmp_pat
     assert window.state.image_shape == SHAPE
     assert window.snapshot.vae.config.image_shape == SHAPE
     qtbot.waitUntil(lambda: not window.session.running, timeout=TIMEOUT)
-    view = window.columns["vae"].decoded
+    view = window.columns["right"].decoded
     # The view follows the last snapshot once it is drawn (snapshots are drawn over turns).
     qtbot.waitUntil(lambda: view.current_image() is not None and np.allclose(
         view.current_image(), decoded(window.snapshot.vae, window.cursor_z()), atol=1e-6),
@@ -165,7 +165,7 @@ def test_the_colour_shapes_demo_is_one_menu_click_away(qtbot, tmp_path):
     spec = window.settings_panel.spec()
     assert spec.dataset == "shapes" and spec.model_config.arch == "conv"
     assert window.state.origin.class_names[:3] == ("circle", "square", "triangle")
-    view = window.columns["vae"].decoded
+    view = window.columns["right"].decoded
     qtbot.waitUntil(lambda: view.current_image() is not None
                     and view.current_image().shape == SHAPE, timeout=TIMEOUT)
 

@@ -26,7 +26,7 @@ def test_two_checkpoints_are_shown_side_by_side_with_the_better_figures(
     assert all(not label.pixmap().isNull() for label in compared.pictures)
     rows = {label: (va, vb, better) for label, va, vb, better in compared.rows}
     ae = rows["AE reconstruction, nats"]
-    figures = [r["sets"]["test"]["ae_recon"] for r in compared.comparison.reports]
+    figures = [r["sets"]["test"]["left"]["recon"] for r in compared.comparison.reports]
     assert ae[:2] == tuple(f"{v:.2f}" for v in figures)
     assert ae[2] == ("A" if figures[0] < figures[1] else "B")
     assert "a.safetensors" in compared.table.text() and window.compare.action.isEnabled()

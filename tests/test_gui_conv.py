@@ -54,19 +54,19 @@ def test_convolutional_chosen_in_the_panel_trains_and_is_shown(qtbot, tmp_path):
     n_test = len(snapshot.labels)
     assert n_test > 0
     order = np.argsort(snapshot.labels, kind="stable")  # the plot draws class by class
-    for which, codes in (("ae", snapshot.ae_codes), ("vae", snapshot.vae_mu)):
+    for which, codes in (("left", snapshot.ae_codes), ("right", snapshot.vae_mu)):
         plot = window.columns[which].latent_plot
         qtbot.waitUntil(lambda plot=plot: plot.point_count() == n_test, timeout=TIMEOUT)
         np.testing.assert_array_equal(plot.plotted_points(), codes[order])
 
     # Dragged elsewhere, the cursor shows the conv decoders' images, applied directly.
-    vae_plot = window.columns["vae"].latent_plot
+    vae_plot = window.columns["right"].latent_plot
     start = view_to_widget(vae_plot, *vae_plot.cursor_position())
     drag(qtbot, vae_plot, start, start + QtCore.QPoint(60, -45))
     z = window.cursor_z()
     assert abs(z).sum() > 0.01, "the cursor did not follow the drag"
     side = snapshot.vae.config.image_shape[0]
-    for which, model in (("ae", snapshot.ae), ("vae", snapshot.vae)):
+    for which, model in (("left", snapshot.ae), ("right", snapshot.vae)):
         expected = decoded(model, z, side)
         column = window.columns[which]
         qtbot.waitUntil(lambda c=column, e=expected: c.decoded.current_image() is not None

@@ -68,7 +68,7 @@ def test_evidence_follows_a_run_and_plots_it_by_epoch(qtbot, tmp_path):
     history = window.evidence.history
     epochs = [e.epoch for e in history]
     assert epochs == sorted(epochs) and epochs[-1] == pytest.approx(window.snapshot.epoch)
-    x, _ = window.tools.evidence.normal_curves["vae"].getData()
+    x, _ = window.tools.evidence.normal_curves["right"].getData()
     assert len(x) == len(history)
 
 
@@ -98,7 +98,7 @@ def test_a_moment_from_the_timeline_is_measured_and_the_later_epochs_stay(qtbot,
 
 def test_inspect_shows_the_exact_posterior_under_the_ellipse(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
-    plot = window.columns["vae"].latent_plot
+    plot = window.columns["right"].latent_plot
     target = tuple(window.snapshot.vae_mu[17])
     click(qtbot, plot, view_to_widget(plot, *target))
     posterior = window.tools.inspect.posterior
@@ -113,11 +113,11 @@ def test_inspect_shows_the_exact_posterior_under_the_ellipse(qtbot, tmp_path):
 
 def test_vae_histograms_show_the_aggregate_posterior_by_default(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
-    column = window.columns["vae"]
+    column = window.columns["right"]
     s = window.snapshot
     qtbot.waitUntil(lambda: "aggregate posterior" in column.hist_label.text())
     plot, hist, _prior = column.histograms._plots[0]
-    expected = np.var(window.state.sampled_vae_z[:, 0].astype(np.float64))
+    expected = np.var(window.state.sampled_z["right"][:, 0].astype(np.float64))
     assert plot.titleLabel.text.startswith(f"z1  var {expected:.2f}")
     # Var(one draw of q(z|x)) estimates Var(mu) + mean sigma^2, the aggregate variance.
     assert expected == pytest.approx(aggregate_variance(s.vae_mu, s.vae_logvar)[0], rel=0.1)
@@ -131,7 +131,7 @@ def test_vae_histograms_show_the_aggregate_posterior_by_default(qtbot, tmp_path)
 def test_the_rings_say_how_much_of_the_prior_they_hold(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     labels = [item.textItem.toPlainText()
-              for item in window.columns["ae"].latent_plot._ring_labels]
+              for item in window.columns["left"].latent_plot._ring_labels]
     draws = np.random.default_rng(0).standard_normal((100_000, 2))
     r = np.linalg.norm(draws, axis=1)
     assert labels == [f"{k}\u03c3: {100 * (r <= k).mean():.0f}%" for k in (1, 2, 3)]

@@ -73,7 +73,7 @@ def test_the_view_range_settles_after_a_zoom(qtbot, tmp_path):
     # aspect-locked range flips between two values dozens of times a second (and a
     # debounced redraw, such as the manifold's, never comes).
     window = make_window(qtbot, tmp_path)
-    view_box = window.columns["vae"].latent_plot.view_box
+    view_box = window.columns["right"].latent_plot.view_box
     changes = []
     view_box.sigRangeChanged.connect(lambda *args: changes.append(1))
     view_box.scaleBy((0.5, 0.5))

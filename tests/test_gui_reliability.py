@@ -101,7 +101,7 @@ def dismiss_error(qtbot, window) -> None:
     qtbot.waitUntil(lambda: not error_shown(window), timeout=5000)
 
 
-def assert_cursor_decodes(qtbot, window, which: str = "vae") -> None:
+def assert_cursor_decodes(qtbot, window, which: str = "right") -> None:
     """The app is usable: a real drag moves the cursor and changes the decoded image."""
     plot = window.columns[which].latent_plot
     before = window.columns[which].decoded.current_image().copy()
@@ -368,7 +368,9 @@ def _diverged(snapshot):
     logvar[0, 1] = np.inf
     mu[:3, 1] = np.inf
     codes[:3, 1] = -np.inf
-    return dataclasses.replace(snapshot, vae_logvar=logvar, vae_mu=mu, ae_codes=codes)
+    left, right = snapshot.columns
+    return dataclasses.replace(snapshot, columns=(
+        dataclasses.replace(left, mu=codes), dataclasses.replace(right, mu=mu, logvar=logvar)))
 
 
 def test_a_diverged_snapshot_is_drawn_with_finite_bars_and_says_what_is_not_finite(
@@ -386,7 +388,7 @@ def test_a_diverged_snapshot_is_drawn_with_finite_bars_and_says_what_is_not_fini
         qtbot.waitUntil(lambda: window.snapshot is bad, timeout=5000)
     assert window.snapshot is bad
 
-    bars = window.columns["vae"].kl_bars
+    bars = window.columns["right"].kl_bars
     assert bars.values[0] > 1e40 and bars.values[1] == np.inf  # drawn from this snapshot
     for item in (bars.bars, bars.off_scale):
         assert np.isfinite(item.opts["height"]).all()
@@ -443,7 +445,7 @@ def test_rapid_train_stop_reset_cycles_while_dragging_leave_no_thread_and_flat_m
     monkeypatch.setattr(training_session, "TrainingThread", RecordedThread)
     window = make_window(qtbot, tmp_path)
     python_threads = {t.ident for t in threading.enumerate()}
-    plot = window.columns["vae"].latent_plot
+    plot = window.columns["right"].latent_plot
     moves = []
     plot.cursor_moved.connect(lambda x, y: moves.append((x, y)))
     actions = {"train": window.train_action, "stop": window.stop_action,
@@ -1015,7 +1017,7 @@ def test_class_names_from_files_are_shown_as_text_not_markup(qtbot, tmp_path):
     names = (HOSTILE_NAME, *[f"<b>{i}</b>" for i in range(1, 9)])  # nine: label 9 has none
     window.state.show(window.snapshot, dataclasses.replace(window.state.origin,
                                                            class_names=names))
-    legend = window.columns["vae"].legend
+    legend = window.columns["right"].legend
     shown = QtGui.QTextDocumentFragment.fromHtml(legend.text()).toPlainText()
     assert HOSTILE_NAME[:LEGEND_NAME_CHARS - 1] + "\u2026" in shown and "<b>1</b>" in shown
     labels = window.snapshot.labels
@@ -1049,7 +1051,7 @@ def test_a_thousand_long_class_names_keep_the_window_its_size(qtbot, tmp_path):
     window.state.show(window.snapshot, dataclasses.replace(window.state.origin,
                                                            class_names=names))
     qtbot.wait(50)
-    legend = window.columns["ae"].legend
+    legend = window.columns["left"].legend
     shown = QtGui.QTextDocumentFragment.fromHtml(legend.text()).toPlainText()
     assert shown.startswith("\u25cf0000 www") and shown.endswith("and 970 more classes")
     assert legend.width() <= window.width()

@@ -49,16 +49,16 @@ def test_a_finished_run_scrubs_back_replays_returns_and_exports_a_movie(qtbot, t
     qtbot.waitUntil(lambda: window.snapshot is first, timeout=TIMEOUT)
     assert first.epoch < 1.0 and bar.present_button.isEnabled()
     assert f"1/{len(timeline)}" in bar.label.text()
-    for which, codes in (("ae", first.ae_codes), ("vae", first.vae_mu)):
+    for which, codes in (("left", first.ae_codes), ("right", first.vae_mu)):
         by_class = codes[np.argsort(first.labels, kind="stable")]  # the plot's order
         np.testing.assert_array_equal(window.columns[which].latent_plot.plotted_points(),
                                       by_class)
     z = window.cursor_z()
     images = shown(window)
-    np.testing.assert_allclose(images["vae"], decoded(first.vae, z), atol=1e-6)
-    np.testing.assert_allclose(images["ae"], decoded(first.ae, z), atol=1e-6)
-    assert not np.allclose(images["vae"], decoded(final.vae, z), atol=1e-3)
-    assert window.columns["vae"].loss_curves.point_count() < len(final.history) * 2 + 1
+    np.testing.assert_allclose(images["right"], decoded(first.vae, z), atol=1e-6)
+    np.testing.assert_allclose(images["left"], decoded(first.ae, z), atol=1e-6)
+    assert not np.allclose(images["right"], decoded(final.vae, z), atol=1e-3)
+    assert window.columns["right"].loss_curves.point_count() < len(final.history) * 2 + 1
 
     # Play replays every kept moment in order, then rests at the present.
     seen: list[int] = []
@@ -70,7 +70,7 @@ def test_a_finished_run_scrubs_back_replays_returns_and_exports_a_movie(qtbot, t
     qtbot.waitUntil(lambda: not bar.play_button.isChecked(), timeout=TIMEOUT)
     assert seen[:-1] == timeline.steps[1:-1] and seen[-1] == -1
     assert window.snapshot is final and window.timeline.index is None
-    np.testing.assert_allclose(shown(window)["vae"], decoded(final.vae, window.cursor_z()),
+    np.testing.assert_allclose(shown(window)["right"], decoded(final.vae, window.cursor_z()),
                                atol=1e-6)
 
     # File > Export run as movie: one frame per kept moment, in the background.
@@ -133,7 +133,7 @@ def test_opening_a_run_folders_newest_checkpoint_reads_its_epochs(qtbot, tmp_pat
     qtbot.waitUntil(lambda: window.snapshot is timeline[0], timeout=TIMEOUT)
     first = load_checkpoint(run / "epoch-0001.safetensors")
     z = window.cursor_z()
-    np.testing.assert_allclose(shown(window)["vae"], decoded(first.vae, z), atol=1e-6)
+    np.testing.assert_allclose(shown(window)["right"], decoded(first.vae, z), atol=1e-6)
     qtbot.mouseClick(bar.present_button, QtCore.Qt.MouseButton.LeftButton)
     assert window.snapshot is timeline[2] and window.timeline.index is None
     # An epoch in the middle of the run is shown alone: its later epochs are not its past.

@@ -45,7 +45,7 @@ def open_and_wait(qtbot, window, path) -> None:
 def test_four_latent_dimensions_are_shown_by_pca_or_chosen_axes(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     open_and_wait(qtbot, window, trained_checkpoint(tmp_path / "d4.safetensors"))
-    vae = window.columns["vae"]
+    vae = window.columns["right"]
     assert window.snapshot.vae_mu.shape[1] == 4
     assert vae.latent_plot.plot_item.getAxis("bottom").labelText == "PCA 1"
     assert "held at the cloud's mean" in vae.latent_plot.plot_item.titleLabel.text
@@ -68,14 +68,14 @@ def test_four_latent_dimensions_are_shown_by_pca_or_chosen_axes(qtbot, tmp_path)
 
 def test_sampled_cloud_replaces_the_means_with_draws(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
-    means = window.columns["vae"].latent_plot.plotted_points().copy()
-    ae_points = window.columns["ae"].latent_plot.plotted_points().copy()
+    means = window.columns["right"].latent_plot.plotted_points().copy()
+    ae_points = window.columns["left"].latent_plot.plotted_points().copy()
     window.sampled_action.trigger()
-    sampled = window.columns["vae"].latent_plot.plotted_points()
+    sampled = window.columns["right"].latent_plot.plotted_points()
     assert sampled.shape == means.shape and not np.allclose(sampled, means)
-    np.testing.assert_array_equal(window.columns["ae"].latent_plot.plotted_points(), ae_points)
+    np.testing.assert_array_equal(window.columns["left"].latent_plot.plotted_points(), ae_points)
     window.sampled_action.trigger()
-    np.testing.assert_allclose(window.columns["vae"].latent_plot.plotted_points(), means)
+    np.testing.assert_allclose(window.columns["right"].latent_plot.plotted_points(), means)
 
 
 def test_kl_bars_come_from_the_posteriors_even_when_the_cloud_shows_samples(qtbot, tmp_path):
@@ -90,13 +90,13 @@ def test_kl_bars_come_from_the_posteriors_even_when_the_cloud_shows_samples(qtbo
     mu = torch.tensor(snapshot.vae_mu, dtype=torch.float64)
     logvar = torch.tensor(snapshot.vae_logvar, dtype=torch.float64)
     expected = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).mean(0).numpy()
-    bars = window.columns["vae"].kl_bars
+    bars = window.columns["right"].kl_bars
     np.testing.assert_allclose(bars.values, expected, rtol=1e-4)
     means = snapshot.vae_mu.copy()
     window.sampled_action.trigger()
     assert window.snapshot is snapshot
     np.testing.assert_array_equal(window.snapshot.vae_mu, means)
-    assert not np.allclose(window.state.plotted("vae"), means)
+    assert not np.allclose(window.state.plotted("right"), means)
     np.testing.assert_allclose(bars.values, expected, rtol=1e-4)
 
 
@@ -111,11 +111,11 @@ def test_each_plot_has_its_own_scale_and_states_its_spread(qtbot, tmp_path):
         assert f"spread {spread:.1f} (prior: 1)" in title
         ranges[which] = column.latent_plot.view_box.viewRange()[0]
     # The AE's cloud is spread far wider than the VAE's, and each plot is fitted to its own.
-    assert ranges["ae"][1] - ranges["ae"][0] > 2 * (ranges["vae"][1] - ranges["vae"][0])
+    assert ranges["left"][1] - ranges["left"][0] > 2 * (ranges["right"][1] - ranges["right"][0])
     window.same_scale_action.trigger()
     # Both plots now show the same region, centred alike and holding both clouds (with the
     # aspect locked, a plot of another shape may show a little more along one axis).
-    ae_xy = window.state.plotted("ae")
+    ae_xy = window.state.plotted("left")
     lo, hi = np.percentile(ae_xy, 1, axis=0), np.percentile(ae_xy, 99, axis=0)
 
     def same_region() -> bool:
@@ -130,7 +130,7 @@ def test_each_plot_has_its_own_scale_and_states_its_spread(qtbot, tmp_path):
 
 def test_clouds_can_be_drawn_as_density_images(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
-    plot = window.columns["vae"].latent_plot
+    plot = window.columns["right"].latent_plot
     assert plot.render_mode == "points"  # 1,000 points: dots in auto mode
     window.density_action.trigger()
     assert plot.render_mode == "density" and plot.point_count() == 1000
@@ -140,7 +140,7 @@ def test_clouds_can_be_drawn_as_density_images(qtbot, tmp_path):
 
 def test_fading_uncertain_points_uses_the_posterior_spread(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
-    cloud = window.columns["vae"].latent_plot._cloud
+    cloud = window.columns["right"].latent_plot._cloud
     assert cloud._alpha is None
     window.fade_action.trigger()
     alpha = cloud._alpha
@@ -149,7 +149,7 @@ def test_fading_uncertain_points_uses_the_posterior_spread(qtbot, tmp_path):
     sigma = np.exp(0.5 * window.snapshot.vae_logvar).mean(axis=1)
     order = np.argsort(window.snapshot.labels, kind="stable")
     assert sigma[order][np.argmin(alpha)] == pytest.approx(sigma.max())
-    assert window.columns["ae"].latent_plot._cloud._alpha is None
+    assert window.columns["left"].latent_plot._cloud._alpha is None
     window.fade_action.trigger()
     assert cloud._alpha is None
 
@@ -158,10 +158,10 @@ def test_manifold_overlay_follows_zoom(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     qtbot.mouseClick(toolbar_button(window, window.manifold_action),
                      QtCore.Qt.MouseButton.LeftButton)
-    item = window.manifold_items["vae"]
+    item = window.manifold_items["right"]
     assert item.isVisible() and item.image.shape == (20 * 28, 20 * 28)
     rect = item.mapRectToParent(item.boundingRect())
-    window.columns["vae"].latent_plot.view_box.scaleBy((0.5, 0.5))
+    window.columns["right"].latent_plot.view_box.scaleBy((0.5, 0.5))
     qtbot.waitUntil(lambda: item.mapRectToParent(item.boundingRect()).width()
                     < 0.75 * rect.width(), timeout=5000)
     window.manifold_action.trigger()
@@ -172,33 +172,33 @@ def test_interpolation_between_two_pinned_points(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     tab = window.tools.interpolate
     window.tools.show_tab(tab)
-    plot = window.columns["vae"].latent_plot
+    plot = window.columns["right"].latent_plot
     plot.set_cursor(-1.5, -1.0, notify=True)
     tab.pin(0, window.cursor_z())
     plot.set_cursor(1.5, 1.0, notify=True)
     tab.pin(1, window.cursor_z())
-    for which in ("ae", "vae"):
+    for which in ("left", "right"):
         path = window.overlays[which].data("path")
         assert path is not None and len(path) == 10
         np.testing.assert_allclose(path[0], (-1.5, -1.0), atol=1e-5)
         np.testing.assert_allclose(path[-1], (1.5, 1.0), atol=1e-5)
         assert tab.strips[which].current_image().shape == (28, 10 * 29 - 1)
-    linear = window.overlays["vae"].data("path").copy()
+    linear = window.overlays["right"].data("path").copy()
     tab.spherical.setChecked(True)
-    assert not np.allclose(window.overlays["vae"].data("path"), linear)
+    assert not np.allclose(window.overlays["right"].data("path"), linear)
     # These ends point in opposite directions, where plain slerp divided by sin(pi), about
     # 1e-16, and drew rounding noise: it turns along a circle, its length the ends'.
     path = tab.path()
     norms = np.linalg.norm(path, axis=1)
     assert np.isfinite(path).all() and np.all(np.abs(norms - np.hypot(1.5, 1.0)) < 1e-5)
-    assert np.isfinite(tab.strips["vae"].current_image()).all()
+    assert np.isfinite(tab.strips["right"].current_image()).all()
     tip = tab.spherical.toolTip()
     assert "great circle" in tip and "straight line from |A| to |B|" in tip
     assert "In one dimension" in tip and "slerp" not in tab.spherical.text()
     # Ends no longer pinned: no path is drawn any more.
     tab.ends = [None, None]
     tab.path_changed.emit()
-    assert not any(window.overlays[which].visible(name) for which in ("ae", "vae")
+    assert not any(window.overlays[which].visible(name) for which in ("left", "right")
                    for name in ("path", "path-a", "path-b"))
 
 
@@ -218,7 +218,7 @@ def test_the_reconstruction_choice_names_its_likelihood(qtbot, tmp_path):
 
 def test_clicking_a_point_inspects_it(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
-    plot = window.columns["vae"].latent_plot
+    plot = window.columns["right"].latent_plot
     i = 17
     target = tuple(window.snapshot.vae_mu[i])
     click(qtbot, plot, view_to_widget(plot, *target))
@@ -227,8 +227,8 @@ def test_clicking_a_point_inspects_it(qtbot, tmp_path):
     assert np.hypot(*(window.snapshot.vae_mu[j] - target)) < 0.2  # the nearest point
     np.testing.assert_array_equal(window.tools.inspect.views["original"].current_image(),
                                   window.cloud_images[j])
-    assert window.tools.inspect.views["vae"].current_image().shape == (28, 28)
-    ellipse = window.overlays["vae"].data("inspected-ellipse")
+    assert window.tools.inspect.views["right"].current_image().shape == (28, 28)
+    ellipse = window.overlays["right"].data("inspected-ellipse")
     assert ellipse is not None
     assert np.allclose(ellipse.mean(axis=0), window.snapshot.vae_mu[j], atol=0.05)
     assert window.tools.currentWidget() is window.tools.inspect
@@ -239,11 +239,11 @@ def test_prior_samples_differ_between_models_and_draws(qtbot, tmp_path):
     qtbot.mouseClick(toolbar_button(window, window.sample_action),
                      QtCore.Qt.MouseButton.LeftButton)
     tab = window.tools.samples
-    ae, vae = (tab.views[k].current_image() for k in ("ae", "vae"))
+    ae, vae = (tab.views[k].current_image() for k in ("left", "right"))
     assert ae.shape == vae.shape == (8 * 29 - 1, 8 * 29 - 1)
     assert not np.allclose(ae, vae)
     window.sample_action.trigger()
-    assert not np.allclose(vae, tab.views["vae"].current_image())
+    assert not np.allclose(vae, tab.views["right"].current_image())
 
 
 def test_drawing_a_digit_encodes_it_in_both_spaces(qtbot, tmp_path):
@@ -261,13 +261,13 @@ def test_drawing_a_digit_encodes_it_in_both_spaces(qtbot, tmp_path):
         QtWidgets.QApplication.sendEvent(canvas, move)
     qtbot.mouseRelease(canvas, QtCore.Qt.MouseButton.LeftButton, pos=end)
     assert canvas.image.sum() > 20
-    for which in ("ae", "vae"):
+    for which in ("left", "right"):
         assert window.overlays[which].data("drawn") is not None
         assert tab.views[which].current_image().shape == (28, 28)
-    assert window.overlays["vae"].data("drawn-ellipse") is not None
+    assert window.overlays["right"].data("drawn-ellipse") is not None
     qtbot.mouseClick(tab.findChild(QtWidgets.QPushButton), QtCore.Qt.MouseButton.LeftButton)
-    assert canvas.is_empty() and window.overlays["vae"].data("drawn") is None
-    assert tab.views["vae"].current_image() is None
+    assert canvas.is_empty() and window.overlays["right"].data("drawn") is None
+    assert tab.views["right"].current_image() is None
 
 
 def QtGui_mouse_move(widget, pos):
@@ -287,8 +287,8 @@ def test_step_trains_exactly_one_batch_per_press(qtbot, tmp_path):
                     timeout=30000)
     assert window.session.paused
     # The loss curves show the run from epoch 0, not one point centred in a wide range.
-    window.columns["vae"].draw_panels()
-    (x0, x1), _ = window.columns["vae"].loss_curves.getPlotItem().viewRange()
+    window.columns["right"].draw_panels()
+    (x0, x1), _ = window.columns["right"].loss_curves.getPlotItem().viewRange()
     assert -0.1 <= x0 <= 0 and 1 <= x1 <= 1.1
     for expected in (2, 3):
         window.step_action.trigger()
@@ -351,7 +351,7 @@ def test_training_on_your_own_npz_follows_its_image_size(qtbot, tmp_path):
     window.reset_action.trigger()
     qtbot.waitUntil(lambda: window.snapshot is not pretrained, timeout=30000)
     assert window.image_shape == (16, 16)
-    assert window.columns["vae"].decoded.current_image().shape == (16, 16)
+    assert window.columns["right"].decoded.current_image().shape == (16, 16)
     assert window.class_names == ("0", "1", "2")
     # Saved and opened again, the checkpoint finds its data by the path it records.
     saved = tmp_path / "own.safetensors"
@@ -382,7 +382,7 @@ def test_training_on_a_folder_of_images_resized_to_the_chosen_size(qtbot, tmp_pa
     qtbot.waitUntil(lambda: window.snapshot is not pretrained, timeout=30000)
     assert window.image_shape == (12, 12, 3)  # colour pictures keep their channels
     assert window.class_names == ("circle", "square")
-    assert window.columns["ae"].decoded.current_image().shape == (12, 12, 3)
+    assert window.columns["left"].decoded.current_image().shape == (12, 12, 3)
 
 
 def test_kl_bar_labels_never_run_together(qtbot):
@@ -418,15 +418,15 @@ def test_following_a_pipe_or_a_file_says_it_is_not_a_folder(qtbot, tmp_path):
 
 def test_hovering_a_point_shows_its_test_image_and_class(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
-    column = window.columns["ae"]
+    column = window.columns["left"]
     plot = column.latent_plot
     i = 17
-    x, y = window.state.projections["ae"].to_plane(window.snapshot.ae_codes[i][None])[0]
+    x, y = window.state.projections["left"].to_plane(window.snapshot.ae_codes[i][None])[0]
     hover(qtbot, plot, view_to_widget(plot, float(x), float(y)))
     preview = column.hover
     qtbot.waitUntil(preview.isVisible, timeout=5000)
     j = preview.index  # the point under the mouse: this one, or one drawn on top of it
-    xy = window.state.projections["ae"].to_plane(window.snapshot.ae_codes)
+    xy = window.state.projections["left"].to_plane(window.snapshot.ae_codes)
     assert np.hypot(*(xy[j] - xy[i])) < 0.05 * np.ptp(xy[:, 0])
     label = window.class_names[int(window.snapshot.labels[j])]
     assert preview.caption_label.text() == f"test image {j:,}, class {label}"
@@ -448,9 +448,9 @@ def test_dragging_the_cursor_over_points_shows_no_preview_and_hovering_after_doe
     # millisecond a move); hovering works again once the button is released. (That the
     # cursor follows a drag: tests/test_gui_conv.py and test_gui_colour.py.)
     window = make_window(qtbot, tmp_path)
-    column = window.columns["ae"]
+    column = window.columns["left"]
     plot, preview = column.latent_plot, column.hover
-    xy = window.state.projections["ae"].to_plane(window.snapshot.ae_codes)
+    xy = window.state.projections["left"].to_plane(window.snapshot.ae_codes)
     (x0, x1), (y0, y1) = plot.view_box.viewRange()
     empty = np.array([x1 - 0.05 * (x1 - x0), y0 + 0.05 * (y1 - y0)])  # no point near
     assert np.hypot(*(xy - empty).T).min() > 0.05 * (x1 - x0)
@@ -505,7 +505,7 @@ def test_the_manifold_tab_shows_one_model_large_with_latent_axes(qtbot, tmp_path
     window.tools.show_tab("Manifold")
     tab = window.tools.manifold
     tab.size.setValue(5)
-    vae, ae = tab.views["vae"], tab.views["ae"]
+    vae, ae = tab.views["right"], tab.views["left"]
     assert vae.isVisible() and not ae.isVisible()  # one model at the tab's full width
     # Prior quantiles: the tick under column i names z1 = Phi^-1((i + 0.5) / n).
     xs, _ys = vae.tick_values

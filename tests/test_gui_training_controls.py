@@ -70,7 +70,7 @@ def test_beta_and_the_learning_rate_change_a_running_run_and_are_marked(qtbot, t
                     timeout=60000)
     assert window.train_action.text() == PAUSE  # the same run goes on
     change = next(c for c in window.snapshot.changes if c.beta == 4.0)
-    curves = window.columns["vae"].loss_curves
+    curves = window.columns["right"].loss_curves
     qtbot.waitUntil(lambda: bool(curves.marked_changes()), timeout=10000)
     epoch, label = curves.marked_changes()[-1]
     assert label.startswith("\u03b2 4, lr") and epoch >= change.step / (
@@ -78,7 +78,7 @@ def test_beta_and_the_learning_rate_change_a_running_run_and_are_marked(qtbot, t
     # The loss trains with β = 4 from there on: the VAE's loss weighs its KL term by 4.
     press(qtbot, window, window.stop_action)
     qtbot.waitUntil(lambda: not window.session.running, timeout=30000)
-    step, _, vae_loss, vae_recon, vae_kl = window.snapshot.train_curve[-1]
+    step, _, _, _, vae_loss, vae_recon, vae_kl = window.snapshot.train_curve[-1]
     assert step > change.step
     assert vae_loss == np.float64(vae_loss) and abs(vae_loss - (vae_recon + 4.0 * vae_kl)) < (
         1e-4 * vae_loss)

@@ -21,7 +21,7 @@ def test_the_loss_axis_labels_few_ticks_and_never_none(qtbot, lo, hi, expected):
     ticks per decade there, which overlap, or none at all in a narrow view)."""
     from vae_gui.views.loss_curves import LossCurves
 
-    curves = LossCurves("ae")
+    curves = LossCurves("left")
     qtbot.addWidget(curves)
     curves.resize(400, 120)
     curves.show()

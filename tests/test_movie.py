@@ -26,7 +26,7 @@ def moments(tiny_data, small_config):
     out = []
     for step in range(4):
         ae, vae = build_models(small_config, seed=step)
-        s = snapshot_of(ae, vae, tiny_data)
+        s = snapshot_of((ae, vae), tiny_data)
         out.append(dataclasses.replace(s, step=step * 10, epoch=float(step)))
     return out
 
@@ -56,13 +56,14 @@ def test_a_gif_has_one_frame_per_moment_at_the_size_and_rate_asked(moments, tmp_
 def test_points_land_where_the_prior_rings_say(moments):
     """A point at z = 0 is drawn at the centre of its plot, one at z = (2, 0) on the
     2-sigma ring, in its class's colour."""
-    s = dataclasses.replace(
-        moments[0], ae_codes=np.zeros((1, 2), np.float32),
-        vae_mu=np.array([[2.0, 0.0]], np.float32), vae_logvar=np.zeros((1, 2), np.float32),
-        labels=np.array([3]))
+    ae, vae = moments[0].columns
+    s = dataclasses.replace(moments[0], columns=(
+        dataclasses.replace(ae, mu=np.zeros((1, 2), np.float32)),
+        dataclasses.replace(vae, mu=np.array([[2.0, 0.0]], np.float32),
+                            logvar=np.zeros((1, 2), np.float32))), labels=np.array([3]))
     settings = MovieSettings(width=800, height=420)
     views = plot_frames([s], settings.models)
-    assert views["vae"].reach == pytest.approx(3 * 1.05)  # the 3-sigma ring fits
+    assert views["right"].reach == pytest.approx(3 * 1.05)  # the 3-sigma ring fits
     pixels = np.array(render_frame(s, views, settings, NAMES, "caption"))
     side = min(400 - 2 * movie.MARGIN_PX,
                420 - movie.TITLE_PX - movie.CAPTION_PX - 2 * movie.MARGIN_PX)
@@ -70,7 +71,7 @@ def test_points_land_where_the_prior_rings_say(moments):
     red = rgb(class_color(3, 10))
     for panel, z1 in ((0, 0.0), (1, 2.0)):
         left = panel * 400 + (400 - side) // 2
-        x = left + side / 2 + z1 * side / (2 * views["vae"].reach)
+        x = left + side / 2 + z1 * side / (2 * views["right"].reach)
         y = top + side / 2
         assert tuple(pixels[int(y), int(x)]) == red
     # two 3x3 dots, and the legend's square: nothing else red

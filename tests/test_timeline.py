@@ -28,7 +28,7 @@ from vae_gui.model.training import Trainer, snapshot_of
 def moment(tiny_data, small_config):
     """A snapshot at any step and epoch (the same small models: only the cost matters)."""
     ae, vae = build_models(small_config, seed=0)
-    base = snapshot_of(ae, vae, tiny_data)
+    base = snapshot_of((ae, vae), tiny_data)
 
     def at(step: int, epoch: float):
         return dataclasses.replace(base, step=step, epoch=float(epoch))

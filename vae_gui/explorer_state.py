@@ -18,15 +18,18 @@ from PySide6 import QtCore
 
 from vae_gui.model.cloud_points import CloudImages
 from vae_gui.model.latent import Projection, pca_projection, sample_posterior
+from vae_gui.model.pair import SLOTS
 from vae_gui.workers.pacing import Turns
 
 if TYPE_CHECKING:
     from vae_gui.model.config import ModelConfig, TrainConfig
     from vae_gui.model.data import DatasetBundle
-    from vae_gui.model.training import Snapshot
+    from vae_gui.model.training import Column, Snapshot
 
-MODELS = ("ae", "vae")
-NAMES = {"ae": "AE", "vae": "VAE"}
+# The two columns. Each holds an AE or a VAE (of any β, or from a checkpoint): what a view
+# shows for one depends on its column's model, never on its place.
+MODELS = SLOTS
+DEFAULT_NAMES = {"left": "AE", "right": "VAE"}  # before any snapshot: the default pair
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,7 +70,7 @@ class ExplorerState(QtCore.QObject):
     the view options. Changing any of them emits the matching signal."""
 
     models_changed = QtCore.Signal(bool)  # a new snapshot or origin; True: refit the views
-    cursor_changed = QtCore.Signal(str)  # which model's cursor moved ('ae' or 'vae')
+    cursor_changed = QtCore.Signal(str)  # which column's cursor moved ('left' or 'right')
     inspected_changed = QtCore.Signal(object)  # a test point's index, or None
     options_changed = QtCore.Signal()
 
@@ -77,7 +80,8 @@ class ExplorerState(QtCore.QObject):
         self.origin: ModelsOrigin | None = None
         self.options = ViewOptions()
         self.projections: dict[str, Projection] = {}
-        self.sampled_vae_z: np.ndarray | None = None  # derived: one draw per VAE posterior
+        # Derived: one draw of each q(z|x), for each column that holds a VAE.
+        self.sampled_z: dict[str, np.ndarray] = {}
         self.cursors: dict[str, np.ndarray] = {}  # which -> the full latent point z at its cursor
         self.live = False  # the snapshot comes from a run that is training now
         self.inspected: int | None = None
@@ -98,35 +102,53 @@ class ExplorerState(QtCore.QObject):
         self._turns.cancel()
 
     # --- reading ------------------------------------------------------------------------
+    def column(self, which: str) -> Column:
+        """The newest snapshot's column `which` ('left' or 'right')."""
+        return self.snapshot.columns[SLOTS.index(which)]
+
     def model(self, which: str):
-        """The frozen model `which` ('ae' or 'vae') of the newest snapshot."""
-        return self.snapshot.ae if which == "ae" else self.snapshot.vae
+        """The frozen model of column `which` in the newest snapshot."""
+        return self.column(which).model
+
+    def variational(self, which: str) -> bool:
+        """Whether column `which` holds a VAE (False before any snapshot on the left)."""
+        if self.snapshot is None:
+            return which == "right"
+        return self.column(which).variational
+
+    def name(self, which: str) -> str:
+        """How the window names column `which`: "AE", "VAE", "VAE β=4", "A: VAE"."""
+        return DEFAULT_NAMES[which] if self.snapshot is None else self.column(which).name
 
     def encoded(self, which: str) -> np.ndarray:
-        """The encoded test set of one model: AE codes or VAE means."""
-        return self.snapshot.ae_codes if which == "ae" else self.snapshot.vae_mu
+        """The encoded test set of one model: an AE's codes or a VAE's means."""
+        return self.column(which).mu
+
+    def logvar(self, which: str) -> np.ndarray | None:
+        """A VAE's log-variances of the encoded test set; None for an AE."""
+        return self.column(which).logvar
 
     def plotted(self, which: str) -> np.ndarray:
-        """The points each plot shows: as `encoded`, or the VAE's one-sample cloud."""
-        if which == "vae" and self.options.sampled_cloud and self.sampled_vae_z is not None:
-            return self.sampled_vae_z
+        """The points each plot shows: as `encoded`, or a VAE's one-sample cloud."""
+        if self.options.sampled_cloud and which in self.sampled_z:
+            return self.sampled_z[which]
         return self.encoded(which)
 
     def marginal_points(self, which: str) -> np.ndarray:
-        """The points the histograms show: the AE's codes; for the VAE one draw of each
+        """The points the histograms show: an AE's codes; for a VAE one draw of each
         q(z|x) (a sample of the aggregate posterior), or its means when asked."""
-        if which == "vae" and not self.options.marginal_means:
-            return self.sampled_vae_z
+        if which in self.sampled_z and not self.options.marginal_means:
+            return self.sampled_z[which]
         return self.encoded(which)
 
     @property
     def cursor_z(self) -> np.ndarray | None:
-        """The VAE cursor's z (the tools pin and decode this one)."""
-        return self.cursors.get("vae")
+        """The right column's cursor z (the tools pin and decode this one)."""
+        return self.cursors.get("right")
 
     @property
     def latent_dim(self) -> int:
-        return int(self.snapshot.ae_codes.shape[1]) if self.snapshot is not None else 2
+        return int(self.snapshot.left.mu.shape[1]) if self.snapshot is not None else 2
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -187,10 +209,11 @@ class ExplorerState(QtCore.QObject):
     def _derive(self) -> None:
         """Projections and the one-sample cloud, from the snapshot and the options."""
         s = self.snapshot
-        self.projections = {"ae": self._projection_for(s.ae_codes),
-                            "vae": self._projection_for(s.vae_mu)}
+        self.projections = {w: self._projection_for(c.mu)
+                            for w, c in zip(SLOTS, s.columns, strict=True)}
         # Always derived (milliseconds): the histograms show it by default.
-        self.sampled_vae_z = sample_posterior(s.vae_mu, s.vae_logvar)
+        self.sampled_z = {w: sample_posterior(c.mu, c.logvar)
+                          for w, c in zip(SLOTS, s.columns, strict=True) if c.variational}
 
     def _projection_for(self, codes: np.ndarray) -> Projection:
         d = codes.shape[1]

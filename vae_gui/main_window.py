@@ -93,6 +93,9 @@ class MainWindow(QtWidgets.QMainWindow):
         for source in (self.training, self.files):
             source.source_changed.connect(lambda text: self.source_label.setText(text))
         self.files.load_failed.connect(self.load_failed)
+        # The evaluate figures of two checkpoints opened beside each other, next to each
+        # other: measured in the background, shown in the Compare window when ready.
+        self.files.beside_shown.connect(lambda beside: self.compare.compare(*beside.paths))
         self._build_actions()
         self._build_layout()
         self._restore_or_fit()
@@ -206,6 +209,7 @@ class MainWindow(QtWidgets.QMainWindow):
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         file_menu.addAction(self.open_action)
+        file_menu.addAction(f.beside_action)
         file_menu.addMenu(f.recent_menu)
         file_menu.addAction(f.restore_action)
         file_menu.addAction(self.save_action)
@@ -217,15 +221,23 @@ class MainWindow(QtWidgets.QMainWindow):
         file_menu.addAction(self.export_codes_action)
         file_menu.addAction(self.movie.action)
         export_menu = file_menu.addMenu("Export &plot (PNG or SVG)")
+        exports = []  # (action, column, part): each named after the column's model when shown
         for which, column in self.columns.items():
-            name = which.upper()
-            for label, widget, legend in (
-                    (f"{name} latent plot", column.latent_plot, column.legend),
-                    (f"{name} decoded image", column.decoded, None),
-                    (f"{name} histograms", column.histograms, None),
-                    (f"{name} loss curves", column.loss_curves, None)):
-                export_menu.addAction(label, lambda w=widget, n=label, g=legend:
-                                      self._export_widget(w, n, g))
+            for part, widget, legend in (
+                    ("latent plot", column.latent_plot, column.legend),
+                    ("decoded image", column.decoded, None),
+                    ("histograms", column.histograms, None),
+                    ("loss curves", column.loss_curves, None)):
+                action = export_menu.addAction(
+                    part, lambda w=widget, p=part, c=which, g=legend:
+                    self._export_widget(w, f"{self._column_name(c)} {p}", g))
+                exports.append((action, which, part))
+
+        def name_exports() -> None:
+            for action, which, part in exports:
+                action.setText(f"{self._column_name(which)} {part}")
+        name_exports()
+        export_menu.aboutToShow.connect(name_exports)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         train_menu = menu.addMenu("&Training")
@@ -274,8 +286,8 @@ class MainWindow(QtWidgets.QMainWindow):
         hint.setWordWrap(True)
         hint.setStyleSheet("color:#333; padding:2px 6px")
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        splitter.addWidget(self.columns["ae"])
-        splitter.addWidget(self.columns["vae"])
+        splitter.addWidget(self.columns["left"])
+        splitter.addWidget(self.columns["right"])
         central = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(central)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -405,6 +417,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.last_export_problem = ""
         self.statusBar().showMessage(f"Exported {path}", 5000)
         return True
+
+    def _column_name(self, which: str) -> str:
+        """A column's model's name, with the column where both have the same name."""
+        name = self.state.name(which)
+        other = "right" if which == "left" else "left"
+        return f"{name} ({which})" if self.state.name(other) == name else name
 
     def _export_widget(self, widget: QtWidgets.QWidget | None, name: str,
                        legend: QtWidgets.QWidget | None = None) -> None:

@@ -3,6 +3,7 @@ background, then their clouds (at one scale) and their figures side by side in a
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from vae_gui.workers.background import BackgroundRunner, check_cancelled
 if TYPE_CHECKING:
     from PIL import Image
 
-PICTURE_SIZE = (640, 330)  # each checkpoint's AE and VAE clouds
+PICTURE_SIZE = (640, 330)  # each checkpoint's two clouds, left and right
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ def measure(paths: tuple[Path, Path], max_images: int,
         reports.append(evaluate(evaluate_args(str(path), max_images),
                                 progress=lambda t, n=name: progress(f"{n}: {t}")))
         data = load_dataset(ckpt.dataset, None, ckpt.model_config.image_shape[0])
-        snapshots.append(snapshot_of(ckpt.ae, ckpt.vae, data, ckpt.history, ckpt.step,
-                                     epoch=ckpt.epoch))
+        snapshots.append(snapshot_of(ckpt.models, data, ckpt.history, ckpt.step,
+                                     epoch=ckpt.epoch, train_config=ckpt.train_config))
     settings = MovieSettings(width=PICTURE_SIZE[0], height=PICTURE_SIZE[1])
     frames = plot_frames(snapshots, settings.models)  # one scale for both checkpoints
     pictures = tuple(render_frame(s, frames, settings, c.class_names,
@@ -82,14 +83,18 @@ class CompareWindow(QtWidgets.QDialog):
             label.setToolTip(f"{name}: {path}")
             self.pictures.append(label)
             pictures.addWidget(label)
+        # Column by column: A's left model with B's left, A's right with B's right.
         self.rows = compare_rows(*comparison.reports)
         cells = "".join(
-            f"<tr><td>{label}</td><td align=right>{va}</td><td align=right>{vb}</td>"
-            f"<td align=center><b>{better}</b></td></tr>"
+            f"<tr><td>{html.escape(label)}</td><td align=right>{va}</td>"
+            f"<td align=right>{vb}</td><td align=center><b>{better}</b></td></tr>"
             for label, va, vb, better in self.rows)
         n = comparison.reports[0]["sets"]["test"]["images"]
+        models = "<br>".join(f"{name}: {html.escape(str(path))} ({html.escape(_pair(r))})"
+                             for name, path, r in zip("AB", comparison.paths,
+                                                      comparison.reports, strict=True))
         self.table = QtWidgets.QLabel(
-            f"<p>A: {a}<br>B: {b}</p><table cellspacing=6><tr><th align=left>test split, "
+            f"<p>{models}</p><table cellspacing=6><tr><th align=left>test split, "
             f"{n:,} images</th><th>A</th><th>B</th><th>better</th></tr>{cells}</table>")
         self.table.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.table.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop
@@ -108,6 +113,11 @@ class CompareWindow(QtWidgets.QDialog):
                   QtGui.QGuiApplication.primaryScreen()).availableGeometry()
         self.resize(min(2 * PICTURE_SIZE[0] + 40, screen.width() - 40),
                     min(PICTURE_SIZE[1] + 480, screen.height() - 60))
+
+
+def _pair(report: dict) -> str:
+    """A checkpoint's two models, left first: "AE | VAE"."""
+    return " | ".join(m["name"] for m in report["models"])
 
 
 class CompareCheckpoints(QtCore.QObject):

@@ -91,7 +91,7 @@ class EvidenceController(QtCore.QObject):
 
     def _measure(self, job: EvidenceJob, judge):
         """Runs on the runner's thread."""
-        from vae_gui.model.evidence_report import measure_evidence
+        from vae_gui.model.evidence_report import first_points, measure_evidence
 
         origin, s = job.origin, job.snapshot
         if judge is None:
@@ -103,8 +103,8 @@ class EvidenceController(QtCore.QObject):
         # images after them).
         n = origin.cloud_images.cloud.test_count
         evidence = measure_evidence(
-            s.ae, s.vae, s.ae_codes[:n], s.vae_mu[:n], s.vae_logvar[:n], origin.image_shape,
-            kind, judge, train_images=train, test_images=origin.cloud_images.test_images(),
+            [first_points(c, n) for c in s.columns], origin.image_shape, kind, judge,
+            train_images=train, test_images=origin.cloud_images.test_images(),
             epoch=float(s.epoch), check=check_cancelled)
         return job, judge, evidence
 

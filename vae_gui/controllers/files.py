@@ -14,7 +14,14 @@ from vae_gui.controllers.run_follower import RunFollower
 from vae_gui.controllers.training import TrainingController
 from vae_gui.explorer_state import ExplorerState, ModelsOrigin
 from vae_gui.workers.background import BackgroundRunner
-from vae_gui.workers.loading import PRETRAINED, LoadedModels, cloud_images_of, load_for_display
+from vae_gui.workers.loading import (
+    PRETRAINED,
+    LoadedBeside,
+    LoadedModels,
+    cloud_images_of,
+    load_beside,
+    load_for_display,
+)
 
 if TYPE_CHECKING:
     from vae_gui.model.training import Snapshot
@@ -31,6 +38,7 @@ class FileController(QtCore.QObject):
     loaded = QtCore.Signal(object)  # LoadedModels, after they are shown
     followed = QtCore.Signal(object)  # LoadedModels of a followed run folder, after `loaded`
     load_failed = QtCore.Signal(str)
+    beside_shown = QtCore.Signal(object)  # LoadedBeside, after its pair is shown
 
     def __init__(self, state: ExplorerState, training: TrainingController,
                  settings: QtCore.QSettings, window: QtWidgets.QWidget) -> None:
@@ -67,8 +75,15 @@ class FileController(QtCore.QObject):
         self.cancel_button.clicked.connect(self.cancel_open)
         self.cancel_button.hide()
         self._opening = 0  # the key of the load under way, 0 when none
+        self.beside_action = make_action(
+            self, "Open &beside…", self._on_open_beside, None,
+            "Open two checkpoints side by side: the right-column model of each (the VAE of "
+            "an AE | VAE checkpoint), with their evaluate figures next to each other")
+        # Models of two architectures opened beside each other make no one checkpoint.
+        self._unsavable = ""
         self.save_action.setEnabled(False)
-        state.models_changed.connect(lambda _: self.save_action.setEnabled(True))
+        state.models_changed.connect(
+            lambda _: self.save_action.setEnabled(not self._unsavable))
 
     # --- opening --------------------------------------------------------------------------
     def open_checkpoint(self, path: str, ask: bool = True) -> None:
@@ -109,6 +124,49 @@ class FileController(QtCore.QObject):
                 "open a checkpoint, or press Train to train new models")
         self.message.emit(f"Stopped opening {path}; {kept}.", 0)
 
+    def open_beside(self, a: str, b: str, ask: bool = True) -> None:
+        """Loads two checkpoints' right-column models as one pair, in the background."""
+        if ask and not self.training.guard.confirm("Open"):
+            return
+        self.message.emit(f"Opening {Path(a).name} beside {Path(b).name}…", 0)
+        QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.BusyCursor)
+        self.open_action.setEnabled(False)
+        include_train = self.state.options.train_points
+        label = f"{a} and {b}"
+        self._opening = self.runner.run(lambda: load_beside(a, b, include_train),
+                                        self._on_beside_loaded,
+                                        lambda message: self._on_load_failed(label, message),
+                                        lambda: self._on_open_cancelled(label))
+        if self._opening:
+            self.cancel_button.show()
+        else:
+            self._load_ended()
+
+    def _on_beside_loaded(self, beside: LoadedBeside) -> None:
+        self._load_ended()
+        self.follower.stop()
+        a, b = beside.paths
+        self.show_loaded(beside.loaded, remember=False)
+        self._unsavable = "" if beside.savable else (
+            "The two models have different networks, so they make no one checkpoint; save "
+            "each from its own file.")
+        self.save_action.setEnabled(not self._unsavable)
+        self.source_changed.emit(f"Showing {beside.names[0]} ({a.name}) beside "
+                                 f"{beside.names[1]} ({b.name}) on {beside.loaded.data.name}")
+        self.message.emit(f"Opened {a.name} beside {b.name}", 5000)
+        self.beside_shown.emit(beside)
+
+    def _on_open_beside(self) -> None:
+        paths, _ = QtWidgets.QFileDialog.getOpenFileNames(
+            self.window, "Open beside: choose two checkpoints (A on the left, B on the right)",
+            self.last_folder(), "vae-gui checkpoints (*.safetensors);;All files (*)")
+        if not paths:
+            return
+        if len(paths) != 2:
+            self.error.emit("Open beside", f"Choose exactly two checkpoints, not {len(paths)}.")
+            return
+        self.open_beside(*sorted(paths))
+
     def _on_loaded(self, loaded: LoadedModels) -> None:
         self._load_ended()
         self.follower.stop()  # an explicit Open ends following a folder
@@ -120,6 +178,7 @@ class FileController(QtCore.QObject):
         """Replaces what is on screen (and whatever was training) with loaded models;
         `same_run`: a newer checkpoint of the run on screen (its timeline goes on)."""
         self.training.discard(forget_timeline=not same_run)
+        self._unsavable = ""
         ckpt = loaded.checkpoint
         self.training.settings_panel.show_configs(ckpt.dataset, ckpt.model_config,
                                                   ckpt.train_config)
@@ -162,10 +221,10 @@ class FileController(QtCore.QObject):
         from vae_gui.model.checkpoint import Checkpoint, TimelineModels, save_checkpoint
 
         s, origin = state.snapshot, state.origin
-        earlier = tuple(TimelineModels(m.step, m.epoch, m.ae, m.vae) for m in timeline
+        earlier = tuple(TimelineModels(m.step, m.epoch, *m.models) for m in timeline
                         if m.step < s.step)
         # The snapshot's completed epochs, not the length of its history, which is thinned.
-        checkpoint = Checkpoint(s.ae, s.vae, origin.model_config, origin.train_config,
+        checkpoint = Checkpoint(*s.models, origin.model_config, origin.train_config,
                                 origin.dataset, origin.class_names, int(s.epoch), s.step,
                                 s.history, timeline=earlier)
         self.message.emit(f"Saving {path}\u2026", 0)
@@ -221,13 +280,18 @@ class FileController(QtCore.QObject):
     # --- exporting ------------------------------------------------------------------------
     def export_codes(self, path: str) -> None:
         """The encoded test set as CSV or NPZ (by the file's suffix)."""
-        from vae_gui.model.export import export_encodings
+        from vae_gui.model.checkpoint import weight_prefixes
+        from vae_gui.model.export import export_columns
 
         s = self.state.snapshot
         n = self.state.origin.cloud_images.cloud.test_count  # training images are not exported
+        # Named as the checkpoint names the models' weights: "ae" and "vae" for the default
+        # pair, "left" and "right" for any other.
+        prefixes = weight_prefixes(tuple(c.spec.text() for c in s.columns))
+        columns = [(p, c.mu[:n], None if c.logvar is None else c.logvar[:n])
+                   for p, c in zip(prefixes, s.columns, strict=True)]
         try:
-            export_encodings(path, s.ae_codes[:n], s.vae_mu[:n], s.vae_logvar[:n], s.labels[:n],
-                             self.state.class_names)
+            export_columns(path, columns, s.labels[:n], self.state.class_names)
         except OSError as exc:
             self.error.emit("Could not export", f"{path} could not be written: {exc}")
             return

@@ -14,19 +14,24 @@ from vae_gui.explorer_state import ExplorerState
 from vae_gui.model.movie_settings import MAX_FPS, MAX_SIZE, MIN_SIZE, MODELS, MovieSettings
 from vae_gui.workers.background import BackgroundRunner, check_cancelled
 
-CHOICES = (("AE and VAE side by side", MODELS), ("AE only", ("ae",)), ("VAE only", ("vae",)))
+# Which clouds: both columns, or one ("{left}" and "{right}" are the columns' names).
+CHOICES = (("{left} and {right} side by side", MODELS), ("{left} only", ("left",)),
+           ("{right} only", ("right",)))
 FILTERS = "Animated GIF (*.gif);;MP4 video, needs ffmpeg (*.mp4);;WebM video, needs ffmpeg (*.webm)"
 
 
 class MovieDialog(QtWidgets.QDialog):
     """Which clouds, the frame size and the frame rate."""
 
-    def __init__(self, moments: int, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, moments: int, parent: QtWidgets.QWidget | None = None,
+                 names: tuple[str, str] = ("AE", "VAE")) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export run as movie")
         defaults = MovieSettings()
         self.models = QtWidgets.QComboBox()
-        self.models.addItems([label for label, _ in CHOICES])
+        left, right = names if names[0] != names[1] else (f"{names[0]} (left)",
+                                                          f"{names[1]} (right)")
+        self.models.addItems([label.format(left=left, right=right) for label, _ in CHOICES])
         self.width_box = self._spin(MIN_SIZE[0], MAX_SIZE[0], defaults.width)
         self.height_box = self._spin(MIN_SIZE[1], MAX_SIZE[1], defaults.height)
         self.fps = QtWidgets.QDoubleSpinBox()
@@ -152,7 +157,8 @@ class MovieExport(QtCore.QObject):
         self.message.emit("Movie export cancelled; nothing was written", 5000)
 
     def _on_export(self) -> None:
-        dialog = MovieDialog(len(self.timeline.timeline), self.window)
+        dialog = MovieDialog(len(self.timeline.timeline), self.window,
+                             (self.state.name("left"), self.state.name("right")))
         if not dialog.exec():
             return
         path, chosen = QtWidgets.QFileDialog.getSaveFileName(

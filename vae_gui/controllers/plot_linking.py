@@ -16,7 +16,7 @@ FOLLOW_TOLERANCE = 0.05
 
 
 def other(which: str) -> str:
-    return "vae" if which == "ae" else "ae"
+    return "right" if which == "left" else "left"
 
 
 class PlotLinking:
@@ -44,7 +44,7 @@ class PlotLinking:
         refit, self._refit = self._refit, False
         if refit:
             self.fit()
-        elif self.plots["ae"].follows_data:  # training moves the cloud: follow it loosely
+        elif self.plots["left"].follows_data:  # training moves the cloud: follow it loosely
             self.fit(tolerance=FOLLOW_TOLERANCE)
         self.decode_cursors()
 
@@ -52,8 +52,8 @@ class PlotLinking:
         old, new = self._options, self.state.options
         self._options = new
         if new.link_cursors and not old.link_cursors:
-            x, y = self.plots["vae"].cursor_position()
-            self._on_cursor_dragged("vae", x, y)
+            x, y = self.plots["right"].cursor_position()
+            self._on_cursor_dragged("right", x, y)
         if new.same_scale != old.same_scale:
             self.fit()
 
@@ -95,9 +95,9 @@ class PlotLinking:
                 hi = np.maximum(hi, np.percentile(xy, 99, axis=0))
             bounds[which] = (lo, hi)
         if state.options.same_scale:
-            union = (np.minimum(bounds["ae"][0], bounds["vae"][0]),
-                     np.maximum(bounds["ae"][1], bounds["vae"][1]))
-            bounds = {"ae": union, "vae": union}
+            union = (np.minimum(bounds["left"][0], bounds["right"][0]),
+                     np.maximum(bounds["left"][1], bounds["right"][1]))
+            bounds = {"left": union, "right": union}
         for which, (lo, hi) in bounds.items():
             plot = self.plots[which]
             plot.fit(lo, hi, tolerance)

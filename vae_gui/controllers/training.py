@@ -42,7 +42,8 @@ def structural_changes(old: TrainingSpec, new: TrainingSpec) -> list[str]:
              ("batch size", t0.batch_size, t1.batch_size),
              ("reconstruction", t0.loss, t1.loss),
              ("seed", t0.seed, t1.seed),
-             ("precision", t0.precision, t1.precision))
+             ("precision", t0.precision, t1.precision),
+             ("models", t0.pair, t1.pair))
     return [name for name, a, b in pairs if a != b]
 
 

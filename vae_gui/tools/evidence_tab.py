@@ -1,7 +1,8 @@
 """Tools ▸ Evidence: the lesson measured for both models, updated as the run goes.
 
 Each figure is computed by model/evidence_report.py from the snapshot on screen; nothing
-here is asserted in text without a number next to it.
+here is asserted in text without a number next to it. The two columns of the table are the
+window's two columns (an AE or a VAE each), named as the window names them.
 """
 
 from __future__ import annotations
@@ -15,14 +16,21 @@ from PySide6 import QtCore, QtWidgets
 
 from vae_gui.controllers.evidence import EvidenceController
 from vae_gui.explorer_state import ExplorerState
+from vae_gui.model.pair import DEFAULT_PAIR, SLOTS, pair_labels, parse_pair
 from vae_gui.views.log_axis import LogAxis
-from vae_gui.views.palette import AE_COLOR, PRIOR_COLOR, VAE_COLOR
+from vae_gui.views.palette import AE_COLOR, VAE_COLOR
 
+# One colour a column, whatever model it holds: the default pair's AE and VAE colours.
+SLOT_COLORS = {"left": AE_COLOR, "right": VAE_COLOR}
+# The curves' names before anything is measured: the default pair's ("AE", "VAE").
+FIRST_NAMES = dict(zip(SLOTS, pair_labels(parse_pair(DEFAULT_PAIR), 1.0), strict=True))
 SECTION_ROWS = {
     "normal": "How normal is each latent space?",
     "samples": "Do decoded prior samples look like data, and all of it?",
     "bound": "How good is the VAE's bound? (nats per image)",
+    "bounds": "How good is each VAE's bound? (nats per image)",
 }
+SPLIT_NAMES = {"train": "training", "test": "test"}
 
 
 def _pct(x: float) -> str:
@@ -36,7 +44,7 @@ def _num(x: float, digits: int = 2) -> str:
 
 
 class EvidenceTab(QtWidgets.QWidget):
-    """A table of AE | VAE | reference figures and two plots of them over the run."""
+    """A table of left | right | reference figures and two plots of them over the run."""
 
     title = "Evidence"
 
@@ -65,16 +73,11 @@ class EvidenceTab(QtWidgets.QWidget):
         # Short titles: the side panel is narrow; the table above names each figure in full.
         self.normal_plot = self._plot("KL to N(0, I), log", log=True)
         self.gap_plot = self._plot("ELBO gap (VAE)")
-        self.normal_curves = {
-            "ae": self.normal_plot.plot(pen=pg.mkPen(AE_COLOR, width=2), name="AE",
-                                        symbol="o", symbolSize=4, symbolBrush=AE_COLOR),
-            "vae": self.normal_plot.plot(pen=pg.mkPen(VAE_COLOR, width=2), name="VAE",
-                                         symbol="o", symbolSize=4, symbolBrush=VAE_COLOR)}
-        self.gap_curves = {
-            "train": self.gap_plot.plot(pen=pg.mkPen(PRIOR_COLOR, width=2), name="training",
-                                        symbol="o", symbolSize=4, symbolBrush=PRIOR_COLOR),
-            "test": self.gap_plot.plot(pen=pg.mkPen(VAE_COLOR, width=2), name="test",
-                                       symbol="o", symbolSize=4, symbolBrush=VAE_COLOR)}
+        # One curve a column ("left", "right"), named after the column's model.
+        self.normal_curves = {slot: self._curve(self.normal_plot, FIRST_NAMES[slot],
+                                                SLOT_COLORS[slot]) for slot in SLOTS}
+        # One curve a VAE column and split ((slot, "train" or "test")), made as needed.
+        self.gap_curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         plots = QtWidgets.QHBoxLayout()
         plots.addWidget(self.normal_plot)
         plots.addWidget(self.gap_plot)
@@ -106,91 +109,159 @@ class EvidenceTab(QtWidgets.QWidget):
         plot.setMinimumSize(160, 110)
         return plot
 
+    @staticmethod
+    def _curve(plot: pg.PlotWidget, name: str, color: str,
+               dashed: bool = False) -> pg.PlotDataItem:
+        style = QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine
+        return plot.plot(pen=pg.mkPen(color, width=2, style=style), name=name, symbol="o",
+                         symbolSize=4, symbolBrush=color)
+
     def _on_status(self, text: str) -> None:
         if self.controller.latest is None:
             self.caption.setText(text)
 
     def rows(self) -> list[tuple[str, str, str, str]]:
-        """(figure, AE, VAE, reference) for every row the table shows, in order."""
+        """(figure, left column, right column, reference) for every row the table shows, in
+        order; "-" where a column's model has no such figure."""
         e = self.controller.latest
         if e is None:
             return []
-        out = [(SECTION_ROWS["normal"], "", "", "")]
+        return self._normal_rows(e) + self._sample_rows(e) + self._bound_rows(e)
+
+    @staticmethod
+    def _normal_rows(e) -> list[tuple[str, str, str, str]]:
         ring = ("outside the 3\u03c3 ring" if e.latent_dim == 2 else
                 f"outside radius {e.ring_radius:.2f} (the prior's 98.9% ball)")
-        out += [
-            ("moment-matched KL to N(0, I), nats", _num(e.ae.moment_kl), _num(e.vae.moment_kl),
+        left, right = (c.normality for c in e.columns)
+        return [
+            (SECTION_ROWS["normal"], "", "", ""),
+            ("moment-matched KL to N(0, I), nats", _num(left.moment_kl), _num(right.moment_kl),
              "0 for N(0, I)"),
-            ("MMD\u00b2 to N(0, I) draws", _num(e.ae.mmd, 4), _num(e.vae.mmd, 4),
+            ("MMD\u00b2 to N(0, I) draws", _num(left.mmd, 4), _num(right.mmd, 4),
              f"noise floor {_num(e.mmd_floor, 4)}"),
-            (ring, _pct(e.ae.outside_share), _pct(e.vae.outside_share),
+            (ring, _pct(left.outside_share), _pct(right.outside_share),
              f"prior {_pct(e.prior_outside_share)}"),
         ]
-        if e.ae_samples is not None and e.vae_samples is not None:
-            names = self.state.class_names
-            a, v = e.ae_samples, e.vae_samples
 
-            def common(j) -> str:
-                name = names[j.largest_class] if j.largest_class < len(names) else "?"
-                return f"{name}: {_pct(j.largest_share)}"
+    def _sample_rows(self, e) -> list[tuple[str, str, str, str]]:
+        a, b = (c.samples for c in e.columns)
+        if a is None or b is None:
+            return []
+        names = self.state.class_names
 
-            out += [
-                (SECTION_ROWS["samples"], "", "", ""),
-                (f"classifier confidence ({a.n_samples} samples)", _num(a.mean_confidence),
-                 _num(v.mean_confidence), "1 = sure"),
-                ("variety: entropy of the classes, nats", _num(a.entropy_nats),
-                 _num(v.entropy_nats), f"max {_num(a.max_entropy_nats)}"),
-                ("most common class", common(a), common(v),
-                 f"{_pct(1 / max(len(a.class_counts), 1))} if even"),
-            ]
-        if e.bound is not None:
-            b = e.bound
-            out += [
-                (SECTION_ROWS["bound"], "", "", ""),
-                (f"-ELBO ({b.n_samples} samples), training / test", "-",
-                 f"{_num(b.train_nelbo, 1)} / {_num(b.test_nelbo, 1)}", f"{b.n_images} images"),
-                ("exact -log p(x) by quadrature", "-",
-                 f"{_num(b.train_nll, 1)} / {_num(b.test_nll, 1)}", "the bound's target"),
-                ("gap = mean KL(q(z|x) \u2016 p(z|x))", "-",
-                 f"{_num(b.train_gap, 1)} / {_num(b.test_gap, 1)}", "0 if q were exact"),
-            ]
-        return out
+        def common(j) -> str:
+            name = names[j.largest_class] if j.largest_class < len(names) else "?"
+            return f"{name}: {_pct(j.largest_share)}"
+
+        return [
+            (SECTION_ROWS["samples"], "", "", ""),
+            (f"classifier confidence ({a.n_samples} samples)", _num(a.mean_confidence),
+             _num(b.mean_confidence), "1 = sure"),
+            ("variety: entropy of the classes, nats", _num(a.entropy_nats),
+             _num(b.entropy_nats), f"max {_num(a.max_entropy_nats)}"),
+            ("most common class", common(a), common(b),
+             f"{_pct(1 / max(len(a.class_counts), 1))} if even"),
+        ]
+
+    @staticmethod
+    def _bound_rows(e) -> list[tuple[str, str, str, str]]:
+        bounds = [c.bound for c in e.columns]
+        measured = [b for b in bounds if b is not None]
+        if not measured:
+            return []
+        first = measured[0]
+
+        def cells(train: str, test: str) -> tuple[str, str]:
+            """Each column's "training / test" figure, "-" for a column without a bound."""
+            return tuple("-" if b is None else
+                         f"{_num(getattr(b, train), 1)} / {_num(getattr(b, test), 1)}"
+                         for b in bounds)
+
+        title = SECTION_ROWS["bounds" if len(measured) > 1 else "bound"]
+        return [
+            (title, "", "", ""),
+            (f"-ELBO ({first.n_samples} samples), training / test",
+             *cells("train_nelbo", "test_nelbo"), f"{first.n_images} images"),
+            ("exact -log p(x) by quadrature", *cells("train_nll", "test_nll"),
+             "the bound's target"),
+            ("gap = mean KL(q(z|x) \u2016 p(z|x))", *cells("train_gap", "test_gap"),
+             "0 if q were exact"),
+        ]
 
     def refresh(self) -> None:
         e = self.controller.latest
         if e is None:
             return
-        self.caption.setText(
-            f"Measured on the {e.n_points:,} encoded test images on screen, epoch "
-            f"{e.epoch:.1f}; the VAE's points are one draw of q(z|x) per image (the aggregate "
-            "posterior, which is what should match the prior).")
+        self.caption.setText(_caption(e))
+        head = "".join(f"<th align='right' style='color:{SLOT_COLORS[c.slot]}'>"
+                       f"{html.escape(c.name)}</th>" for c in e.columns)
         cells = ["<table cellspacing='0' cellpadding='3' width='100%'>",
-                 f"<tr><th></th><th align='right' style='color:{AE_COLOR}'>AE</th>"
-                 f"<th align='right' style='color:{VAE_COLOR}'>VAE</th>"
-                 "<th align='right'>reference</th></tr>"]
-        for label, ae, vae, ref in self.rows():
+                 f"<tr><th></th>{head}<th align='right'>reference</th></tr>"]
+        for label, left, right, ref in self.rows():
             if label in SECTION_ROWS.values():
                 cells.append(f"<tr><td colspan='4' style='padding-top:6px'><b>"
                              f"{html.escape(label)}</b></td></tr>")
             else:
                 cells.append("<tr>" + f"<td>{html.escape(label)}</td>" + "".join(
-                    f"<td align='right'>{html.escape(c)}</td>" for c in (ae, vae))
+                    f"<td align='right'>{html.escape(c)}</td>" for c in (left, right))
                     + f"<td align='right' style='color:#555'>{html.escape(ref)}</td></tr>")
         self.table.setText("".join(cells) + "</table>")
         self._plot_history()
 
+    def _name_curves(self, e) -> None:
+        """Names the normal plot's curves after the columns on screen (a new pair renames
+        them), and keeps a gap curve for each split of each column with a bound."""
+        for column in e.columns:
+            curve = self.normal_curves[column.slot]
+            if curve.name() != column.name:
+                self.normal_plot.removeItem(curve)
+                self.normal_curves[column.slot] = self._curve(
+                    self.normal_plot, column.name, SLOT_COLORS[column.slot])
+        with_bound = [c for c in e.columns if c.bound is not None]
+        wanted = {}
+        for column in with_bound:
+            for split, split_name in SPLIT_NAMES.items():
+                # One VAE: "training" and "test"; two: each named after its column too.
+                name = split_name if len(with_bound) == 1 else f"{column.name} {split_name}"
+                wanted[(column.slot, split)] = (name, split == "train")
+        for key, curve in list(self.gap_curves.items()):
+            if key not in wanted or curve.name() != wanted[key][0]:
+                self.gap_plot.removeItem(self.gap_curves.pop(key))
+        for key, (name, dashed) in wanted.items():
+            if key not in self.gap_curves:
+                self.gap_curves[key] = self._curve(self.gap_plot, name, SLOT_COLORS[key[0]],
+                                                   dashed)
+
     def _plot_history(self) -> None:
         history = self.controller.history
+        if self.controller.latest is not None:
+            self._name_curves(self.controller.latest)
         epochs = np.array([e.epoch for e in history], dtype=float)
-        for which, curve in self.normal_curves.items():
+        for i, slot in enumerate(SLOTS):
             # The log axis needs positive values; a KL of 0 would only happen for N(0, I).
-            kl = np.array([getattr(e, which).moment_kl for e in history], dtype=float)
-            curve.setData(epochs, np.clip(kl, 1e-4, None))
-        with_bound = [e for e in history if e.bound is not None]
-        x = np.array([e.epoch for e in with_bound], dtype=float)
-        self.gap_curves["train"].setData(x, np.array([e.bound.train_gap for e in with_bound]))
-        self.gap_curves["test"].setData(x, np.array([e.bound.test_gap for e in with_bound]))
+            kl = np.array([e.columns[i].normality.moment_kl for e in history], dtype=float)
+            self.normal_curves[slot].setData(epochs, np.clip(kl, 1e-4, None))
+        for (slot, split), curve in self.gap_curves.items():
+            i = SLOTS.index(slot)
+            bounds = [(e.epoch, e.columns[i].bound) for e in history
+                      if e.columns[i].bound is not None]
+            curve.setData(np.array([t for t, _ in bounds], dtype=float),
+                          np.array([getattr(b, f"{split}_gap") for _, b in bounds],
+                                   dtype=float))
         several = len(history) > 1  # one point (loaded models) makes no curve
+        bound_points = max((sum(e.columns[i].bound is not None for e in history)
+                            for i in range(len(SLOTS))), default=0)
         self.normal_plot.setVisible(several)
-        self.gap_plot.setVisible(several and len(with_bound) > 1)
+        self.gap_plot.setVisible(several and bound_points > 1)
         self.history_note.setVisible(not several)
+
+
+def _caption(e) -> str:
+    """What the figures were measured on, and which points stand for a VAE's latent space."""
+    text = f"Measured on the {e.n_points:,} encoded test images on screen, epoch {e.epoch:.1f}"
+    vaes = sum(c.kind == "vae" for c in e.columns)
+    if not vaes:
+        return text + "."
+    whose = "the VAE's" if vaes == 1 else "each VAE's"
+    return (f"{text}; {whose} points are one draw of q(z|x) per image (the aggregate "
+            "posterior, which is what should match the prior).")

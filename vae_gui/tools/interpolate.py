@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from vae_gui.explorer_state import MODELS, NAMES, ExplorerState
+from vae_gui.explorer_state import DEFAULT_NAMES, MODELS, ExplorerState
 from vae_gui.model.latent import decode_images, interpolate, mosaic
+from vae_gui.tools.image_pair import name_views
 from vae_gui.views.decoded_image import DecodedImage
 
 
@@ -51,7 +52,7 @@ class InterpolateTab(QtWidgets.QWidget):
         layout.addLayout(row)
         layout.addWidget(self.note)
         for which in MODELS:
-            self.strips[which] = DecodedImage(f"{NAMES[which]} along the path")
+            self.strips[which] = DecodedImage(f"{DEFAULT_NAMES[which]} along the path")
             self.strips[which].setMinimumHeight(90)
             layout.addWidget(self.strips[which], 1)
 
@@ -59,7 +60,7 @@ class InterpolateTab(QtWidgets.QWidget):
         state = self.state
         if state.inspected is None or state.snapshot is None:
             return None
-        return np.array(state.snapshot.vae_mu[state.inspected])
+        return np.array(state.encoded("right")[state.inspected])
 
     def pin(self, k: int, z: np.ndarray | None) -> None:
         if z is None:
@@ -85,6 +86,7 @@ class InterpolateTab(QtWidgets.QWidget):
         if state.snapshot is None or path is None or path.shape[1] != state.latent_dim:
             return
         self.note.setText("Path drawn on both plots (A: \u25cb, B: \u25a1).")
+        name_views(self.strips, state, "{name} along the path")
         for which, strip in self.strips.items():
             images = decode_images(state.model(which), path, state.image_shape)
             strip.set_image(mosaic(images, 1, len(path), gap=1))

@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from vae_gui.explorer_state import ExplorerState
+from vae_gui.explorer_state import DEFAULT_NAMES, MODELS, ExplorerState
 from vae_gui.model.latent import (
     Projection,
     axis_names,
@@ -83,7 +83,9 @@ class ManifoldTab(QtWidgets.QWidget):
     axes in latent coordinates, at a chosen grid size and spacing."""
 
     title = "Manifold"
-    SHOWN = ("VAE", "AE", "both")
+    # The model selector's entries: the right column's model first (the VAE of the default
+    # pair), then the left one's, then both; named after what the columns hold.
+    SHOWN = ("right", "left", "both")
 
     def __init__(self, state: ExplorerState, region_of: Callable[[str], Region]) -> None:
         super().__init__()
@@ -95,7 +97,7 @@ class ManifoldTab(QtWidgets.QWidget):
         self.size = QtWidgets.QSpinBox(minimum=3, maximum=30, value=15)
         self.size.valueChanged.connect(lambda _: self.refresh())
         self.shown = QtWidgets.QComboBox()
-        self.shown.addItems(self.SHOWN)
+        self.shown.addItems([DEFAULT_NAMES.get(w, w) for w in self.SHOWN])
         self.shown.currentIndexChanged.connect(lambda _: self.refresh())
         row = QtWidgets.QHBoxLayout()
         for widget in (QtWidgets.QLabel("Model"), self.shown, QtWidgets.QLabel("grid"),
@@ -105,18 +107,27 @@ class ManifoldTab(QtWidgets.QWidget):
         spacing_row = QtWidgets.QHBoxLayout()
         spacing_row.addWidget(QtWidgets.QLabel("Spacing"))
         spacing_row.addWidget(self.spacing, 1)
-        self.views = {"ae": MosaicPlot("AE: decoded grid"), "vae": MosaicPlot("VAE: decoded grid")}
+        self.views = {w: MosaicPlot(f"{DEFAULT_NAMES[w]}: decoded grid") for w in MODELS}
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(row)
         layout.addLayout(spacing_row)
         for view in self.views.values():
             layout.addWidget(view, 1)
-        self.views["ae"].hide()  # the VAE's first, as the model selector says
+        self.views["left"].hide()  # the right column's first, as the model selector says
+
+    def _name_models(self) -> None:
+        """The selector's entries and the mosaics' titles, after the columns' models."""
+        for k, which in enumerate(self.SHOWN[:2]):
+            name = self.state.name(which)
+            twin = self.state.name(MODELS[1 - MODELS.index(which)]) == name
+            self.shown.setItemText(k, f"{name} ({which})" if twin else name)
+            self.views[which].getPlotItem().setTitle(f"{name}: decoded grid", size="9pt")
 
     def refresh(self) -> None:
         state = self.state
+        self._name_models()
         shown = self.SHOWN[self.shown.currentIndex()]
-        wanted = {which: shown in ("both", which.upper()) for which in self.views}
+        wanted = {which: shown in ("both", which) for which in self.views}
         for which, view in self.views.items():
             view.setVisible(wanted[which])
         if state.snapshot is None:

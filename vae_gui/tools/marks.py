@@ -61,10 +61,10 @@ class ToolMarks:
                 overlays.markers("path-b", None, MARK_COLOR)
             draw_tab = self.tools.built(DrawTab.title)
             code = None if draw_tab is None else draw_tab.codes.get(which)
-            logvar = None if draw_tab is None else draw_tab.vae_logvar
+            logvar = None if draw_tab is None else draw_tab.logvars.get(which)
             if code is not None and len(code) == codes.shape[1]:
                 overlays.markers("drawn", projection.to_plane(code[None]), MARK_COLOR)
-                if which == "vae" and logvar is not None:
+                if logvar is not None:
                     overlays.line("drawn-ellipse", posterior_ellipse(
                         projection, code, np.exp(0.5 * logvar)), DRAWN_COLOR)
             else:
@@ -73,14 +73,15 @@ class ToolMarks:
 
     def _inspected(self, which: str, overlays: Overlays, projection: Projection,
                    codes: np.ndarray) -> None:
-        i, s = self.state.inspected, self.state.snapshot
+        i = self.state.inspected
         if i is None or i >= len(codes):
             overlays.markers("inspected", None, MARK_COLOR)
             overlays.line("inspected-ellipse", None, "k")
             return
         overlays.markers("inspected", projection.to_plane(codes[i][None]), MARK_COLOR,
                          symbol="o", size=14)
-        if which == "vae":
-            sigma = np.exp(0.5 * s.vae_logvar[i])
+        logvar = self.state.logvar(which)
+        if logvar is not None:
+            sigma = np.exp(0.5 * logvar[i])
             overlays.line("inspected-ellipse",
-                          posterior_ellipse(projection, s.vae_mu[i], sigma), "k", width=2)
+                          posterior_ellipse(projection, codes[i], sigma), "k", width=2)

@@ -7,7 +7,7 @@ from PySide6 import QtWidgets
 
 from vae_gui.explorer_state import ExplorerState
 from vae_gui.model.latent import decode_images, mosaic, sample_prior
-from vae_gui.tools.image_pair import image_pair
+from vae_gui.tools.image_pair import image_pair, name_views
 
 
 class PriorSamplesTab(QtWidgets.QWidget):
@@ -22,8 +22,8 @@ class PriorSamplesTab(QtWidgets.QWidget):
         self.grid = 8
         self.button = QtWidgets.QPushButton("Draw new samples z ~ N(0, I)")
         self.button.clicked.connect(self.new_samples)
-        note = QtWidgets.QLabel("The same z for both models. The VAE was trained to decode "
-                                "draws near the prior; nothing tied the AE's codes to it. "
+        note = QtWidgets.QLabel("The same z for both models. A VAE is trained to decode "
+                                "draws near the prior; nothing ties an AE's codes to it. "
                                 "For MNIST digits, Tools \u25b8 Evidence measures how digit-like "
                                 "and how varied each model's samples are.")
         note.setWordWrap(True)
@@ -45,6 +45,7 @@ class PriorSamplesTab(QtWidgets.QWidget):
             return
         if self.z is None or self.z.shape[1] != state.latent_dim:
             self.z = sample_prior(self.grid * self.grid, state.latent_dim, self.seed)
+        name_views(self.views, state, "{name}: prior samples")
         for which, view in self.views.items():
             images = decode_images(state.model(which), self.z, state.image_shape)
             view.set_image(mosaic(images, self.grid, self.grid, gap=1))

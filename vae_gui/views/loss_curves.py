@@ -7,45 +7,64 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyqtgraph as pg
 
+from vae_gui.explorer_state import DEFAULT_NAMES
+from vae_gui.model.pair import SLOTS
 from vae_gui.views.latent_plot import GridLines
 from vae_gui.views.log_axis import LogAxis
 
 if TYPE_CHECKING:
     from vae_gui.model.training import Snapshot
 
-# Columns of Snapshot.train_curve after the step, and the Losses field of each series.
+# The series of each kind of model: its name, its place among a model's three losses (loss,
+# recon, KL: in ModelLosses.values() and in Snapshot.train_curve's columns for the model),
+# and its colour.
 SERIES = {
-    "ae": (("reconstruction", 1, "ae_recon", "#d62728"),),
-    "vae": (("recon + \u03b2\u00b7KL", 2, "vae_loss", "#1f77b4"),
-            ("recon", 3, "vae_recon", "#17becf"),
-            ("KL", 4, "vae_kl", "#9467bd")),
+    "ae": (("reconstruction", 1, "#d62728"),),
+    "vae": (("recon + \u03b2\u00b7KL", 0, "#1f77b4"),
+            ("recon", 1, "#17becf"),
+            ("KL", 2, "#9467bd")),
 }
 
 
 class LossCurves(pg.PlotWidget):
-    """The loss terms of one model against epochs, on a log scale so KL and recon both show."""
+    """The loss terms of one column's model against epochs, on a log scale so KL and recon
+    both show; its series follow the kind of model the column holds."""
 
     def __init__(self, which: str, parent=None) -> None:
         super().__init__(parent=parent, background="w", enableMenu=False,
                          axisItems={"left": LogAxis("left")})
         self.which = which
+        self.slot = SLOTS.index(which)
         item = self.getPlotItem()
-        names = " ".join(f"<span style='color:{color}'>\u25a0 {name}</span>"
-                         for name, _, _, color in SERIES[which])
-        item.setTitle(f"{'AE' if which == 'ae' else 'VAE'}: {names} "
-                      "<span style='color:#555'>(thin: train, thick: test)</span>", size="8pt")
         item.setLabel("bottom", "epoch")
         item.setLabel("left", "nats / image")
         item.setLogMode(y=True)
         item.addItem(GridLines(item), ignoreBounds=True)  # pyqtgraph's grid costs ~5 ms a paint
+        self._curves: list[tuple[int, pg.PlotDataItem, pg.PlotDataItem]] = []
+        self._shown: tuple[str, str] | None = None  # the (kind, name) the series are for
+        self.set_model("vae" if which == "right" else "ae", DEFAULT_NAMES[which])
+        self.setMinimumHeight(90)
+        self._markers: list[pg.InfiniteLine] = []  # where β or the learning rate changed
+
+    def set_model(self, kind: str, name: str) -> None:
+        """The series and title for a model of this kind and name (no change: nothing)."""
+        if self._shown == (kind, name):
+            return
+        self._shown = (kind, name)
+        item = self.getPlotItem()
+        for _, train, test in self._curves:
+            item.removeItem(train)
+            item.removeItem(test)
         self._curves = []
-        for _name, column, field, color in SERIES[which]:
+        names = " ".join(f"<span style='color:{color}'>\u25a0 {series}</span>"
+                         for series, _, color in SERIES[kind])
+        item.setTitle(f"{name}: {names} "
+                      "<span style='color:#555'>(thin: train, thick: test)</span>", size="8pt")
+        for _series, term, color in SERIES[kind]:
             train = item.plot(pen=pg.mkPen(color, width=1))
             test = item.plot(pen=pg.mkPen(color, width=2.5), symbol="o", symbolSize=4,
                              symbolBrush=color, symbolPen=None)
-            self._curves.append((column, field, train, test))
-        self.setMinimumHeight(90)
-        self._markers: list[pg.InfiniteLine] = []  # where β or the learning rate changed
+            self._curves.append((term, train, test))
 
     def _mark_changes(self, snapshot: Snapshot, steps_per_epoch: int) -> None:
         """A dashed line, labelled with the new values, at each live change of β or lr."""
@@ -68,17 +87,22 @@ class LossCurves(pg.PlotWidget):
         return [(float(line.value()), line.label.format) for line in self._markers]
 
     def set_snapshot(self, snapshot: Snapshot, steps_per_epoch: int) -> None:
+        column = snapshot.columns[self.slot]
+        self.set_model(column.spec.kind, column.name)
         curve, history = snapshot.train_curve, snapshot.history
         epochs = np.array([m.epoch for m in history], dtype=float)
-        for column, field, train, test in self._curves:
+        x = epochs
+        for term, train, test in self._curves:
             if len(curve) and steps_per_epoch:
                 x = curve[:, 0] / steps_per_epoch
-                y = np.maximum(curve[:, column], 1e-3)  # log scale: keep KL = 0 plottable
+                # log scale: keep KL = 0 plottable
+                y = np.maximum(curve[:, 1 + 3 * self.slot + term], 1e-3)
             else:  # a loaded checkpoint: per-epoch train means
-                x = epochs
-                y = np.maximum([getattr(m.train, field) for m in history], 1e-3)
+                y = np.maximum([m.train.columns[self.slot].values()[term] for m in history],
+                               1e-3)
             train.setData(x, y)
-            test.setData(epochs, np.maximum([getattr(m.test, field) for m in history], 1e-3))
+            test.setData(epochs, np.maximum(
+                [m.test.columns[self.slot].values()[term] for m in history], 1e-3))
         # Epochs from 0 to where the run is (at least one): autoranging a single point, as
         # after one Step, would centre it in a range such as -50 to 50.
         last = max([1.0, *(float(x[-1]) for x in (x,) if len(x)), *epochs.tolist()])
@@ -87,4 +111,4 @@ class LossCurves(pg.PlotWidget):
 
     def point_count(self) -> int:
         return sum(len(train.xData if train.xData is not None else ())
-                   for _, _, train, _ in self._curves)
+                   for _, train, _ in self._curves)

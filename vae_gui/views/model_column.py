@@ -1,11 +1,11 @@
-"""One column of the window: everything shown for one model (the AE or the VAE)."""
+"""One column of the window: everything shown for one model (an AE or a VAE)."""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from vae_gui.explorer_state import ExplorerState
+from vae_gui.explorer_state import DEFAULT_NAMES, ExplorerState
 from vae_gui.model.export import class_name
 from vae_gui.model.latent import (
     axis_names,
@@ -26,13 +26,20 @@ from vae_gui.workers.pacing import throttled
 TITLE_LINE_PX = 13  # pixels per 8 pt line of a plot title's note
 LIVE_PANELS_MS = 1000  # while training: histograms, KL bars and loss curves once a second
 
+# What a column says of the kind of model it holds: a title and a subtitle.
 TITLES = {
-    "ae": ("Autoencoder (AE)", "z = encoder(x): one point per image, no prior, no KL term",
-           AE_COLOR),
-    "vae": ("Variational autoencoder (VAE)",
-            "q(z|x) = N(\u03bc(x), \u03c3(x)\u00b2): the plot shows \u03bc; KL pulls it to N(0, I)",
-            VAE_COLOR),
+    "ae": ("Autoencoder", "z = encoder(x): one point per image, no prior, no KL term"),
+    "vae": ("Variational autoencoder",
+            "q(z|x) = N(\u03bc(x), \u03c3(x)\u00b2): the plot shows \u03bc; KL pulls it to "
+            "N(0, I)"),
 }
+COLORS = {"left": AE_COLOR, "right": VAE_COLOR}  # each column's own, whatever it holds
+
+
+def heading_html(kind: str, name: str, color: str) -> str:
+    title, subtitle = TITLES[kind]
+    return (f"<b style='color:{color}; font-size:13pt'>{title} ({name})</b>"
+            f"<br><span style='color:#555'>{subtitle}</span>")
 
 
 class ModelColumn(QtWidgets.QWidget):
@@ -44,10 +51,11 @@ class ModelColumn(QtWidgets.QWidget):
         super().__init__(parent)
         self.which = which
         self.state = state
-        title, subtitle, color = TITLES[which]
+        color = COLORS[which]
+        self.kind = "vae" if which == "right" else "ae"  # before any snapshot: the default
+        self._shown: tuple[str, str] | None = None  # the (kind, name) the column shows
 
-        heading = QtWidgets.QLabel(f"<b style='color:{color}; font-size:13pt'>{title}</b>"
-                                   f"<br><span style='color:#555'>{subtitle}</span>")
+        self.heading = heading = QtWidgets.QLabel()
         heading.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.legend = QtWidgets.QLabel("")
         self.legend.setTextFormat(QtCore.Qt.TextFormat.RichText)
@@ -57,7 +65,7 @@ class ModelColumn(QtWidgets.QWidget):
         self.legend.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
                                   QtWidgets.QSizePolicy.Policy.Fixed)
         self._legend_for: tuple[str, ...] = ()
-        self._plot_title = f"latent space ({'codes' if which == 'ae' else 'means'})"
+        self._plot_title = "latent space"
         self.latent_plot = LatentPlot(self._plot_title)
         self._plot_note = ""
         self.decoded = DecodedImage("decoded at<br>the cursor")
@@ -78,19 +86,21 @@ class ModelColumn(QtWidgets.QWidget):
         layout.addWidget(heading)
         layout.addWidget(self.legend)
         layout.addLayout(top, 5)
-        self.hist_label = QtWidgets.QLabel(self._marginals_text())
+        self.hist_label = QtWidgets.QLabel()
         self.hist_label.setStyleSheet("color:#555")
         self.hist_label.setWordWrap(True)
         layout.addWidget(self.hist_label)
         lower = QtWidgets.QHBoxLayout()
         lower.addWidget(self.histograms, 3)
-        if which == "vae":
-            self.kl_bars: KLBars | QtWidgets.QLabel = KLBars()
-        else:
-            self.kl_bars = QtWidgets.QLabel("KL per dimension:\nnone, the AE has\nno prior")
-            self.kl_bars.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-            self.kl_bars.setStyleSheet("color:#777")
-        lower.addWidget(self.kl_bars, 1)
+        # A VAE's KL per dimension, or why an AE has none: one of the two is shown.
+        self.kl_bars = KLBars()
+        self.no_kl = QtWidgets.QLabel("KL per dimension:\nnone, an AE has\nno prior")
+        self.no_kl.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.no_kl.setStyleSheet("color:#777")
+        self.kl_stack = QtWidgets.QStackedWidget()
+        self.kl_stack.addWidget(self.kl_bars)
+        self.kl_stack.addWidget(self.no_kl)
+        lower.addWidget(self.kl_stack, 1)
         layout.addLayout(lower, 1)
         layout.addWidget(self.loss_curves, 2)
 
@@ -102,8 +112,28 @@ class ModelColumn(QtWidgets.QWidget):
         state.cursor_changed.connect(self._on_cursor_changed)
         self.hover = HoverPreview(self.latent_plot)
         self.latent_plot.point_hovered.connect(self._on_point_hovered)
+        self._show_model(self.kind, DEFAULT_NAMES[which])
+
+    @property
+    def variational(self) -> bool:
+        return self.kind == "vae"
+
+    def _show_model(self, kind: str, name: str) -> None:
+        """The heading, plot title, KL panel and note for a model of this kind and name."""
+        if self._shown == (kind, name):
+            return
+        self._shown = (kind, name)
+        self.kind = kind
+        self.heading.setText(heading_html(kind, name, COLORS[self.which]))
+        self._plot_title = f"latent space ({'means' if kind == 'vae' else 'codes'})"
+        self._plot_note = None  # the title is set anew at the next draw
+        self.latent_plot.plot_item.setTitle(self._plot_title)
+        self.kl_stack.setCurrentWidget(self.kl_bars if kind == "vae" else self.no_kl)
+        self.hist_label.setText(self._marginals_text())
 
     def _on_models_changed(self, _refit: bool) -> None:
+        column = self.state.column(self.which)
+        self._show_model(column.spec.kind, column.name)
         self.state.update_view((self, "cloud"), self.draw_cloud)
         if self.state.live:
             self.state.update_view((self, "panels"), self._draw_panels_live)
@@ -128,8 +158,9 @@ class ModelColumn(QtWidgets.QWidget):
             self._legend_for = state.class_names
             self.legend.setText(legend_html(state.class_names))
         alpha = None
-        if state.options.fade_uncertain and self.which == "vae":
-            alpha = certainty_opacity(snapshot.vae_logvar)
+        logvar = state.logvar(self.which)
+        if state.options.fade_uncertain and logvar is not None:
+            alpha = certainty_opacity(logvar)
         self.latent_plot.set_render_mode("density" if state.options.density else "auto")
         self.latent_plot.set_points(projection.to_plane(state.plotted(self.which)),
                                     snapshot.labels, alpha)
@@ -140,7 +171,7 @@ class ModelColumn(QtWidgets.QWidget):
         spread = cloud_spread(state.plotted(self.which))
         note = f"spread {spread:.1f} (prior: 1)" if np.isfinite(spread) else ""
         if alpha is not None:
-            rho = sigma_norm_correlation(snapshot.vae_mu, snapshot.vae_logvar)
+            rho = sigma_norm_correlation(state.encoded(self.which), logvar)
             if np.isfinite(rho):  # what the fading shows, measured: σ often tracks |μ|
                 note += (f"<br>faint: wide q(z|x); correlation of σ with |μ| "
                          f"{rho:.2f}" + (", so mostly the outer points" if rho > 0.5 else ""))
@@ -163,7 +194,7 @@ class ModelColumn(QtWidgets.QWidget):
         if self.state.snapshot is None:
             return
         self.state.update_view((self, "histograms"), self._draw_histograms)
-        if isinstance(self.kl_bars, KLBars):
+        if self.variational:
             self.state.update_view((self, "kl"), self._draw_kl_bars)
         self.state.update_view((self, "curves"), self._draw_loss_curves)
 
@@ -172,8 +203,9 @@ class ModelColumn(QtWidgets.QWidget):
         self.hist_label.setText(self._marginals_text())
 
     def _draw_kl_bars(self) -> None:
-        s = self.state.snapshot  # always from the posteriors, never from samples
-        self.kl_bars.set_kl(kl_per_dimension(s.vae_mu, s.vae_logvar))
+        column = self.state.column(self.which)  # always from the posteriors, never samples
+        if column.variational:
+            self.kl_bars.set_kl(kl_per_dimension(column.mu, column.logvar))
 
     def _draw_loss_curves(self) -> None:
         s = self.state.snapshot
@@ -181,7 +213,7 @@ class ModelColumn(QtWidgets.QWidget):
 
     def _marginals_text(self) -> str:
         """What the histograms show, in words."""
-        if self.which == "ae":
+        if not self.variational:
             return "marginals of the AE's codes (bars) vs N(0, 1) (dashed)"
         if self.state.options.marginal_means:
             return ("marginals of the VAE's means μ alone (bars): narrower than the "

@@ -18,6 +18,7 @@ from vae_gui.model.config import (
     TrainConfig,
 )
 from vae_gui.model.data import BUILTIN_DATASETS
+from vae_gui.model.pair import ModelSpec, parse_pair
 from vae_gui.model.precision import describe_auto
 from vae_gui.workers.training_session import TrainingSpec
 
@@ -163,8 +164,33 @@ class SettingsPanel(QtWidgets.QWidget):
             f"training, {BOUNDS['encoder_dropout'].text()}; on small data it narrows the gap "
             "between training and held-out loss.")
         self.beta = FloatSpinBox("beta", t.beta, step=0.1)
-        self.beta.setToolTip("Weight of the KL term; 1 gives the ELBO, 0 makes the VAE an AE "
-                             "with noise.")
+        self.beta.setToolTip("Weight of the KL term of the right column's VAE (and of the "
+                             "left one's, where it has no \u03b2 of its own); 1 gives the "
+                             "ELBO, 0 makes the VAE an AE with noise.")
+        # The two models trained side by side: AE | VAE by default, or a VAE with a β of its
+        # own on the left (VAE β=1 | VAE β=4 shows what β does), or an AE on the right.
+        self.left_kind = QtWidgets.QComboBox()
+        self.left_kind.addItem("AE", "ae")
+        self.left_kind.addItem("VAE with \u03b2", "vae")
+        self.left_beta = FloatSpinBox("beta", 1.0, step=0.1)
+        self.left_beta.setToolTip("The left VAE's own weight of the KL term; the right "
+                                  "column's follows \u03b2 below.")
+        self.right_kind = QtWidgets.QComboBox()
+        self.right_kind.addItem("VAE (\u03b2 below)", "vae")
+        self.right_kind.addItem("AE", "ae")
+        models_row = QtWidgets.QHBoxLayout()
+        models_row.setContentsMargins(0, 0, 0, 0)
+        models_row.addWidget(self.left_kind)
+        models_row.addWidget(self.left_beta)
+        models_row.addWidget(QtWidgets.QLabel("|"))
+        models_row.addWidget(self.right_kind, 1)
+        for box in (self.left_kind, self.right_kind):
+            box.setToolTip("The models of the left and right columns, trained side by side "
+                           "on the same batches from the same start. AE | VAE shows what "
+                           "the prior does; VAE with \u03b2 1 | VAE with \u03b2 4 what "
+                           "\u03b2 does.")
+        self.left_kind.currentIndexChanged.connect(self._show_left_beta)
+        self._show_left_beta()
         self.lr = FloatSpinBox("lr", t.lr, ladder=True)
         self.lr.setToolTip("Adam's learning rate; the arrows step along 1, 2, 5 x 10^k. Type "
                            "any value, e.g. 3e-4.")
@@ -198,6 +224,7 @@ class SettingsPanel(QtWidgets.QWidget):
         form.addRow("Architecture", self.arch)
         form.addRow("Hidden sizes", self.hidden)
         form.addRow("Encoder dropout", self.dropout)
+        form.addRow("Models", models_row)
         form.addRow("\u03b2 (KL weight)", self.beta)
         form.addRow("Learning rate", self.lr)
         form.addRow("Batch size", self.batch_size)
@@ -211,18 +238,41 @@ class SettingsPanel(QtWidgets.QWidget):
         form.addRow(self.note)
         self.set_pending([])
         for box in (self.image_size, self.latent_dim, self.dropout, self.beta, self.lr,
-                    self.batch_size, self.epochs, self.seed):
+                    self.batch_size, self.epochs, self.seed, self.left_beta):
             box.valueChanged.connect(self.edited)
         self.hidden.textChanged.connect(self.edited)
         self.dataset.currentTextChanged.connect(self.edited)
         self.loss.currentTextChanged.connect(self.edited)
         self.arch.currentTextChanged.connect(self.edited)
         self.precision.currentTextChanged.connect(self.edited)
+        self.left_kind.currentIndexChanged.connect(self.edited)
+        self.right_kind.currentIndexChanged.connect(self.edited)
         for key, box in (("image_side", self.image_size), ("latent_dim", self.latent_dim),
                          ("beta", self.beta), ("lr", self.lr), ("batch_size", self.batch_size),
                          ("epochs", self.epochs), ("seed", self.seed)):
             if not box.toolTip():
                 box.setToolTip(BOUNDS[key].text().capitalize() + ".")
+
+    def _show_left_beta(self) -> None:
+        self.left_beta.setEnabled(self.left_kind.currentData() == "vae")
+
+    def pair(self) -> tuple[str, str]:
+        """The two models chosen, as TrainConfig.pair holds them."""
+        left = self.left_kind.currentData()
+        if left == "vae":
+            left = ModelSpec("vae", self.left_beta.value()).text()
+        return left, self.right_kind.currentData()
+
+    def set_pair(self, pair: tuple[str, str], beta: float) -> None:
+        """Shows a run's pair (`beta`: the run's): a VAE without a β of its own on the left
+        shows the run's; any β of its own on the right moves to the β row."""
+        left, right = parse_pair(pair)
+        self.left_kind.setCurrentIndex(self.left_kind.findData(left.kind))
+        self.left_beta.setValue(left.beta_in(beta) if left.variational else 1.0)
+        self.right_kind.setCurrentIndex(self.right_kind.findData(right.kind))
+        if right.beta is not None:
+            self.beta.setValue(right.beta)
+        self._show_left_beta()
 
     def set_pending(self, names: list[str]) -> None:
         """Marks settings changed since the run on screen started, which need a new run."""
@@ -251,7 +301,8 @@ class SettingsPanel(QtWidgets.QWidget):
         train_config = TrainConfig(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
                                    lr=self.lr.value(), beta=self.beta.value(),
                                    loss=self.loss.currentData(), seed=int(self.seed.value()),
-                                   precision=self.precision.currentData())
+                                   precision=self.precision.currentData(),
+                                   pair=self.pair())
         return TrainingSpec(self.dataset.currentText().strip() or "mnist5k", data_root,
                             model_config, train_config)
 
@@ -294,6 +345,7 @@ class SettingsPanel(QtWidgets.QWidget):
         self.arch.setCurrentIndex(self.arch.findData(model_config.arch))
         self.dropout.setValue(model_config.encoder_dropout)
         self.beta.setValue(train_config.beta)
+        self.set_pair(train_config.pair, train_config.beta)
         self.lr.setValue(train_config.lr)
         self.batch_size.setValue(train_config.batch_size)
         self.epochs.setValue(train_config.epochs)

@@ -84,8 +84,9 @@ def load_for_display(path: str | os.PathLike, data_root: str | None = None,
                            f"images but {checkpoint.dataset} has {data.image_shape}.")
     check_cancelled()
     cloud = CloudPoints.of(data, include_train)
-    snapshot = snapshot_of(checkpoint.ae, checkpoint.vae, data, checkpoint.history,
-                           checkpoint.step, cloud, epoch=checkpoint.epoch)
+    snapshot = snapshot_of(checkpoint.models, data, checkpoint.history,
+                           checkpoint.step, cloud, epoch=checkpoint.epoch,
+                           train_config=checkpoint.train_config)
     from vae_gui.model.run_timeline import checkpoint_moments
 
     moments = checkpoint_moments(checkpoint, data, cloud, lambda _d, _t: check_cancelled())
@@ -97,3 +98,39 @@ def warm_up_training() -> None:
     from vae_gui.model.training import warm_up
 
     warm_up()
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedBeside:
+    """Two checkpoints' right-column models, ready to show side by side."""
+
+    paths: tuple[Path, Path]
+    loaded: LoadedModels  # the pair as one checkpoint (vae_gui.model.beside)
+    names: tuple[str, str]
+    savable: bool  # one architecture: the pair can be saved as one checkpoint
+
+
+def load_beside(path_a: str | os.PathLike, path_b: str | os.PathLike,
+                include_train: bool = False) -> LoadedBeside:
+    """Runs in a background thread: both checkpoints, A's dataset, the pair's encodings;
+    CheckpointError, DatasetError or VaeGuiError with the reason."""
+    prepare_torch()
+    from vae_gui.model.beside import beside_checkpoint, beside_names, same_networks
+    from vae_gui.model.checkpoint import load_checkpoint
+    from vae_gui.model.cloud_points import CloudPoints
+    from vae_gui.model.data import load_dataset
+    from vae_gui.model.training import snapshot_of
+
+    a = load_checkpoint(path_a)
+    check_cancelled()
+    b = load_checkpoint(path_b)
+    check_cancelled()
+    pair = beside_checkpoint(a, b)
+    data = load_dataset(a.dataset, None, a.model_config.image_shape[0], check=check_cancelled)
+    check_cancelled()
+    names = beside_names(a, b)
+    snapshot = snapshot_of(pair.models, data, pair.history, 0,
+                           CloudPoints.of(data, include_train), epoch=pair.epoch,
+                           train_config=pair.train_config, names=names)
+    loaded = LoadedModels(Path(path_a), pair, data, snapshot)
+    return LoadedBeside((Path(path_a), Path(path_b)), loaded, names, same_networks(a, b))

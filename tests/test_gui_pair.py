@@ -1,0 +1,115 @@
+"""Any two models side by side in the window, as a user gets them: VAE β=1 | VAE β=4 chosen
+in the settings and trained, and two checkpoints opened beside each other."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
+    collect_windows_after_test,
+    drag,
+    make_window,
+    press,
+    type_into,
+    view_to_widget,
+)
+from PySide6 import QtCore, QtWidgets
+from vae_gui.model.checkpoint import save_checkpoint
+from vae_gui.model.config import TrainConfig
+from vae_gui.model.latent import decode_images
+
+TIMEOUT = 60000
+
+
+def _choose_two_vaes(qtbot, window) -> None:
+    panel = window.settings_panel
+    panel.left_kind.setCurrentIndex(panel.left_kind.findData("vae"))
+    type_into(qtbot, panel.left_beta, "1")
+    type_into(qtbot, panel.beta, "4")
+    type_into(qtbot, panel.epochs, "1")
+    type_into(qtbot, panel.hidden, "32")
+
+
+def _headings(window) -> list[str]:
+    return [c.heading.text() for c in window.columns.values()]
+
+
+def test_two_vaes_chosen_in_the_settings_train_side_by_side(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    assert "Autoencoder (AE)" in _headings(window)[0]
+    _choose_two_vaes(qtbot, window)
+    press(qtbot, window, window.train_action)
+    qtbot.waitUntil(lambda: window.snapshot.step > 0 and not window.session.running
+                    and window.snapshot.epoch == 1, timeout=TIMEOUT)
+    left, right = window.snapshot.columns
+    assert (left.name, right.name) == ("VAE \u03b2=1", "VAE \u03b2=4")
+    assert window.state.origin.train_config.pair == ("vae:1", "vae")
+    assert "Variational autoencoder (VAE \u03b2=1)" in _headings(window)[0]
+    assert "Variational autoencoder (VAE \u03b2=4)" in _headings(window)[1]
+    for which, column in window.columns.items():
+        # Both have a prior: KL bars, not the AE's note, and a VAE's three loss curves.
+        assert column.kl_stack.currentWidget() is column.kl_bars
+        assert len(column.loss_curves._curves) == 3 and column.loss_curves.point_count() > 0
+        assert "aggregate posterior" in column.hist_label.text()
+        assert which in window.state.sampled_z
+    # The linked cursor decodes each column's own VAE at the same z.
+    plot = window.columns["left"].latent_plot
+    start = view_to_widget(plot, *plot.cursor_position())
+    drag(qtbot, plot, start, start + QtCore.QPoint(40, -30))
+    z = np.array([plot.cursor_position()], np.float32)
+    assert window.columns["right"].latent_plot.cursor_position() == pytest.approx(z[0])
+    for column, model in zip(window.columns.values(), (left.model, right.model), strict=True):
+        np.testing.assert_allclose(column.decoded.current_image(),
+                                   decode_images(model, z, (28, 28))[0], atol=1e-6)
+    # β (the right VAE's) changes a run as it goes; the models only with a new run.
+    type_into(qtbot, window.settings_panel.beta, "2")
+    assert "Changed" not in window.settings_panel.note.text()
+    window.settings_panel.right_kind.setCurrentIndex(
+        window.settings_panel.right_kind.findData("ae"))
+    assert "Changed: models" in window.settings_panel.note.text()
+
+
+def test_two_checkpoints_open_beside_each_other_with_their_figures(
+        qtbot, tmp_path, make_checkpoint, monkeypatch):
+    a = save_checkpoint(make_checkpoint(seed=1), tmp_path / "a.safetensors")
+    b = save_checkpoint(make_checkpoint(seed=2, train_config=TrainConfig(seed=2, beta=4.0)),
+                        tmp_path / "b.safetensors")
+    window = make_window(qtbot, tmp_path)
+    file_menu = window.menuBar().actions()[0].menu()
+    assert window.files.beside_action in file_menu.actions()
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileNames",
+                        lambda *args, **kwargs: ([str(b), str(a)], ""))
+    with qtbot.waitSignal(window.files.beside_shown, timeout=TIMEOUT) as shown:
+        window.files.beside_action.trigger()
+    beside = shown.args[0]
+    assert [p.name for p in beside.paths] == ["a.safetensors", "b.safetensors"]
+    left, right = window.snapshot.columns
+    assert (left.name, right.name) == ("A: VAE \u03b2=1", "B: VAE \u03b2=4")
+    assert "A: VAE \u03b2=1 (a.safetensors) beside" in window.source_label.text()
+    # The columns hold A's and B's VAEs: their points are each model's own encoding.
+    images = window.state.origin.cloud_images.test_images()
+    from vae_gui.model.latent import encode_images
+    for column, path_model in zip((left, right), (beside.loaded.checkpoint.left,
+                                                  beside.loaded.checkpoint.right), strict=True):
+        mu, _ = encode_images(path_model, np.asarray(images[:5]))
+        np.testing.assert_allclose(column.mu[:5], mu, atol=1e-5)
+    # Their evaluate figures are measured next to each other in the background; the same
+    # architecture saves as one checkpoint of two VAEs.
+    assert window.compare.runner.busy
+    assert window.save_action.isEnabled()
+    window.compare.runner.shutdown()
+
+
+def test_a_pair_of_two_image_sizes_is_refused_and_the_models_stay(
+        qtbot, tmp_path, make_checkpoint):
+    from vae_gui.model.config import ModelConfig
+
+    a = save_checkpoint(make_checkpoint(), tmp_path / "a.safetensors")
+    small = ModelConfig(image_shape=(16, 16), hidden=(8,))
+    b = save_checkpoint(make_checkpoint(config=small), tmp_path / "b.safetensors")
+    window = make_window(qtbot, tmp_path)
+    before = window.snapshot
+    with qtbot.waitSignal(window.files.error, timeout=TIMEOUT) as error:
+        window.files.open_beside(str(a), str(b))
+    assert "28x28 and 16x16" in error.args[1] and "were kept" in error.args[1]
+    assert window.snapshot is before
