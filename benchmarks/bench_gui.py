@@ -252,7 +252,7 @@ def measure_drag(app, window, moves: int) -> dict:
 
     left, none = QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.MouseButton.NoButton
     move = QtCore.QEvent.Type.MouseMove
-    plot = window.columns["vae"].latent_plot
+    plot = window.columns["right"].latent_plot
     viewport = plot.viewport()
     decoded = [c.decoded for c in window.columns.values()]
     # Start on the cursor, at the centre of the view.
@@ -312,9 +312,9 @@ def drag_breakdown(window, repeats: int = 200) -> list[list[str]]:
     from vae_gui.model.latent import decode_images
 
     state = window.state
-    column = window.columns["vae"]
-    z = state.projections["vae"].from_plane(np.array(column.latent_plot.cursor_position()))
-    model = state.model("vae")
+    column = window.columns["right"]
+    z = state.projections["right"].from_plane(np.array(column.latent_plot.cursor_position()))
+    model = state.model("right")
     parts = {
         "decode one z (torch, VAE decoder)": lambda: decode_images(model, z, state.image_shape),
         "DecodedImage.set_image": lambda: column.decoded.set_image(image),
@@ -322,9 +322,9 @@ def drag_breakdown(window, repeats: int = 200) -> list[list[str]]:
             "decoded at<br>z = (+0.12, -0.34)"),
         "PriorPanel.set_marker": lambda: column.prior.set_marker(0.1, -0.2),
         "LatentPlot.set_cursor (the other plot)": lambda: window.columns[
-            "ae"].latent_plot.set_cursor(0.1, -0.2),
+            "left"].latent_plot.set_cursor(0.1, -0.2),
         "ExplorerState.move_cursor, VAE (all of the above but set_cursor)":
-            lambda: state.move_cursor("vae", z),
+            lambda: state.move_cursor("right", z),
     }
     image = decode_images(model, z, state.image_shape)[0]
     rows = []
@@ -341,7 +341,7 @@ def drag_breakdown(window, repeats: int = 200) -> list[list[str]]:
 
 def run_drag(app, window, cfg: Settings) -> None:
     print("\n## Drag latency\n")
-    plot = window.columns["vae"].latent_plot
+    plot = window.columns["right"].latent_plot
     vs = plot.viewport().size()
     print(f"{cfg.drag_moves} mouse moves per condition, one every {MOVE_INTERVAL_MS} ms, on the "
           f"VAE latent plot ({vs.width()} x {vs.height()} px, {plot.point_count():,} points, "
@@ -410,7 +410,7 @@ def real_cloud(window) -> tuple[np.ndarray, np.ndarray] | None:
     vae = window.snapshot.vae
     with torch.inference_mode():
         mu, _ = vae.encode(torch.from_numpy(images.astype(np.float32) / 255.0))
-    projection = window.state.projections["vae"]
+    projection = window.state.projections["right"]
     return projection.to_plane(mu.numpy()), labels
 
 
@@ -851,7 +851,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_drag(app, window, cfg)
             if "refresh" in parts:
                 if window is not None:
-                    size = window.columns["vae"].latent_plot.size()
+                    size = window.columns["right"].latent_plot.size()
                 else:
                     from PySide6 import QtCore
 

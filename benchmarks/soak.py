@@ -143,7 +143,7 @@ class CursorScript(QtCore.QObject):
     def __init__(self, window) -> None:
         super().__init__()
         self.window = window
-        self.plots = [window.columns[k].latent_plot for k in ("vae", "ae")]
+        self.plots = [window.columns[k].latent_plot for k in ("right", "left")]
         self.moves = 0
         self.drags = 0
         self._plot = None

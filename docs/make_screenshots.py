@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=DOCS,
                    help="folder to write the PNGs into (default: docs/, the README's)")
-    p.add_argument("--only", choices=("shapes",),
-                   help="shapes: only demo-shapes.png, the colour shapes demo trained live")
+    p.add_argument("--only", choices=("shapes", "pair"),
+                   help="shapes: only demo-shapes.png, the colour shapes demo trained live; "
+                        "pair: only tool-pair.png, VAE \u03b2=1 | VAE \u03b2=4 trained")
     args = p.parse_args(argv)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -72,15 +73,15 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
         return window
 
-    if args.only == "shapes":
+    if args.only is not None:
         window = new_window()
-        shoot_shapes_demo(app, window, out)
+        {"shapes": shoot_shapes_demo, "pair": shoot_pair}[args.only](app, window, out)
         close(app, window)
         return 0
     window = new_window()
     window.load_initial()
     wait(app, lambda: window.snapshot is not None)
-    vae_plot = window.columns["vae"].latent_plot
+    vae_plot = window.columns["right"].latent_plot
     vae_plot.set_cursor(0.8, -1.1, notify=True)
     shoot(app, window, out, "screenshot.png")
 
@@ -156,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     window = new_window()
     shoot_shapes_demo(app, window, out)
     close(app, window)
+
+    window = new_window()
+    shoot_pair(app, window, out)
+    close(app, window)
     return 0
 
 
@@ -177,9 +182,26 @@ def shoot_shapes_demo(app, window, out: Path) -> None:
     purity = is_ring[nearest].mean(axis=1)
     spread = np.take_along_axis(distances, nearest[:, -1:], axis=1)[:, 0]
     best = np.lexsort((spread, -purity))[0]
-    window.columns["vae"].latent_plot.set_cursor(*mu[is_ring][best], notify=True)
+    window.columns["right"].latent_plot.set_cursor(*mu[is_ring][best], notify=True)
     window.tools.show_tab(window.tools.manifold)
     shoot(app, window, out, "demo-shapes.png")
+
+
+def shoot_pair(app, window, out: Path) -> None:
+    """Settings > Models: VAE β=1 | VAE β=4 trained side by side for 10 epochs, the cursor
+    between the clouds, the KL bars and loss curves of each."""
+    window.load_initial()
+    wait(app, lambda: window.snapshot is not None)
+    panel = window.settings_panel
+    panel.left_kind.setCurrentIndex(panel.left_kind.findData("vae"))
+    panel.left_beta.setValue(1.0)
+    panel.beta.setValue(4.0)
+    panel.epochs.setValue(10)
+    window.train_action.trigger()
+    wait(app, lambda: window.session.has_run and not window.session.running
+         and window.snapshot.epoch == 10, seconds=300)
+    window.columns["right"].latent_plot.set_cursor(0.5, -0.8, notify=True)
+    shoot(app, window, out, "tool-pair.png")
 
 
 def shoot_timeline(app, window, out: Path) -> None:
@@ -274,7 +296,7 @@ def shoot_train_points(app, window, out: Path) -> None:
         wait(app, lambda: window.snapshot is not None and len(window.snapshot.labels) == 10000,
              seconds=120)
         window.train_points_action.trigger()
-        wait(app, lambda: window.columns["vae"].latent_plot.point_count() == 70000,
+        wait(app, lambda: window.columns["right"].latent_plot.point_count() == 70000,
              seconds=120)
         window.statusBar().showMessage("")
         shoot(app, window, out, "tool-train-points.png")

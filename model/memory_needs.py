@@ -29,12 +29,13 @@ EVAL_BATCH = 2000  # the trainer's evaluation batch (model.training.EVAL_BATCH)
 KERNEL_TAPS = 16  # a convolutional stage's 4x4 kernel (vae_gui.model.networks.CONV_STAGE)
 
 
-def parameter_count(config: ModelConfig) -> int:
-    """Parameters of the AE and the VAE together, from the layer sizes alone."""
+def parameter_count(config: ModelConfig, vaes: int = 1) -> int:
+    """Parameters of a pair of models of which `vaes` are VAEs (the default pair: an AE and a
+    VAE), from the layer sizes alone."""
     encoder, decoder, features = (_conv_parameters(config) if config.arch == "conv"
                                   else _mlp_parameters(config))
-    head = (features + 1) * config.latent_dim
-    return (encoder + head + decoder) + (encoder + 2 * head + decoder)  # AE, then VAE
+    head = (features + 1) * config.latent_dim  # a VAE's encoder has two: mean, log-variance
+    return 2 * (encoder + decoder) + (2 + vaes) * head
 
 
 def _mlp_parameters(config: ModelConfig) -> tuple[int, int, int]:
@@ -74,7 +75,7 @@ def _values_per_image(config: ModelConfig) -> int:
     return config.n_pixels + hidden + config.latent_dim
 
 
-def training_bytes(config: ModelConfig, batch_size: int, n_images: int) -> int:
+def training_bytes(config: ModelConfig, batch_size: int, n_images: int, vaes: int = 1) -> int:
     """The bytes a run of this configuration needs, roughly: the parameters and their
     training state, one batch's activations (or an evaluation batch's), and the images."""
     values = 2 * _values_per_image(config)  # an encoder and a decoder
@@ -84,7 +85,7 @@ def training_bytes(config: ModelConfig, batch_size: int, n_images: int) -> int:
     # ask for gigabytes for the feature maps of a convolutional pair on 64-pixel images.)
     evaluation = values * EVAL_BATCH
     images = n_images * config.n_pixels
-    return FLOAT_BYTES * (parameter_count(config) * COPIES_PER_PARAMETER
+    return FLOAT_BYTES * (parameter_count(config, vaes) * COPIES_PER_PARAMETER
                           + max(training, evaluation) + images)
 
 
@@ -124,17 +125,17 @@ def gigabytes(n: int) -> str:
 
 
 def check_fits(config: ModelConfig, batch_size: int, n_images: int,
-               available: int | None = None) -> None:
+               available: int | None = None, vaes: int = 1) -> None:
     """Raises TooLarge, with both sizes, when a run would need more memory than is
     available (`available` defaults to available_bytes())."""
     available = available_bytes() if available is None else available
     if available is None:
         return
-    need = training_bytes(config, batch_size, n_images)
+    need = training_bytes(config, batch_size, n_images, vaes)
     if need > available:
         raise TooLarge(
             f"Training these models would need about {gigabytes(need)} of memory "
-            f"({parameter_count(config):,} parameters in the AE and the VAE, with their "
+            f"({parameter_count(config, vaes):,} parameters in the two models, with their "
             f"gradients, optimizer state and copies, and a batch of {batch_size}), but only "
             f"{gigabytes(available)} is available. Choose fewer or smaller hidden layers, a "
             "smaller batch, or smaller images."

@@ -1,4 +1,5 @@
-"""Training the AE and the VAE together, with no Qt: progress and snapshots go to callbacks.
+"""Training two models together (an AE and a VAE by default), with no Qt: progress and
+snapshots go to callbacks.
 
 The trainer keeps the whole dataset as one tensor on the device and slices shuffled batches
 from it, with no per-sample DataLoader; benchmarks/bench_train.py compares the two. A folder
@@ -553,7 +554,8 @@ class Trainer:
         if data.stream is not None:
             held += images_in_flight(train_config.batch_size, self.workers)
         # Refused before any allocation, with the sizes, rather than failing in the allocator.
-        check_fits(model_config, train_config.batch_size, held)
+        vaes = sum(spec.variational for spec in parse_pair(train_config.pair))
+        check_fits(model_config, train_config.batch_size, held, vaes=vaes)
         self.data = data
         self.model_config = model_config
         self.config = train_config

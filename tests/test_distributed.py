@@ -86,8 +86,10 @@ def test_torchrun_with_two_processes_matches_one_process_of_the_same_batches(tmp
             for name in ("two", "one")]
     for a, b in zip(*runs, strict=True):
         # The AE is deterministic: averaged gradients of two halves are the whole batch's.
-        assert a["test"]["ae_recon"] == pytest.approx(b["test"]["ae_recon"], rel=1e-4)
+        assert a["test"]["left"]["recon"] == pytest.approx(b["test"]["left"]["recon"],
+                                                           rel=1e-4)
         # The VAE's noise differs between the processes: close, not equal.
-        assert a["test"]["vae_loss"] == pytest.approx(b["test"]["vae_loss"], rel=0.02)
+        assert a["test"]["right"]["loss"] == pytest.approx(b["test"]["right"]["loss"],
+                                                           rel=0.02)
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == [
         "checkpoint.safetensors", "metrics.json"]

@@ -15,6 +15,7 @@ from vae_gui.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoin
 from vae_gui.model.config import ModelConfig, TrainConfig
 from vae_gui.model.errors import CheckpointError, VaeGuiError
 from vae_gui.model.losses import reconstruction_loss
+from vae_gui.model.memory_needs import parameter_count
 from vae_gui.model.networks import VariationalAutoencoder, build_models
 from vae_gui.model.pair import pair_labels, parse_pair, parse_spec
 from vae_gui.model.training import EVAL_NOISE_SEED, Trainer
@@ -41,6 +42,9 @@ def test_two_vaes_train_on_the_same_batches_each_with_its_own_beta(tiny_data, sm
     trainer = Trainer(tiny_data, small_config, TWO_VAES)
     left, right = trainer.models
     assert all(isinstance(m, VariationalAutoencoder) for m in trainer.models)
+    # The memory check counts what the pair holds: two VAEs have two log-variance heads.
+    assert parameter_count(small_config, vaes=2) == sum(
+        p.numel() for m in trainer.models for p in m.parameters())
     # The same start: β is the only difference between them.
     assert all(torch.equal(a, b) for a, b in zip(left.state_dict().values(),
                                                   right.state_dict().values(), strict=True))

@@ -45,7 +45,8 @@ HINT = ("Drag the black \u2295 cursor through either latent space: both decoders
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    """Shows an AE and a VAE side by side; never trains itself (TrainingSession does)."""
+    """Shows two models side by side (an AE and a VAE by default); never trains itself
+    (TrainingSession does)."""
 
     models_shown = QtCore.Signal()  # the first time models are drawn
     load_failed = QtCore.Signal(str)

@@ -54,7 +54,8 @@ class FileController(QtCore.QObject):
         training.session.started.connect(lambda _: self.follower.stop())
 
         self.open_action = make_action(self, "&Open\u2026", self._on_open, "Ctrl+O",
-                                       "Open a checkpoint holding an AE and a VAE")
+                                       "Open a checkpoint of two models (an AE and a VAE, or "
+                                       "another pair)")
         self.save_action = make_action(self, "&Save\u2026", self._on_save, "Ctrl+S",
                                        "Save both models shown to a checkpoint")
         self.follow_action = make_action(

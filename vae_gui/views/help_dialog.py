@@ -7,8 +7,9 @@ from PySide6 import QtCore, QtWidgets
 HOW_IT_WORKS = """
 <h2>What you are looking at</h2>
 <p>Two models learn to compress images to a few numbers <i>z</i> (the <b>latent space</b>) and
-to turn those numbers back into images. The left column is an <b>autoencoder (AE)</b>, the
-right a <b>variational autoencoder (VAE)</b>. They have the same encoder and decoder shapes and
+to turn those numbers back into images. By default the left column is an <b>autoencoder
+(AE)</b>, the right a <b>variational autoencoder (VAE)</b> (<i>Other pairs</i> below says how
+to change them). They have the same encoder and decoder shapes and
 train on the same batches. Two things differ: the VAE's encoder gives a distribution, from which
 it decodes a random draw while training (sampling noise the AE never sees), and the VAE's loss
 has a KL term. Every claim below points at the panel that measures it; <i>Tools &#9656;
@@ -84,6 +85,15 @@ screen.</p>
 so that decoding prior draws covers the data. Drag the cursor through both spaces, or switch
 on <b>Manifold</b> to decode a whole grid at once, and compare with the figures in the
 Evidence tab.</p>
+
+<h3>Other pairs</h3>
+<p><b>Models</b> in the settings chooses what each column holds: an AE, or a VAE with a
+&beta; of its own on the left; an AE, or a VAE with the &beta; above on the right. Both
+train on the same batches from the same start, so <b>VAE &beta;=1 | VAE &beta;=4</b>
+differ by &beta; alone: watch the KL bars, the rings and the loss curves of each. Every
+tool and the Evidence tab measure whichever pair is shown. <i>File &#9656; Open beside</i>
+puts two checkpoints' right-column models (the VAE of an AE | VAE checkpoint) side by side,
+with the cursor linked, and measures their figures next to each other.</p>
 """
 
 

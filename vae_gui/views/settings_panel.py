@@ -171,19 +171,19 @@ class SettingsPanel(QtWidgets.QWidget):
         # own on the left (VAE β=1 | VAE β=4 shows what β does), or an AE on the right.
         self.left_kind = QtWidgets.QComboBox()
         self.left_kind.addItem("AE", "ae")
-        self.left_kind.addItem("VAE with \u03b2", "vae")
+        self.left_kind.addItem("VAE", "vae")
         self.left_beta = FloatSpinBox("beta", 1.0, step=0.1)
         self.left_beta.setToolTip("The left VAE's own weight of the KL term; the right "
                                   "column's follows \u03b2 below.")
         self.right_kind = QtWidgets.QComboBox()
-        self.right_kind.addItem("VAE (\u03b2 below)", "vae")
+        self.right_kind.addItem("VAE, \u03b2 below", "vae")
         self.right_kind.addItem("AE", "ae")
-        models_row = QtWidgets.QHBoxLayout()
-        models_row.setContentsMargins(0, 0, 0, 0)
-        models_row.addWidget(self.left_kind)
-        models_row.addWidget(self.left_beta)
-        models_row.addWidget(QtWidgets.QLabel("|"))
-        models_row.addWidget(self.right_kind, 1)
+        # On two rows: one would not fit the narrow panel of a laptop-sized window.
+        left_row = QtWidgets.QHBoxLayout()
+        left_row.setContentsMargins(0, 0, 0, 0)
+        left_row.addWidget(self.left_kind, 1)
+        left_row.addWidget(QtWidgets.QLabel("\u03b2"))
+        left_row.addWidget(self.left_beta, 1)
         for box in (self.left_kind, self.right_kind):
             box.setToolTip("The models of the left and right columns, trained side by side "
                            "on the same batches from the same start. AE | VAE shows what "
@@ -224,7 +224,8 @@ class SettingsPanel(QtWidgets.QWidget):
         form.addRow("Architecture", self.arch)
         form.addRow("Hidden sizes", self.hidden)
         form.addRow("Encoder dropout", self.dropout)
-        form.addRow("Models", models_row)
+        form.addRow("Left model", left_row)
+        form.addRow("Right model", self.right_kind)
         form.addRow("\u03b2 (KL weight)", self.beta)
         form.addRow("Learning rate", self.lr)
         form.addRow("Batch size", self.batch_size)
