@@ -72,6 +72,12 @@ def test_two_vaes_train_on_the_same_batches_each_with_its_own_beta(tiny_data, sm
     assert all(c.variational and c.logvar.shape == c.mu.shape for c in snapshot.columns)
     with pytest.raises(ValueError, match="2 models of kind 'vae'"):
         snapshot.vae  # noqa: B018 - two VAEs: a caller must name the column
+    # A movie of the run shows the columns by place; "the VAE" names no column of this pair.
+    from vae_gui.model.movie import MovieError, plot_frames
+
+    assert set(plot_frames([snapshot], ("left", "right"))) == {"left", "right"}
+    with pytest.raises(MovieError, match="no single VAE; choose a column"):
+        plot_frames([snapshot], ("vae",))
 
 
 def test_a_pair_of_two_vaes_opens_again_as_saved(tiny_data, small_config, tmp_path):

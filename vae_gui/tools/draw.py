@@ -8,6 +8,7 @@ from PySide6 import QtCore, QtWidgets
 from vae_gui.explorer_state import DEFAULT_NAMES, MODELS, ExplorerState
 from vae_gui.model.latent import decode_images, encode_images
 from vae_gui.tools.draw_canvas import DrawCanvas
+from vae_gui.tools.image_pair import named_caption
 from vae_gui.views.decoded_image import DecodedImage
 from vae_gui.views.posterior_map import PosteriorMap
 
@@ -70,7 +71,8 @@ class DrawTab(QtWidgets.QWidget):
             self.codes[which] = code[0]
             if logvar is not None:
                 self.logvars[which] = logvar[0]
-            self.views[which].set_caption(f"{state.name(which)} reconstruction")
+            self.views[which].set_caption(named_caption("{name}{sep}reconstruction",
+                                                        state.name(which)))
             self.views[which].set_image(decode_images(state.model(which), code,
                                                       state.image_shape)[0])
         # The posterior of the right column's VAE (the left one's where only it has one).

@@ -26,6 +26,13 @@ def image_pair(caption: str) -> tuple[QtWidgets.QWidget, dict[str, DecodedImage]
 
 
 def name_views(views: dict[str, DecodedImage], state: ExplorerState, caption: str) -> None:
-    """Captions each column's view after the model the column holds now: 'VAE β=4: caption'."""
+    """Captions each column's view after the model the column holds now: `caption` with
+    "{name}" and "{sep}" in it, e.g. "{name}:{sep}prior samples"."""
     for which, view in views.items():
-        view.set_caption(caption.format(name=html.escape(state.name(which))))
+        view.set_caption(named_caption(caption, state.name(which)))
+
+
+def named_caption(caption: str, name: str) -> str:
+    """`caption` for a model of this name: "{sep}" a space after a short name ("AE"), a line
+    break after a long one ("VAE β=4"), which would not fit a narrow image on one line."""
+    return caption.format(name=html.escape(name), sep=" " if len(name) <= 3 else "<br>")

@@ -10,6 +10,7 @@ from PySide6 import QtWidgets
 from vae_gui.explorer_state import DEFAULT_NAMES, MODELS, ExplorerState
 from vae_gui.model.export import class_name
 from vae_gui.model.latent import decode_images
+from vae_gui.tools.image_pair import named_caption
 from vae_gui.views.decoded_image import DecodedImage
 from vae_gui.views.posterior_map import PosteriorMap
 
@@ -46,7 +47,8 @@ class InspectTab(QtWidgets.QWidget):
         self.views["original"].set_image(state.origin.cloud_images[i])
         for which in MODELS:
             column = state.column(which)
-            self.views[which].set_caption(f"{html.escape(column.name)} reconstruction")
+            self.views[which].set_caption(named_caption("{name}{sep}reconstruction",
+                                                        column.name))
             self.views[which].set_image(decode_images(column.model, column.mu[i],
                                                       state.image_shape)[0])
         label = html.escape(class_name(state.class_names, int(s.labels[i])))  # rich text

@@ -86,7 +86,7 @@ class InterpolateTab(QtWidgets.QWidget):
         if state.snapshot is None or path is None or path.shape[1] != state.latent_dim:
             return
         self.note.setText("Path drawn on both plots (A: \u25cb, B: \u25a1).")
-        name_views(self.strips, state, "{name} along the path")
+        name_views(self.strips, state, "{name}{sep}along the path")
         for which, strip in self.strips.items():
             images = decode_images(state.model(which), path, state.image_shape)
             strip.set_image(mosaic(images, 1, len(path), gap=1))

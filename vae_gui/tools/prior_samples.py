@@ -45,7 +45,7 @@ class PriorSamplesTab(QtWidgets.QWidget):
             return
         if self.z is None or self.z.shape[1] != state.latent_dim:
             self.z = sample_prior(self.grid * self.grid, state.latent_dim, self.seed)
-        name_views(self.views, state, "{name}: prior samples")
+        name_views(self.views, state, "{name}:{sep}prior samples")
         for which, view in self.views.items():
             images = decode_images(state.model(which), self.z, state.image_shape)
             view.set_image(mosaic(images, self.grid, self.grid, gap=1))
