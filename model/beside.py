@@ -1,5 +1,6 @@
-"""Two checkpoints side by side: the right-column model of each (the VAE of an AE | VAE
-checkpoint) as one pair, so that the window's columns, cursors and tools compare them.
+"""Two checkpoints side by side: one model of each (by default its right column's, the VAE of
+an AE | VAE checkpoint) as one pair, so that the window's columns, cursors and tools compare
+them.
 
 The pair is an ordinary Checkpoint: its settings are A's with the pair set to the two models,
 each VAE with its own β written out (so that Train from scratch trains the same pair again),
@@ -15,31 +16,35 @@ from vae_gui.model.errors import VaeGuiError
 from vae_gui.model.pair import ModelSpec, pair_labels, parse_pair
 from vae_gui.model.training import EpochMetrics, Losses
 
-RIGHT = 1  # which of each checkpoint's models is put beside the other's: its right column's
+RIGHT = 1  # the model of each checkpoint put beside the other's unless told otherwise
+Slots = tuple[int, int]  # which model of A and which of B: 0 its left column's, 1 its right's
 
 
-def chosen_spec(ckpt: Checkpoint) -> ModelSpec:
-    """The spec of a checkpoint's right-column model, a VAE's β written out."""
-    spec = parse_pair(ckpt.train_config.pair)[RIGHT]
+def model_names(train_config) -> tuple[str, str]:
+    """A checkpoint's two models as Open beside lists them: each VAE with its β."""
+    specs = parse_pair(train_config.pair)
+    names = pair_labels(specs, train_config.beta)
+    return tuple(s.label(train_config.beta) if s.variational and "\u03b2" not in n else n
+                 for s, n in zip(specs, names, strict=True))
+
+
+def chosen_spec(ckpt: Checkpoint, slot: int = RIGHT) -> ModelSpec:
+    """The spec of one of a checkpoint's models, a VAE's β written out."""
+    spec = parse_pair(ckpt.train_config.pair)[slot]
     beta = spec.beta_in(ckpt.train_config.beta) if spec.variational else None
     return ModelSpec(spec.kind, beta)
 
 
-def beside_names(a: Checkpoint, b: Checkpoint) -> tuple[str, str]:
+def beside_names(a: Checkpoint, b: Checkpoint, slots: Slots = (RIGHT, RIGHT)) -> tuple[str, str]:
     """"A: VAE β=1" and "B: VAE β=4": each model's name in its own run, and its checkpoint."""
-    names = []
-    for letter, ckpt in zip("AB", (a, b), strict=True):
-        specs = parse_pair(ckpt.train_config.pair)
-        own = pair_labels(specs, ckpt.train_config.beta)[RIGHT]
-        if specs[RIGHT].variational and "\u03b2" not in own:
-            own = specs[RIGHT].label(ckpt.train_config.beta)
-        names.append(f"{letter}: {own}")
-    return tuple(names)
+    return tuple(f"{letter}: {model_names(ckpt.train_config)[slot]}"
+                 for letter, ckpt, slot in zip("AB", (a, b), slots, strict=True))
 
 
-def _merged_history(a: Checkpoint, b: Checkpoint) -> tuple[EpochMetrics, ...]:
+def _merged_history(a: Checkpoint, b: Checkpoint, slots: Slots) -> tuple[EpochMetrics, ...]:
     """The epochs both runs recorded: each column's losses and KLs from its own run."""
     by_epoch = {m.epoch: m for m in b.history}
+    sa, sb = slots
     out = []
     for m in a.history:
         other = by_epoch.get(m.epoch)
@@ -47,15 +52,15 @@ def _merged_history(a: Checkpoint, b: Checkpoint) -> tuple[EpochMetrics, ...]:
             continue
         out.append(EpochMetrics(
             m.epoch, max(m.seconds, other.seconds),
-            Losses(m.train.columns[RIGHT], other.train.columns[RIGHT]),
-            Losses(m.test.columns[RIGHT], other.test.columns[RIGHT]),
-            (m.kl_per_dim[RIGHT], other.kl_per_dim[RIGHT])))
+            Losses(m.train.columns[sa], other.train.columns[sb]),
+            Losses(m.test.columns[sa], other.test.columns[sb]),
+            (m.kl_per_dim[sa], other.kl_per_dim[sb])))
     return tuple(out)
 
 
-def beside_checkpoint(a: Checkpoint, b: Checkpoint) -> Checkpoint:
-    """A's right-column model on the left and B's on the right, as one checkpoint on A's
-    dataset; VaeGuiError when their images or latent spaces differ."""
+def beside_checkpoint(a: Checkpoint, b: Checkpoint, slots: Slots = (RIGHT, RIGHT)) -> Checkpoint:
+    """A's chosen model (by default its right column's) on the left and B's on the right, as
+    one checkpoint on A's dataset; VaeGuiError when their images or latent spaces differ."""
     shape_a, shape_b = (tuple(c.model_config.image_shape) for c in (a, b))
     if shape_a != shape_b:
         raise VaeGuiError(f"The two checkpoints' images differ ({'x'.join(map(str, shape_a))} "
@@ -66,10 +71,10 @@ def beside_checkpoint(a: Checkpoint, b: Checkpoint) -> Checkpoint:
         raise VaeGuiError(f"The two checkpoints' latent spaces differ ({dims[0]} and {dims[1]} "
                           "dimensions); a linked cursor needs one space, so open models of "
                           "one latent dimension side by side.")
-    specs = (chosen_spec(a), chosen_spec(b))
+    specs = (chosen_spec(a, slots[0]), chosen_spec(b, slots[1]))
     train_config = dataclasses.replace(a.train_config, pair=tuple(s.text() for s in specs))
-    history = _merged_history(a, b)
-    return Checkpoint(a.models[RIGHT], b.models[RIGHT], a.model_config, train_config,
+    history = _merged_history(a, b, slots)
+    return Checkpoint(a.models[slots[0]], b.models[slots[1]], a.model_config, train_config,
                       a.dataset, a.class_names, history[-1].epoch if history else 0, 0,
                       history, a.device, a.precision)
 

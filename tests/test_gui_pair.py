@@ -74,29 +74,49 @@ def test_two_checkpoints_open_beside_each_other_with_their_figures(
     a = save_checkpoint(make_checkpoint(seed=1), tmp_path / "a.safetensors")
     b = save_checkpoint(make_checkpoint(seed=2, train_config=TrainConfig(seed=2, beta=4.0)),
                         tmp_path / "b.safetensors")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a checkpoint")
     window = make_window(qtbot, tmp_path)
     file_menu = window.menuBar().actions()[0].menu()
     assert window.files.beside_action in file_menu.actions()
-    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileNames",
-                        lambda *args, **kwargs: ([str(b), str(a)], ""))
+    window.files.beside_action.trigger()
+    dialog = window.files.beside_dialog
+    qtbot.waitExposed(dialog)
+    ok = dialog.buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok)
+    # Each Choose button asks for one file; a file that is no checkpoint says so.
+    for k, path in enumerate((junk, b)):
+        monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName",
+                            lambda *args, p=path, **kwargs: (str(p), ""))
+        qtbot.mouseClick(dialog.choose_buttons[k], QtCore.Qt.MouseButton.LeftButton)
+    assert "not a checkpoint vae-gui can open" in dialog.path_labels[0].text()
+    assert not ok.isEnabled()
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName",
+                        lambda *args, **kwargs: (str(a), ""))
+    qtbot.mouseClick(dialog.choose_buttons[0], QtCore.Qt.MouseButton.LeftButton)
+    assert ok.isEnabled()
+    assert [dialog.models[1].itemText(i) for i in range(2)] == [
+        "AE (left column)", "VAE \u03b2=4 (right column)"]
+    assert dialog.models[1].currentIndex() == 1  # each one's VAE unless chosen otherwise
+    dialog.models[0].setCurrentIndex(0)  # A's AE
     with qtbot.waitSignal(window.files.beside_shown, timeout=TIMEOUT) as shown:
-        window.files.beside_action.trigger()
+        qtbot.mouseClick(ok, QtCore.Qt.MouseButton.LeftButton)
     beside = shown.args[0]
     assert [p.name for p in beside.paths] == ["a.safetensors", "b.safetensors"]
     left, right = window.snapshot.columns
-    assert (left.name, right.name) == ("A: VAE \u03b2=1", "B: VAE \u03b2=4")
-    assert "A: VAE \u03b2=1 (a.safetensors) beside" in window.source_label.text()
-    # The columns hold A's and B's VAEs: their points are each model's own encoding.
-    images = window.state.origin.cloud_images.test_images()
+    assert (left.name, right.name) == ("A: AE", "B: VAE \u03b2=4")
+    assert (left.variational, right.variational) == (False, True)
+    assert "A: AE (a.safetensors) beside B: VAE" in window.source_label.text()
+    assert "Autoencoder (A: AE)" in window.columns["left"].heading.text()
+    # The columns hold A's AE and B's VAE: their points are each model's own encoding.
+    images = np.asarray(window.state.origin.cloud_images.test_images()[:5])
     from vae_gui.model.latent import encode_images
-    for column, path_model in zip((left, right), (beside.loaded.checkpoint.left,
-                                                  beside.loaded.checkpoint.right), strict=True):
-        mu, _ = encode_images(path_model, np.asarray(images[:5]))
-        np.testing.assert_allclose(column.mu[:5], mu, atol=1e-5)
+    for column, model in zip((left, right), beside.loaded.checkpoint.models, strict=True):
+        np.testing.assert_allclose(column.mu[:5], encode_images(model, images)[0], atol=1e-5)
     # Their evaluate figures are measured next to each other in the background; the same
-    # architecture saves as one checkpoint of two VAEs.
+    # architecture saves as one checkpoint of this pair.
     assert window.compare.runner.busy
     assert window.save_action.isEnabled()
+    assert window.state.origin.train_config.pair == ("ae", "vae:4")
     window.compare.runner.shutdown()
 
 

@@ -73,6 +73,10 @@ def test_beta_and_the_learning_rate_change_a_running_run_and_are_marked(qtbot, t
     curves = window.columns["right"].loss_curves
     qtbot.waitUntil(lambda: bool(curves.marked_changes()), timeout=10000)
     epoch, label = curves.marked_changes()[-1]
+    # The AE has no KL term: its curves mark the learning rate alone.
+    ae_curves = window.columns["left"].loss_curves
+    qtbot.waitUntil(lambda: bool(ae_curves.marked_changes()), timeout=10000)
+    assert ae_curves.marked_changes()[-1][1].startswith("lr ")
     assert label.startswith("\u03b2 4, lr") and epoch >= change.step / (
         window.snapshot.steps_per_epoch) - 1e-9
     # The loss trains with β = 4 from there on: the VAE's loss weighs its KL term by 4.

@@ -143,3 +143,9 @@ def test_two_checkpoints_beside_each_other_are_their_right_models(make_checkpoin
     with pytest.raises(VaeGuiError, match="2 and 3 dimensions"):
         beside_checkpoint(a, wide)
     assert np.isfinite([epoch.test.left.kl, epoch.test.right.kl]).all()
+    # Any one model of each: A's AE beside B's VAE, each with its own run's losses.
+    mixed = beside_checkpoint(a, b, (0, 1))
+    assert mixed.left is a.ae and mixed.right is b.vae
+    assert mixed.train_config.pair == ("ae", "vae:4")
+    assert beside_names(a, b, (0, 1)) == ("A: AE", "B: VAE \u03b2=4")
+    assert mixed.history[0].test.left == a.history[0].test.left

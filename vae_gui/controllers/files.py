@@ -13,6 +13,7 @@ from vae_gui.controllers.actions import make_action
 from vae_gui.controllers.run_follower import RunFollower
 from vae_gui.controllers.training import TrainingController
 from vae_gui.explorer_state import ExplorerState, ModelsOrigin
+from vae_gui.views.open_beside_dialog import OpenBesideDialog
 from vae_gui.workers.background import BackgroundRunner
 from vae_gui.workers.loading import (
     PRETRAINED,
@@ -78,8 +79,9 @@ class FileController(QtCore.QObject):
         self._opening = 0  # the key of the load under way, 0 when none
         self.beside_action = make_action(
             self, "Open &beside…", self._on_open_beside, None,
-            "Open two checkpoints side by side: the right-column model of each (the VAE of "
+            "Open one model of each of two checkpoints side by side (by default the VAE of "
             "an AE | VAE checkpoint), with their evaluate figures next to each other")
+        self.beside_dialog: OpenBesideDialog | None = None
         # Models of two architectures opened beside each other make no one checkpoint.
         self._unsavable = ""
         self.save_action.setEnabled(False)
@@ -125,8 +127,10 @@ class FileController(QtCore.QObject):
                 "open a checkpoint, or press Train to train new models")
         self.message.emit(f"Stopped opening {path}; {kept}.", 0)
 
-    def open_beside(self, a: str, b: str, ask: bool = True) -> None:
-        """Loads two checkpoints' right-column models as one pair, in the background."""
+    def open_beside(self, a: str, b: str, slots: tuple[int, int] = (1, 1),
+                    ask: bool = True) -> None:
+        """Loads model `slots[0]` of checkpoint `a` and `slots[1]` of `b` (0: a checkpoint's
+        left column, 1: its right) as one pair, in the background."""
         if ask and not self.training.guard.confirm("Open"):
             return
         self.message.emit(f"Opening {Path(a).name} beside {Path(b).name}…", 0)
@@ -134,7 +138,7 @@ class FileController(QtCore.QObject):
         self.open_action.setEnabled(False)
         include_train = self.state.options.train_points
         label = f"{a} and {b}"
-        self._opening = self.runner.run(lambda: load_beside(a, b, include_train),
+        self._opening = self.runner.run(lambda: load_beside(a, b, include_train, slots),
                                         self._on_beside_loaded,
                                         lambda message: self._on_load_failed(label, message),
                                         lambda: self._on_open_cancelled(label))
@@ -158,15 +162,17 @@ class FileController(QtCore.QObject):
         self.beside_shown.emit(beside)
 
     def _on_open_beside(self) -> None:
-        paths, _ = QtWidgets.QFileDialog.getOpenFileNames(
-            self.window, "Open beside: choose two checkpoints (A on the left, B on the right)",
-            self.last_folder(), "vae-gui checkpoints (*.safetensors);;All files (*)")
-        if not paths:
-            return
-        if len(paths) != 2:
-            self.error.emit("Open beside", f"Choose exactly two checkpoints, not {len(paths)}.")
-            return
-        self.open_beside(*sorted(paths))
+        """The dialog, not modal: its OK loads the two models chosen."""
+        if self.beside_dialog is not None:
+            self.beside_dialog.close()
+        dialog = self.beside_dialog = OpenBesideDialog(self.last_folder, self.window)
+
+        def accepted() -> None:
+            a, b, slots = dialog.choice()
+            self.open_beside(str(a), str(b), slots)
+
+        dialog.accepted.connect(accepted)
+        dialog.open()
 
     def _on_loaded(self, loaded: LoadedModels) -> None:
         self._load_ended()

@@ -92,8 +92,8 @@ Evidence tab.</p>
 train on the same batches from the same start, so <b>VAE &beta;=1 | VAE &beta;=4</b>
 differ by &beta; alone: watch the KL bars, the rings and the loss curves of each. Every
 tool and the Evidence tab measure whichever pair is shown. <i>File &#9656; Open beside</i>
-puts two checkpoints' right-column models (the VAE of an AE | VAE checkpoint) side by side,
-with the cursor linked, and measures their figures next to each other.</p>
+puts one model of each of two checkpoints side by side (by default each one's VAE), with the
+cursor linked, and measures their figures next to each other.</p>
 """
 
 

@@ -78,9 +78,13 @@ class LossCurves(pg.PlotWidget):
                                    label="", labelOpts={"position": 0.9, "color": "#333"})
             item.addItem(line, ignoreBounds=True)
             self._markers.append(line)
+        # The run's β is not this model's where it has none (an AE) or one of its own.
+        spec = snapshot.columns[self.slot].spec
+        follows_beta = spec.variational and spec.beta is None
         for line, change in zip(self._markers, changes, strict=True):
             line.setPos(change.step / steps_per_epoch)
-            line.label.setFormat(f"\u03b2 {change.beta:g}, lr {change.lr:g}")
+            line.label.setFormat(f"\u03b2 {change.beta:g}, lr {change.lr:g}" if follows_beta
+                                 else f"lr {change.lr:g}")
 
     def marked_changes(self) -> list[tuple[float, str]]:
         """The change markers shown: (epoch, label) each (for tests)."""

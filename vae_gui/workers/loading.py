@@ -102,7 +102,7 @@ def warm_up_training() -> None:
 
 @dataclass(frozen=True, eq=False)
 class LoadedBeside:
-    """Two checkpoints' right-column models, ready to show side by side."""
+    """One model of each of two checkpoints, ready to show side by side."""
 
     paths: tuple[Path, Path]
     loaded: LoadedModels  # the pair as one checkpoint (vae_gui.model.beside)
@@ -111,8 +111,9 @@ class LoadedBeside:
 
 
 def load_beside(path_a: str | os.PathLike, path_b: str | os.PathLike,
-                include_train: bool = False) -> LoadedBeside:
-    """Runs in a background thread: both checkpoints, A's dataset, the pair's encodings;
+                include_train: bool = False, slots: tuple[int, int] = (1, 1)) -> LoadedBeside:
+    """Runs in a background thread: both checkpoints, A's dataset, the encodings of A's model
+    `slots[0]` and B's `slots[1]` (0: a checkpoint's left column, 1: its right);
     CheckpointError, DatasetError or VaeGuiError with the reason."""
     prepare_torch()
     from vae_gui.model.beside import beside_checkpoint, beside_names, same_networks
@@ -125,10 +126,10 @@ def load_beside(path_a: str | os.PathLike, path_b: str | os.PathLike,
     check_cancelled()
     b = load_checkpoint(path_b)
     check_cancelled()
-    pair = beside_checkpoint(a, b)
+    pair = beside_checkpoint(a, b, slots)
     data = load_dataset(a.dataset, None, a.model_config.image_shape[0], check=check_cancelled)
     check_cancelled()
-    names = beside_names(a, b)
+    names = beside_names(a, b, slots)
     snapshot = snapshot_of(pair.models, data, pair.history, 0,
                            CloudPoints.of(data, include_train), epoch=pair.epoch,
                            train_config=pair.train_config, names=names)
