@@ -84,15 +84,20 @@ def _name(report: dict, slot: str) -> str:
     return _model(report, slot)["name"].removesuffix(f" ({slot})")
 
 
-def column_labels(a: dict, b: dict) -> tuple[str, str]:
-    """Each column's name in the rows: "VAE" where both checkpoints name it so, else both
-    names ("VAE β=1 (A) / AE (B):"); led by the slot where the two would read the same."""
+Columns = tuple[tuple[str, str], ...]  # which column of A is compared with which of B
+SAME_COLUMNS: Columns = tuple(zip(SLOTS, SLOTS, strict=True))  # left with left, right with right
+
+
+def column_labels(a: dict, b: dict, columns: Columns = SAME_COLUMNS) -> tuple[str, ...]:
+    """Each compared pair's name in the rows: "VAE" where both checkpoints name it so, else
+    both names ("VAE β=1 (A) / AE (B):"); led by the slot where two would read the same."""
     labels = []
-    for slot in SLOTS:
-        name_a, name_b = _name(a, slot), _name(b, slot)
+    for slot_a, slot_b in columns:
+        name_a, name_b = _name(a, slot_a), _name(b, slot_b)
         labels.append(name_a if name_a == name_b else f"{name_a} (A) / {name_b} (B):")
-    if labels[0] == labels[1]:
-        return tuple(f"{slot}: {label}" for slot, label in zip(SLOTS, labels, strict=True))
+    if len(set(labels)) < len(labels):
+        return tuple(f"{slot_a}: {label}" for (slot_a, _), label in zip(columns, labels,
+                                                                        strict=True))
     return tuple(labels)
 
 
@@ -105,13 +110,16 @@ def _better(f: Figure, va: float | None, vb: float | None) -> str:
     return "A" if (va < vb) == f.lower_is_better else "B"
 
 
-def compare_rows(a: dict, b: dict) -> list[tuple[str, str, str, str]]:
+def compare_rows(a: dict, b: dict,
+                 columns: Columns = SAME_COLUMNS) -> list[tuple[str, str, str, str]]:
     """(figure, A, B, better: "A", "B", "=" or "") for every figure that either report has,
-    column by column (left, then right); "-" where one of them has no such figure."""
+    column by column (by default left with left, then right with right; `columns` names
+    other pairs, such as the two models Open beside shows); "-" where one of them has no
+    such figure."""
     rows = []
-    for slot, name in zip(SLOTS, column_labels(a, b), strict=True):
+    for (slot_a, slot_b), name in zip(columns, column_labels(a, b, columns), strict=True):
         for f in FIGURES:
-            va, vb = _value(f, a, slot), _value(f, b, slot)
+            va, vb = _value(f, a, slot_a), _value(f, b, slot_b)
             if va is None and vb is None:
                 continue
             rows.append((f"{name} {f.label}", "-" if va is None else f.fmt.format(va),

@@ -60,7 +60,9 @@ def _points(snapshot: Snapshot, which: str) -> np.ndarray:
 def _title(snapshot: Snapshot, which: str) -> str:
     """"AE: codes", "VAE β=4: means"."""
     column = column_of(snapshot, which)
-    return f"{column.name}: {'means' if column.variational else 'codes'}"
+    # Pillow's built-in font has no Greek letters: "VAE beta=4" rather than a box for β.
+    name = column.name.replace("\u03b2", "beta")
+    return f"{name}: {'means' if column.variational else 'codes'}"
 
 
 def plot_frames(moments: Sequence[Snapshot], models: Sequence[str]) -> dict[str, PlotFrame]:

@@ -133,3 +133,44 @@ def test_a_pair_of_two_image_sizes_is_refused_and_the_models_stay(
         window.files.open_beside(str(a), str(b))
     assert "28x28 and 16x16" in error.args[1] and "were kept" in error.args[1]
     assert window.snapshot is before
+
+
+def test_two_networks_beside_each_other_say_why_they_cannot_be_saved_as_one(
+        qtbot, tmp_path, make_checkpoint):
+    from vae_gui.model.config import ModelConfig
+
+    a = save_checkpoint(make_checkpoint(seed=1), tmp_path / "a.safetensors")
+    narrow = ModelConfig(hidden=(16,), latent_dim=2)
+    b = save_checkpoint(make_checkpoint(seed=2, config=narrow), tmp_path / "b.safetensors")
+    window = make_window(qtbot, tmp_path)
+    with qtbot.waitSignal(window.files.beside_shown, timeout=TIMEOUT):
+        window.files.open_beside(str(a), str(b), ask=False)
+    window.compare.runner.shutdown()
+    assert not window.save_action.isEnabled()
+    assert "different networks" in window.save_action.statusTip()
+    from vae_gui.workers.loading import PRETRAINED
+
+    with qtbot.waitSignal(window.files.loaded, timeout=TIMEOUT):
+        window.files.open_checkpoint(str(PRETRAINED), ask=False)  # one checkpoint saves again
+    assert window.save_action.isEnabled()
+    assert window.save_action.statusTip() == "Save both models shown to a checkpoint"
+
+
+@pytest.mark.slow  # measures both checkpoints as evaluate does: ~20 s
+def test_the_figures_of_two_models_opened_beside_compare_just_those_two(
+        qtbot, tmp_path, make_checkpoint):
+    a = save_checkpoint(make_checkpoint(seed=1), tmp_path / "a.safetensors")
+    b = save_checkpoint(make_checkpoint(seed=2, train_config=TrainConfig(seed=2, beta=4.0)),
+                        tmp_path / "b.safetensors")
+    window = make_window(qtbot, tmp_path)
+    with qtbot.waitSignal(window.compare.shown, timeout=300000) as shown:
+        window.files.open_beside(str(a), str(b), (0, 1), ask=False)
+    compared = shown.args[0]
+    labels = [label for label, *_ in compared.rows]
+    # A's AE against B's VAE, and nothing of the models not shown (A's VAE, B's AE).
+    assert labels and all(label.startswith("AE (A) / VAE (B):") for label in labels)
+    recon = next(row for row in compared.rows if row[0].endswith("reconstruction, nats"))
+    reports = compared.comparison.reports
+    assert recon[1:3] == (f"{reports[0]['sets']['test']['left']['recon']:.2f}",
+                          f"{reports[1]['sets']['test']['right']['recon']:.2f}")
+    compared.close()

@@ -96,7 +96,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.files.load_failed.connect(self.load_failed)
         # The evaluate figures of two checkpoints opened beside each other, next to each
         # other: measured in the background, shown in the Compare window when ready.
-        self.files.beside_shown.connect(lambda beside: self.compare.compare(*beside.paths))
+        self.files.beside_shown.connect(lambda beside: self.compare.compare(
+            *beside.paths, columns=((MODELS[beside.slots[0]], MODELS[beside.slots[1]]),)))
         self._build_actions()
         self._build_layout()
         self._restore_or_fit()

@@ -23,15 +23,18 @@ PICTURE_SIZE = (640, 330)  # each checkpoint's two clouds, left and right
 
 @dataclass(frozen=True)
 class Comparison:
-    """Two checkpoints' evaluate reports and their clouds, drawn at one scale."""
+    """Two checkpoints' evaluate reports and their clouds, drawn at one scale where their
+    columns hold models of the same kinds; `columns` says which columns the rows compare."""
 
     paths: tuple[Path, Path]
     reports: tuple[dict, dict]
     pictures: tuple[Image.Image, Image.Image]
+    columns: tuple[tuple[str, str], ...] = (("left", "left"), ("right", "right"))
 
 
-def measure(paths: tuple[Path, Path], max_images: int,
-            progress: Callable[[str], None]) -> Comparison:
+def measure(paths: tuple[Path, Path], max_images: int, progress: Callable[[str], None],
+            columns: tuple[tuple[str, str], ...] = (("left", "left"), ("right", "right")),
+            ) -> Comparison:
     """Runs in a background thread: both evaluations, then both pictures."""
     from vae_gui.model.checkpoint import load_checkpoint
     from vae_gui.model.compare import evaluate_args
@@ -57,11 +60,16 @@ def measure(paths: tuple[Path, Path], max_images: int,
         snapshots.append(snapshot_of(ckpt.models, data, ckpt.history, ckpt.step,
                                      epoch=ckpt.epoch, train_config=ckpt.train_config))
     settings = MovieSettings(width=PICTURE_SIZE[0], height=PICTURE_SIZE[1])
-    frames = plot_frames(snapshots, settings.models)  # one scale for both checkpoints
-    pictures = tuple(render_frame(s, frames, settings, c.class_names,
+    # One scale for both checkpoints, where a column holds one kind of model in both: an AE's
+    # codes may spread ten times as far as a VAE's means, which would shrink it to a dot.
+    if snapshots[0].kinds == snapshots[1].kinds:
+        frames = [plot_frames(snapshots, settings.models)] * 2
+    else:
+        frames = [plot_frames([s], settings.models) for s in snapshots]
+    pictures = tuple(render_frame(s, f, settings, c.class_names,
                                   f"{n}: {caption_of(s, c.dataset)}")
-                     for n, s, c in zip("AB", snapshots, checkpoints, strict=True))
-    return Comparison(paths, (reports[0], reports[1]), pictures)
+                     for n, s, f, c in zip("AB", snapshots, frames, checkpoints, strict=True))
+    return Comparison(paths, (reports[0], reports[1]), pictures, columns)
 
 
 class CompareWindow(QtWidgets.QDialog):
@@ -84,7 +92,7 @@ class CompareWindow(QtWidgets.QDialog):
             self.pictures.append(label)
             pictures.addWidget(label)
         # Column by column: A's left model with B's left, A's right with B's right.
-        self.rows = compare_rows(*comparison.reports)
+        self.rows = compare_rows(*comparison.reports, comparison.columns)
         cells = "".join(
             f"<tr><td>{html.escape(label)}</td><td align=right>{va}</td>"
             f"<td align=right>{vb}</td><td align=center><b>{better}</b></td></tr>"
@@ -142,8 +150,11 @@ class CompareCheckpoints(QtCore.QObject):
                                   None, "Measure two checkpoints as 'vae-gui evaluate' does "
                                   "and show their clouds and figures side by side")
 
-    def compare(self, a: str | Path, b: str | Path, max_images: int | None = None) -> None:
-        """Measures both in the background; `shown` follows with the window, or `error`."""
+    def compare(self, a: str | Path, b: str | Path, max_images: int | None = None,
+                columns: tuple[tuple[str, str], ...] | None = None) -> None:
+        """Measures both in the background; `shown` follows with the window, or `error`.
+        `columns`: which column of A the rows compare with which of B (by default each with
+        the same column; Open beside asks for the two models it shows)."""
         from vae_gui.model.compare import DEFAULT_MAX_IMAGES
 
         paths = (Path(a), Path(b))
@@ -154,8 +165,9 @@ class CompareCheckpoints(QtCore.QObject):
             check_cancelled()
             self._progress[0] = text
 
-        self.runner.run(lambda: measure(paths, n, progress), self._on_done, self._on_failed,
-                        self._on_cancelled)
+        pairs = columns or (("left", "left"), ("right", "right"))
+        self.runner.run(lambda: measure(paths, n, progress, pairs), self._on_done,
+                        self._on_failed, self._on_cancelled)
         self.action.setEnabled(False)
         self._poll.start()
 

@@ -156,10 +156,18 @@ class FileController(QtCore.QObject):
             "The two models have different networks, so they make no one checkpoint; save "
             "each from its own file.")
         self.save_action.setEnabled(not self._unsavable)
+        self._explain_save()
         self.source_changed.emit(f"Showing {beside.names[0]} ({a.name}) beside "
                                  f"{beside.names[1]} ({b.name}) on {beside.loaded.data.name}")
         self.message.emit(f"Opened {a.name} beside {b.name}", 5000)
         self.beside_shown.emit(beside)
+
+    def _explain_save(self) -> None:
+        """Save's tip: what it saves, or why it cannot (the disabled action says so on
+        hover and in the status bar)."""
+        tip = self._unsavable or "Save both models shown to a checkpoint"
+        self.save_action.setStatusTip(tip)
+        self.save_action.setToolTip(tip)
 
     def _on_open_beside(self) -> None:
         """The dialog, not modal: its OK loads the two models chosen."""
@@ -186,6 +194,7 @@ class FileController(QtCore.QObject):
         `same_run`: a newer checkpoint of the run on screen (its timeline goes on)."""
         self.training.discard(forget_timeline=not same_run)
         self._unsavable = ""
+        self._explain_save()
         ckpt = loaded.checkpoint
         self.training.settings_panel.show_configs(ckpt.dataset, ckpt.model_config,
                                                   ckpt.train_config)

@@ -108,6 +108,7 @@ class LoadedBeside:
     loaded: LoadedModels  # the pair as one checkpoint (vae_gui.model.beside)
     names: tuple[str, str]
     savable: bool  # one architecture: the pair can be saved as one checkpoint
+    slots: tuple[int, int] = (1, 1)  # which model of A and of B (0: its left column's)
 
 
 def load_beside(path_a: str | os.PathLike, path_b: str | os.PathLike,
@@ -134,4 +135,4 @@ def load_beside(path_a: str | os.PathLike, path_b: str | os.PathLike,
                            CloudPoints.of(data, include_train), epoch=pair.epoch,
                            train_config=pair.train_config, names=names)
     loaded = LoadedModels(Path(path_a), pair, data, snapshot)
-    return LoadedBeside((Path(path_a), Path(path_b)), loaded, names, same_networks(a, b))
+    return LoadedBeside((Path(path_a), Path(path_b)), loaded, names, same_networks(a, b), slots)
