@@ -94,14 +94,19 @@ class FileController(QtCore.QObject):
         With `ask`, unsaved trained models on screen are not replaced without a yes."""
         if ask and not self.training.guard.confirm("Open"):
             return
-        self.message.emit(f"Opening {path}\u2026", 0)
+        include_train = self.state.options.train_points
+        self._start_load(path, lambda: load_for_display(path, None, include_train),
+                         self._on_loaded)
+
+    def _start_load(self, label: str, job, on_loaded) -> None:
+        """Runs `job` (a load) in the background, with the busy cursor and Cancel shown;
+        `on_loaded` takes its result, and a failure or a cancel names `label`."""
+        self.message.emit(f"Opening {label}\u2026", 0)
         QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.BusyCursor)
         self.open_action.setEnabled(False)
-        include_train = self.state.options.train_points
-        self._opening = self.runner.run(lambda: load_for_display(path, None, include_train),
-                                        self._on_loaded,
-                                        lambda message: self._on_load_failed(path, message),
-                                        lambda: self._on_open_cancelled(path))
+        self._opening = self.runner.run(job, on_loaded,
+                                        lambda message: self._on_load_failed(label, message),
+                                        lambda: self._on_open_cancelled(label))
         if self._opening:
             self.cancel_button.show()
         else:  # the window is closing: nothing was started
@@ -133,19 +138,9 @@ class FileController(QtCore.QObject):
         left column, 1: its right) as one pair, in the background."""
         if ask and not self.training.guard.confirm("Open"):
             return
-        self.message.emit(f"Opening {Path(a).name} beside {Path(b).name}…", 0)
-        QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.BusyCursor)
-        self.open_action.setEnabled(False)
         include_train = self.state.options.train_points
-        label = f"{a} and {b}"
-        self._opening = self.runner.run(lambda: load_beside(a, b, include_train, slots),
-                                        self._on_beside_loaded,
-                                        lambda message: self._on_load_failed(label, message),
-                                        lambda: self._on_open_cancelled(label))
-        if self._opening:
-            self.cancel_button.show()
-        else:
-            self._load_ended()
+        self._start_load(f"{a} beside {b}", lambda: load_beside(a, b, include_train, slots),
+                         self._on_beside_loaded)
 
     def _on_beside_loaded(self, beside: LoadedBeside) -> None:
         self._load_ended()
