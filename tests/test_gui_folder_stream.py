@@ -68,3 +68,34 @@ def test_training_on_a_folder_streamed_from_disk_says_so(qtbot, tmp_path, monkey
     press(qtbot, window, window.stop_action)
     qtbot.waitUntil(lambda: not window.session.running, timeout=30000)
     qtbot.waitUntil(lambda: _stream_workers() == [], timeout=10000)
+
+
+def test_opening_a_checkpoint_of_a_folder_shows_how_its_reading_goes(
+        qtbot, tmp_path, make_checkpoint):
+    from PIL import Image
+    from vae_gui.model.checkpoint import save_checkpoint
+    from vae_gui.model.config import ModelConfig
+
+    rng = np.random.default_rng(1)
+    root = tmp_path / "pictures"
+    for name in ("dots", "lines"):
+        (root / name).mkdir(parents=True)
+        for k in range(20):
+            Image.fromarray(rng.integers(0, 256, (10, 10), dtype=np.uint8)).save(
+                root / name / f"{k}.png")
+    config = ModelConfig(image_shape=(10, 10), hidden=(8,), latent_dim=2)
+    path = save_checkpoint(make_checkpoint(config=config, dataset=str(root),
+                                           class_names=("dots", "lines")),
+                           tmp_path / "folder.safetensors")
+    window = make_window(qtbot, tmp_path)
+    messages = []
+    window.files.message.connect(lambda text, _ms: messages.append(text))
+    with qtbot.waitSignal(window.files.loaded, timeout=60000):
+        window.files.open_checkpoint(str(path), ask=False)
+    # The load's thread reported the listing and the reading; the status bar shows the
+    # latest a few times a second (here the last, since 40 images read in a moment).
+    last = window.files._load_progress[0]
+    assert (last.stage, last.done, last.total) == ("reading", 40, 40)
+    window.files._show_load_progress()
+    assert messages[-1] == f"Reading images of {root}: 40 of 40\u2026"
+    assert window.image_shape == (10, 10)

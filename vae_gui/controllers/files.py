@@ -77,6 +77,12 @@ class FileController(QtCore.QObject):
         self.cancel_button.clicked.connect(self.cancel_open)
         self.cancel_button.hide()
         self._opening = 0  # the key of the load under way, 0 when none
+        # How far a folder dataset's listing and reading have got (written by the load's
+        # thread, LoadProgress), shown a few times a second while a checkpoint opens.
+        self._load_progress: list = [None]
+        self._progress_poll = QtCore.QTimer(self)
+        self._progress_poll.setInterval(200)
+        self._progress_poll.timeout.connect(self._show_load_progress)
         self.beside_action = make_action(
             self, "Open &beside…", self._on_open_beside, None,
             "Open one model of each of two checkpoints side by side (by default the VAE of "
@@ -95,16 +101,24 @@ class FileController(QtCore.QObject):
         if ask and not self.training.guard.confirm("Open"):
             return
         include_train = self.state.options.train_points
-        self._start_load(path, lambda: load_for_display(path, None, include_train),
+        self._start_load(path, lambda progress: load_for_display(path, None, include_train,
+                                                                 progress),
                          self._on_loaded)
 
     def _start_load(self, label: str, job, on_loaded) -> None:
-        """Runs `job` (a load) in the background, with the busy cursor and Cancel shown;
+        """Runs `job(progress)` (a load) in the background, with the busy cursor and Cancel
+        shown, and how the listing and reading of a folder dataset go in the status bar;
         `on_loaded` takes its result, and a failure or a cancel names `label`."""
         self.message.emit(f"Opening {label}\u2026", 0)
         QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.BusyCursor)
         self.open_action.setEnabled(False)
-        self._opening = self.runner.run(job, on_loaded,
+        self._load_progress[0] = None
+        self._progress_poll.start()
+
+        def progress(p) -> None:  # in the job's thread: the poll shows the latest
+            self._load_progress[0] = p
+
+        self._opening = self.runner.run(lambda: job(progress), on_loaded,
                                         lambda message: self._on_load_failed(label, message),
                                         lambda: self._on_open_cancelled(label))
         if self._opening:
@@ -119,7 +133,13 @@ class FileController(QtCore.QObject):
             self.cancel_button.setEnabled(False)
             self.message.emit("Cancelling\u2026", 0)
 
+    def _show_load_progress(self) -> None:
+        p = self._load_progress[0]
+        if p is not None:
+            self.message.emit(f"{p.describe()}\u2026", 0)
+
     def _load_ended(self) -> None:
+        self._progress_poll.stop()
         QtWidgets.QApplication.restoreOverrideCursor()
         self.open_action.setEnabled(True)
         self._opening = 0
@@ -139,7 +159,8 @@ class FileController(QtCore.QObject):
         if ask and not self.training.guard.confirm("Open"):
             return
         include_train = self.state.options.train_points
-        self._start_load(f"{a} beside {b}", lambda: load_beside(a, b, include_train, slots),
+        self._start_load(f"{a} beside {b}",
+                         lambda progress: load_beside(a, b, include_train, slots, progress),
                          self._on_beside_loaded)
 
     def _on_beside_loaded(self, beside: LoadedBeside) -> None:

@@ -112,7 +112,8 @@ class LoadedBeside:
 
 
 def load_beside(path_a: str | os.PathLike, path_b: str | os.PathLike,
-                include_train: bool = False, slots: tuple[int, int] = (1, 1)) -> LoadedBeside:
+                include_train: bool = False, slots: tuple[int, int] = (1, 1),
+                progress: Callable[[LoadProgress], None] | None = None) -> LoadedBeside:
     """Runs in a background thread: both checkpoints, A's dataset, the encodings of A's model
     `slots[0]` and B's `slots[1]` (0: a checkpoint's left column, 1: its right);
     CheckpointError, DatasetError or VaeGuiError with the reason."""
@@ -128,7 +129,8 @@ def load_beside(path_a: str | os.PathLike, path_b: str | os.PathLike,
     b = load_checkpoint(path_b)
     check_cancelled()
     pair = beside_checkpoint(a, b, slots)
-    data = load_dataset(a.dataset, None, a.model_config.image_shape[0], check=check_cancelled)
+    data = load_dataset(a.dataset, None, a.model_config.image_shape[0], check=check_cancelled,
+                        progress=progress)
     check_cancelled()
     names = beside_names(a, b, slots)
     snapshot = snapshot_of(pair.models, data, pair.history, 0,
