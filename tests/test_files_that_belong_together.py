@@ -46,7 +46,8 @@ def _metrics(epoch: int, latent: int = 2) -> EpochMetrics:
 # ------------------------------------------------------------------------------ history
 
 
-@pytest.mark.parametrize("n", [1, 999, 1000, 1001, 1600, 100_000])
+@pytest.mark.parametrize("n", [1, 999, 1000, 1001, 1600,
+                               pytest.param(100_000, marks=pytest.mark.slow)])  # 1.4 s
 def test_a_thinned_history_is_bounded_evenly_spaced_and_keeps_the_latest(n):
     history = [_metrics(e) for e in range(1, n + 1)]
     kept = thin_history(history)

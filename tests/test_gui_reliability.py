@@ -428,7 +428,9 @@ RSS_GROWTH_LIMIT = 120 * 2**20
 
 
 @pytest.mark.parametrize("cycles, warm_up, min_runs", [
-    (5, 1, 2),  # every button and drags, quickly: the default run
+    # Every button and drags, quickly (about 3 s: with the slow ones, to keep the quick
+    # suite within its 3 minutes).
+    pytest.param(5, 1, 2, marks=pytest.mark.slow),
     pytest.param(CYCLES, WARM_UP, 60, marks=pytest.mark.slow),
 ], ids=["5", str(CYCLES)])
 def test_rapid_train_stop_reset_cycles_while_dragging_leave_no_thread_and_flat_memory(
