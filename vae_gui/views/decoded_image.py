@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -50,23 +52,57 @@ class _ImageArea(QtWidgets.QWidget):
         p.end()
 
 
+class _FixedCaption(QtWidgets.QWidget):
+    """Plain text in a fixed number of centred lines ('<br>' breaks a line, as in a QLabel's
+    rich text). Setting it repaints the caption alone: a QLabel's setText also asks its
+    layout to run again, which cost a dragged cursor about a millisecond a move
+    (benchmarks/bench_gui.py, drag)."""
+
+    def __init__(self, lines: int, font: QtGui.QFont) -> None:
+        super().__init__()
+        self.setFont(font)
+        self._text = ""
+        self._lines = ""
+        self.setFixedHeight(lines * QtGui.QFontMetrics(font).lineSpacing() + 2)
+        # Whatever width the layout gives, asking for none: no text can widen the column.
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                           QtWidgets.QSizePolicy.Policy.Fixed)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - QLabel's name
+        self._text = text
+        self._lines = html.unescape(text.replace("<br>", "\n"))
+        self.update()
+
+    def text(self) -> str:
+        return self._text
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt's API
+        p = QtGui.QPainter(self)
+        p.drawText(self.rect(), QtCore.Qt.AlignmentFlag.AlignCenter, self._lines)
+        p.end()
+
+
 class DecodedImage(QtWidgets.QWidget):
     """An (H, W) grey or (H, W, 3) colour image in [0, 1] under a caption (rich text: '<br>'
-    breaks a line)."""
+    breaks a line). With `caption_lines` the caption keeps that many lines whatever its
+    text, for one that changes often (the cursor's z)."""
 
-    def __init__(self, caption: str, parent=None) -> None:
+    def __init__(self, caption: str, parent=None, caption_lines: int | None = None) -> None:
         super().__init__(parent)
         self.setAutoFillBackground(True)
         palette = self.palette()
         palette.setColor(QtGui.QPalette.ColorRole.Window, QtGui.QColor("white"))
         palette.setColor(QtGui.QPalette.ColorRole.WindowText, QtGui.QColor("black"))
         self.setPalette(palette)
-        self.label = QtWidgets.QLabel()
-        self.label.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-        font = self.label.font()
+        font = self.font()
         font.setPointSize(CAPTION_POINT_SIZE)
-        self.label.setFont(font)
+        if caption_lines is None:
+            self.label: QtWidgets.QLabel | _FixedCaption = QtWidgets.QLabel()
+            self.label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+            self.label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+            self.label.setFont(font)
+        else:
+            self.label = _FixedCaption(caption_lines, font)
         self.area = _ImageArea()
         self.area.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
                                 QtWidgets.QSizePolicy.Policy.Expanding)

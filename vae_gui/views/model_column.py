@@ -68,7 +68,8 @@ class ModelColumn(QtWidgets.QWidget):
         self._plot_title = "latent space"
         self.latent_plot = LatentPlot(self._plot_title)
         self._plot_note = ""
-        self.decoded = DecodedImage("decoded at<br>the cursor")
+        # Two lines, "decoded at" and the cursor's z, rewritten on every move of a drag.
+        self.decoded = DecodedImage("decoded at<br>the cursor", caption_lines=2)
         self.prior = PriorPanel()
         self.histograms = MarginalHistograms(color)
         self.loss_curves = LossCurves(which)
