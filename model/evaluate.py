@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from vae_gui.model.cli import nonempty
 from vae_gui.model.errors import VaeGuiError
-from vae_gui.model.pair import SLOTS, pair_labels, parse_pair
+from vae_gui.model.pair import SLOTS, distinct_labels, pair_labels, parse_pair
 
 DESCRIPTION = ("Measure a checkpoint's two models (an AE or a VAE each): reconstruction, "
                "a VAE's -ELBO, an IWAE bound and the exact -log p(x) for a 2-D latent, how "
@@ -88,9 +88,7 @@ def _positive(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
 def column_names(train_config) -> tuple[str, str]:
     """The two columns' names as the window gives them ("AE", "VAE", "VAE β=4"), each followed
     by its slot where both would read the same (two AEs, or two VAEs of one β)."""
-    from vae_gui.model.evidence_report import distinct_names
-
-    return distinct_names(pair_labels(parse_pair(train_config.pair), train_config.beta))
+    return distinct_labels(pair_labels(parse_pair(train_config.pair), train_config.beta))
 
 
 def models_of(train_config) -> list[dict]:

@@ -19,7 +19,7 @@ import numpy as np
 from vae_gui.model import evidence
 from vae_gui.model.judge import Judge, Judgement, judge_prior_samples
 from vae_gui.model.latent import decode_images, encode_images, sample_posterior
-from vae_gui.model.pair import SLOTS, one_of_kind
+from vae_gui.model.pair import SLOTS, distinct_labels, one_of_kind
 
 MMD_FLOOR_REPEATS = 20
 SAMPLE_SEED = 7  # the one draw per point of q(z|x) that a VAE's figures use
@@ -34,15 +34,6 @@ class EncodedColumn:
     model: object
     mu: np.ndarray  # an AE's codes or a VAE's means, (N, latent_dim)
     logvar: np.ndarray | None  # a VAE's log-variances; None for an AE
-
-
-def distinct_names(names: Sequence[str]) -> tuple[str, ...]:
-    """The columns' names, each followed by its slot ("AE (left)") where both would read the
-    same (two AEs, or two VAEs of one β), so that no figure is ambiguous."""
-    names = tuple(names)
-    if len(set(names)) == len(names):
-        return names
-    return tuple(f"{name} ({slot})" for name, slot in zip(names, SLOTS, strict=True))
 
 
 def kind_of(column) -> str:
@@ -222,7 +213,7 @@ def measure_evidence(
                                   n_grid=n_grid)
             check()
         bounds.append(bound)
-    names = distinct_names(c.name for c in columns)
+    names = distinct_labels(c.name for c in columns)
     figures = tuple(ColumnEvidence(slot, name, kind_of(c), *parts) for slot, name, c, *parts
                     in zip(SLOTS, names, columns, normal, judged, bounds, strict=True))
     return Evidence(epoch, n, d, float(radius), float(prior_share), mmd_floor(n, d), figures)

@@ -80,6 +80,15 @@ def parse_pair(texts) -> tuple[ModelSpec, ModelSpec]:
     return parse_spec(texts[0]), parse_spec(texts[1])
 
 
+def distinct_labels(names) -> tuple[str, ...]:
+    """The columns' names, each followed by its slot ("AE (left)") where both would read the
+    same (two AEs, or two VAEs of one β), so that nothing shown for one is ambiguous."""
+    names = tuple(names)
+    if len(set(names)) == len(names):
+        return names
+    return tuple(f"{name} ({slot})" for name, slot in zip(names, SLOTS, strict=True))
+
+
 def pair_labels(pair: tuple[ModelSpec, ModelSpec], run_beta: float) -> tuple[str, str]:
     """The two columns' names: "AE" and "VAE" for the default pair, β shown wherever two VAEs
     could otherwise not be told apart, or one has its own."""

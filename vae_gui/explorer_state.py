@@ -18,7 +18,7 @@ from PySide6 import QtCore
 
 from vae_gui.model.cloud_points import CloudImages
 from vae_gui.model.latent import Projection, pca_projection, sample_posterior
-from vae_gui.model.pair import SLOTS
+from vae_gui.model.pair import SLOTS, distinct_labels
 from vae_gui.workers.pacing import Turns
 
 if TYPE_CHECKING:
@@ -119,6 +119,11 @@ class ExplorerState(QtCore.QObject):
     def name(self, which: str) -> str:
         """How the window names column `which`: "AE", "VAE", "VAE β=4", "A: VAE"."""
         return DEFAULT_NAMES[which] if self.snapshot is None else self.column(which).name
+
+    def label(self, which: str) -> str:
+        """`name`, followed by the column ("VAE β=1 (left)") where both columns' names are
+        the same: for menus and captions that must tell the columns apart."""
+        return distinct_labels(self.name(w) for w in MODELS)[MODELS.index(which)]
 
     def encoded(self, which: str) -> np.ndarray:
         """The encoded test set of one model: an AE's codes or a VAE's means."""

@@ -232,12 +232,12 @@ class MainWindow(QtWidgets.QMainWindow):
                     ("loss curves", column.loss_curves, None)):
                 action = export_menu.addAction(
                     part, lambda w=widget, p=part, c=which, g=legend:
-                    self._export_widget(w, f"{self._column_name(c)} {p}", g))
+                    self._export_widget(w, f"{self.state.label(c)} {p}", g))
                 exports.append((action, which, part))
 
         def name_exports() -> None:
             for action, which, part in exports:
-                action.setText(f"{self._column_name(which)} {part}")
+                action.setText(f"{self.state.label(which)} {part}")
         name_exports()
         export_menu.aboutToShow.connect(name_exports)
         file_menu.addSeparator()
@@ -419,12 +419,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.last_export_problem = ""
         self.statusBar().showMessage(f"Exported {path}", 5000)
         return True
-
-    def _column_name(self, which: str) -> str:
-        """A column's model's name, with the column where both have the same name."""
-        name = self.state.name(which)
-        other = "right" if which == "left" else "left"
-        return f"{name} ({which})" if self.state.name(other) == name else name
 
     def _export_widget(self, widget: QtWidgets.QWidget | None, name: str,
                        legend: QtWidgets.QWidget | None = None) -> None:

@@ -12,6 +12,7 @@ from vae_gui.controllers.actions import make_action
 from vae_gui.controllers.timeline import TimelineController
 from vae_gui.explorer_state import ExplorerState
 from vae_gui.model.movie_settings import MAX_FPS, MAX_SIZE, MIN_SIZE, MODELS, MovieSettings
+from vae_gui.model.pair import distinct_labels
 from vae_gui.workers.background import BackgroundRunner, check_cancelled
 
 # Which clouds: both columns, or one ("{left}" and "{right}" are the columns' names).
@@ -29,8 +30,7 @@ class MovieDialog(QtWidgets.QDialog):
         self.setWindowTitle("Export run as movie")
         defaults = MovieSettings()
         self.models = QtWidgets.QComboBox()
-        left, right = names if names[0] != names[1] else (f"{names[0]} (left)",
-                                                          f"{names[1]} (right)")
+        left, right = distinct_labels(names)
         self.models.addItems([label.format(left=left, right=right) for label, _ in CHOICES])
         self.width_box = self._spin(MIN_SIZE[0], MAX_SIZE[0], defaults.width)
         self.height_box = self._spin(MIN_SIZE[1], MAX_SIZE[1], defaults.height)

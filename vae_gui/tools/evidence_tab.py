@@ -15,15 +15,11 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from vae_gui.controllers.evidence import EvidenceController
-from vae_gui.explorer_state import ExplorerState
-from vae_gui.model.pair import DEFAULT_PAIR, SLOTS, pair_labels, parse_pair
+from vae_gui.explorer_state import DEFAULT_NAMES, ExplorerState
+from vae_gui.model.pair import SLOTS
 from vae_gui.views.log_axis import LogAxis
-from vae_gui.views.palette import AE_COLOR, VAE_COLOR
+from vae_gui.views.palette import COLUMN_COLORS
 
-# One colour a column, whatever model it holds: the default pair's AE and VAE colours.
-SLOT_COLORS = {"left": AE_COLOR, "right": VAE_COLOR}
-# The curves' names before anything is measured: the default pair's ("AE", "VAE").
-FIRST_NAMES = dict(zip(SLOTS, pair_labels(parse_pair(DEFAULT_PAIR), 1.0), strict=True))
 SECTION_ROWS = {
     "normal": "How normal is each latent space?",
     "samples": "Do decoded prior samples look like data, and all of it?",
@@ -74,8 +70,8 @@ class EvidenceTab(QtWidgets.QWidget):
         self.normal_plot = self._plot("KL to N(0, I), log", log=True)
         self.gap_plot = self._plot("ELBO gap (VAE)")
         # One curve a column ("left", "right"), named after the column's model.
-        self.normal_curves = {slot: self._curve(self.normal_plot, FIRST_NAMES[slot],
-                                                SLOT_COLORS[slot]) for slot in SLOTS}
+        self.normal_curves = {slot: self._curve(self.normal_plot, DEFAULT_NAMES[slot],
+                                                COLUMN_COLORS[slot]) for slot in SLOTS}
         # One curve a VAE column and split ((slot, "train" or "test")), made as needed.
         self.gap_curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         plots = QtWidgets.QHBoxLayout()
@@ -193,7 +189,7 @@ class EvidenceTab(QtWidgets.QWidget):
         if e is None:
             return
         self.caption.setText(_caption(e))
-        head = "".join(f"<th align='right' style='color:{SLOT_COLORS[c.slot]}'>"
+        head = "".join(f"<th align='right' style='color:{COLUMN_COLORS[c.slot]}'>"
                        f"{html.escape(c.name)}</th>" for c in e.columns)
         cells = ["<table cellspacing='0' cellpadding='3' width='100%'>",
                  f"<tr><th></th>{head}<th align='right'>reference</th></tr>"]
@@ -216,7 +212,7 @@ class EvidenceTab(QtWidgets.QWidget):
             if curve.name() != column.name:
                 self.normal_plot.removeItem(curve)
                 self.normal_curves[column.slot] = self._curve(
-                    self.normal_plot, column.name, SLOT_COLORS[column.slot])
+                    self.normal_plot, column.name, COLUMN_COLORS[column.slot])
         with_bound = [c for c in e.columns if c.bound is not None]
         wanted = {}
         for column in with_bound:
@@ -229,7 +225,7 @@ class EvidenceTab(QtWidgets.QWidget):
                 self.gap_plot.removeItem(self.gap_curves.pop(key))
         for key, (name, dashed) in wanted.items():
             if key not in self.gap_curves:
-                self.gap_curves[key] = self._curve(self.gap_plot, name, SLOT_COLORS[key[0]],
+                self.gap_curves[key] = self._curve(self.gap_plot, name, COLUMN_COLORS[key[0]],
                                                    dashed)
 
     def _plot_history(self) -> None:

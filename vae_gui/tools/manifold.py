@@ -118,10 +118,9 @@ class ManifoldTab(QtWidgets.QWidget):
     def _name_models(self) -> None:
         """The selector's entries and the mosaics' titles, after the columns' models."""
         for k, which in enumerate(self.SHOWN[:2]):
-            name = self.state.name(which)
-            twin = self.state.name(MODELS[1 - MODELS.index(which)]) == name
-            self.shown.setItemText(k, f"{name} ({which})" if twin else name)
-            self.views[which].getPlotItem().setTitle(f"{name}: decoded grid", size="9pt")
+            self.shown.setItemText(k, self.state.label(which))
+            self.views[which].getPlotItem().setTitle(f"{self.state.name(which)}: decoded grid",
+                                                     size="9pt")
 
     def refresh(self) -> None:
         state = self.state

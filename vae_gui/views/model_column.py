@@ -19,7 +19,7 @@ from vae_gui.views.hover_preview import HoverPreview
 from vae_gui.views.kl_bars import KLBars
 from vae_gui.views.latent_plot import LatentPlot
 from vae_gui.views.loss_curves import LossCurves
-from vae_gui.views.palette import AE_COLOR, VAE_COLOR, legend_html
+from vae_gui.views.palette import COLUMN_COLORS, legend_html
 from vae_gui.views.prior_panel import PriorPanel
 from vae_gui.workers.pacing import throttled
 
@@ -33,7 +33,6 @@ TITLES = {
             "q(z|x) = N(\u03bc(x), \u03c3(x)\u00b2): the plot shows \u03bc; KL pulls it to "
             "N(0, I)"),
 }
-COLORS = {"left": AE_COLOR, "right": VAE_COLOR}  # each column's own, whatever it holds
 
 
 def heading_html(kind: str, name: str, color: str) -> str:
@@ -51,7 +50,7 @@ class ModelColumn(QtWidgets.QWidget):
         super().__init__(parent)
         self.which = which
         self.state = state
-        color = COLORS[which]
+        color = COLUMN_COLORS[which]
         self.kind = "vae" if which == "right" else "ae"  # before any snapshot: the default
         self._shown: tuple[str, str] | None = None  # the (kind, name) the column shows
 
@@ -125,7 +124,7 @@ class ModelColumn(QtWidgets.QWidget):
             return
         self._shown = (kind, name)
         self.kind = kind
-        self.heading.setText(heading_html(kind, name, COLORS[self.which]))
+        self.heading.setText(heading_html(kind, name, COLUMN_COLORS[self.which]))
         self._plot_title = f"latent space ({'means' if kind == 'vae' else 'codes'})"
         self._plot_note = None  # the title is set anew at the next draw
         self.latent_plot.plot_item.setTitle(self._plot_title)

@@ -9,6 +9,8 @@ from vae_gui.model.class_colors import TAB10, class_color, class_colors  # noqa:
 
 AE_COLOR = "#d62728"
 VAE_COLOR = "#1f77b4"
+# Each column's own colour, whatever model it holds: the default pair's AE and VAE colours.
+COLUMN_COLORS = {"left": AE_COLOR, "right": VAE_COLOR}
 PRIOR_COLOR = "#404040"
 CURSOR_COLOR = "#000000"  # no class uses black: the cursor never looks like a point
 DRAWN_COLOR = "#000000"  # the Draw tool's star (white-filled) and ellipse
