@@ -52,8 +52,10 @@ def _send(widget: QtWidgets.QWidget, kind, pos: QtCore.QPoint, button, buttons) 
     QtWidgets.QApplication.sendEvent(widget, event)
 
 
-def drag(qtbot, plot, start: QtCore.QPoint, end: QtCore.QPoint, steps: int = 12) -> None:
-    """A real left-button drag on a plot's viewport, with pauses longer than the move limit."""
+def drag(qtbot, plot, start: QtCore.QPoint, end: QtCore.QPoint, steps: int = 12,
+         release: bool = True) -> None:
+    """A real left-button drag on a plot's viewport, with pauses longer than the move limit;
+    with `release` False the button stays down (`release_drag` lets it go)."""
     left, none = QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.MouseButton.NoButton
     viewport = plot.viewport()
     _send(viewport, QtCore.QEvent.Type.MouseMove, start, none, none)
@@ -62,7 +64,13 @@ def drag(qtbot, plot, start: QtCore.QPoint, end: QtCore.QPoint, steps: int = 12)
         qtbot.wait(12)  # pyqtgraph drops moves closer than 10 ms apart
         p = start + (end - start) * (i / steps)
         _send(viewport, QtCore.QEvent.Type.MouseMove, p, none, left)
-    _send(viewport, QtCore.QEvent.Type.MouseButtonRelease, end, left, none)
+    if release:
+        release_drag(plot, end)
+
+
+def release_drag(plot, pos: QtCore.QPoint) -> None:
+    left, none = QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.MouseButton.NoButton
+    _send(plot.viewport(), QtCore.QEvent.Type.MouseButtonRelease, pos, left, none)
 
 
 def hover(qtbot, plot, pos: QtCore.QPoint) -> None:

@@ -17,6 +17,7 @@ from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
     drag,
     make_window,
     press,
+    release_drag,
     toolbar_button,
     view_to_widget,
     wait_until_unchanged,
@@ -284,6 +285,61 @@ def test_interrupting_the_real_app_while_training_exits_cleanly(tmp_path):
     assert code == 0, f"exit status {code}\n{stderr}"
     for bad in ("QThread: Destroyed", "deallocating", "Traceback", "Fatal"):
         assert bad not in stderr, stderr
+
+
+def test_a_drag_while_training_holds_new_snapshots_until_the_button_is_released(
+        qtbot, tmp_path, monkeypatch):
+    """While training, a dragged cursor's moves never wait behind a redraw: a snapshot that
+    comes mid-drag waits (cloud, projection and models stay those on screen, so the decoded
+    images match the cloud under the cursor) and is shown once the button is released."""
+    import copy
+    import dataclasses
+
+    import torch
+    from vae_gui.model.latent import decode_images
+
+    from vae_gui import explorer_state
+
+    # Only the release ends this drag's hold, however slow the machine is between moves.
+    monkeypatch.setattr(explorer_state, "DRAG_QUIET_S", 600.0)
+    monkeypatch.setattr(explorer_state, "DRAG_MOST_S", 600.0)
+    window = make_window(qtbot, tmp_path)
+    state, plot = window.state, window.columns["right"].latent_plot
+    left, right = state.snapshot.columns
+    newer_vae = copy.deepcopy(right.model)
+    with torch.no_grad():
+        list(newer_vae.parameters())[-1].add_(0.5)  # the decoder's output bias: other images
+    first = dataclasses.replace(state.snapshot, columns=(
+        left, dataclasses.replace(right, mu=right.mu + 1.0)))
+    second = dataclasses.replace(state.snapshot, columns=(
+        left, dataclasses.replace(right, model=newer_vae, mu=right.mu + 2.0)))
+    state.show(first, live=True)  # training: a live snapshot
+    qtbot.waitUntil(lambda: state._turns.pending() == 0, timeout=5000)
+    shown = plot.plotted_points().copy()
+
+    def decoded_by(model) -> np.ndarray:
+        return decode_images(model, state.cursors["right"], state.image_shape)[0]
+
+    start = view_to_widget(plot, *plot.cursor_position())
+    drag(qtbot, plot, start, start + QtCore.QPoint(30, 10), steps=4, release=False)
+    state.show(second, live=True)  # a snapshot comes mid-drag
+    drag(qtbot, plot, start + QtCore.QPoint(30, 10), start + QtCore.QPoint(40, -20),
+         steps=4, release=False)
+    qtbot.wait(50)
+    assert state.snapshot is first  # held back
+    np.testing.assert_array_equal(plot.plotted_points(), shown)
+    image = window.columns["right"].decoded.current_image()
+    np.testing.assert_allclose(image, decoded_by(right.model), atol=1e-6)
+    assert not np.allclose(image, decoded_by(newer_vae), atol=1e-3)
+
+    release_drag(plot, start + QtCore.QPoint(40, -20))
+    qtbot.waitUntil(lambda: state.snapshot is second and state._turns.pending() == 0,
+                    timeout=5000)
+    expected = state.projections["right"].to_plane(second.columns[1].mu)
+    np.testing.assert_allclose(np.sort(plot.plotted_points(), axis=0),
+                               np.sort(expected, axis=0), rtol=1e-6)
+    np.testing.assert_allclose(window.columns["right"].decoded.current_image(),
+                               decoded_by(newer_vae), atol=1e-6)
 
 
 def test_a_live_snapshot_is_drawn_piece_by_piece_and_ends_on_the_newest(qtbot, tmp_path):

@@ -99,3 +99,51 @@ def test_turns_cancel_and_drop(qtbot):
     turns.cancel()
     qtbot.wait(50)
     assert calls == ["a", "c"]
+
+
+def test_a_hold_keeps_jobs_waiting_until_it_is_released_then_runs_them_all(qtbot):
+    """A dragged cursor holds the redraws (a hold far longer than the test); the drag's end
+    releases them, and they run in order, none of them during a hold."""
+    from vae_gui.workers.pacing import Turns
+
+    turns = Turns()
+    ran: list[tuple[str, bool]] = []
+    turns.hold(quiet_s=600, most_s=600)
+    for name in "abc":
+        turns.add(name, lambda name=name: ran.append((name, turns.holding())))
+    qtbot.wait(50)
+    assert ran == [] and turns.holding() and turns.pending() == 3
+    turns.hold(quiet_s=600, most_s=600)  # another move
+    turns.release()
+    qtbot.waitUntil(lambda: len(ran) == 3, timeout=5000)
+    assert ran == [("a", False), ("b", False), ("c", False)]
+
+
+def test_a_hold_ends_when_the_calls_pause_and_after_its_longest_while_they_go_on(qtbot):
+    from PySide6 import QtCore
+
+    from vae_gui.workers.pacing import Turns
+
+    turns = Turns()
+    ran: list[str] = []
+    turns.hold(quiet_s=0.05, most_s=600)  # one move, then none: ends after the pause
+    turns.add("a", lambda: ran.append("a"))
+    qtbot.waitUntil(lambda: ran == ["a"], timeout=5000)
+
+    # A drag that never pauses: a hold every 10 ms, each one due to last 10 minutes, but the
+    # hold may not last more than 0.2 s; what waited then runs in full, even though a move
+    # comes while it runs (inside job b here).
+    moves = QtCore.QTimer()
+    moves.timeout.connect(lambda: turns.hold(quiet_s=600, most_s=0.2))
+    turns.hold(quiet_s=600, most_s=0.2)
+    moves.start(10)
+
+    def b() -> None:
+        turns.hold(quiet_s=600, most_s=0.2)
+        ran.append(f"b, holding: {turns.holding()}")
+
+    turns.add("b", b)
+    turns.add("c", lambda: ran.append("c"))
+    qtbot.waitUntil(lambda: len(ran) == 3, timeout=5000)
+    moves.stop()
+    assert ran == ["a", "b, holding: False", "c"]

@@ -30,6 +30,14 @@ if TYPE_CHECKING:
 # shows for one depends on its column's model, never on its place.
 MODELS = SLOTS
 DEFAULT_NAMES = {"left": "AE", "right": "VAE"}  # before any snapshot: the default pair
+# While a cursor is dragged during training, what the snapshots bring waits until the drag
+# pauses for DRAG_QUIET_S or ends, and never longer than DRAG_MOST_S: a move then never
+# queues behind a redraw (a snapshot brings about ten pieces of 2 to 8 ms here, each with a
+# repaint), and the cloud under the cursor holds still while the user explores it. Catching
+# up once a second delayed about one dragged move in ten (docs/benchmarks.md, round five).
+DRAG_QUIET_S = 0.15
+DRAG_MOST_S = 5.0
+_SHOW = "show"  # the Turns key of a snapshot held back by a drag
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,6 +94,7 @@ class ExplorerState(QtCore.QObject):
         self.live = False  # the snapshot comes from a run that is training now
         self.inspected: int | None = None
         self._turns = Turns(self)
+        self._held_refit = False  # whether a snapshot held back by a drag asked for a refit
 
     def update_view(self, key: object, fn: Callable[[], object]) -> None:
         """Runs a view's redraw `fn` now; while training, in an event-loop turn of its own
@@ -100,6 +109,16 @@ class ExplorerState(QtCore.QObject):
     def cancel_updates(self) -> None:
         """Drops redraws still waiting (the window is closing)."""
         self._turns.cancel()
+
+    def hold_updates(self) -> None:
+        """A cursor is being dragged: while training, new snapshots and redraws wait for the
+        drag to pause (see DRAG_QUIET_S), so that the decoded images follow it at once."""
+        if self.live:
+            self._turns.hold(DRAG_QUIET_S, DRAG_MOST_S)
+
+    def release_updates(self) -> None:
+        """The drag ended: what waited for it is drawn now."""
+        self._turns.release()
 
     # --- reading ------------------------------------------------------------------------
     def column(self, which: str) -> Column:
@@ -167,7 +186,16 @@ class ExplorerState(QtCore.QObject):
     def show(self, snapshot: Snapshot, origin: ModelsOrigin | None = None,
              refit: bool = False, live: bool = False) -> None:
         """Shows `snapshot` (and, when given, a new origin: a load, or a new training run);
-        `live` while it comes from a run that is training now (views may redraw less)."""
+        `live` while it comes from a run that is training now (views may redraw less, and
+        wait while a cursor is dragged: see hold_updates)."""
+        if live and origin is None and self._turns.holding():
+            # Shown whole once the drag pauses: the cloud, the projection and the models
+            # under the dragged cursor stay those of one snapshot meanwhile.
+            self._held_refit = self._held_refit or refit
+            self._turns.add(_SHOW, lambda: self._show_held(snapshot, live))
+            return
+        self._turns.drop(_SHOW)  # an older snapshot held back must not follow this one
+        refit, self._held_refit = refit or self._held_refit, False
         old_dim = self.latent_dim if self.snapshot is not None else None
         self.snapshot = snapshot
         self.live = live
@@ -180,6 +208,9 @@ class ExplorerState(QtCore.QObject):
         if self.inspected is not None and self.inspected >= len(snapshot.labels):
             self.inspected = None  # fewer points now (the training split left the cloud)
         self.models_changed.emit(refit)
+
+    def _show_held(self, snapshot: Snapshot, live: bool) -> None:
+        self.show(snapshot, refit=False, live=live and self.live)
 
     def set_options(self, **changes) -> None:
         """Changes view options by name (see ViewOptions); redraws once."""

@@ -30,6 +30,7 @@ class PlotLinking:
         for which, plot in plots.items():
             plot.cursor_moved.connect(lambda x, y, w=which: self._on_cursor_dragged(w, x, y))
             plot.point_clicked.connect(state.inspect)
+            plot.drag_finished.connect(state.release_updates)
             plot.view_box.sigRangeChanged.connect(self._on_view_range_changed)
         state.models_changed.connect(self._on_models_changed)
         state.options_changed.connect(self._on_options_changed)
@@ -69,6 +70,7 @@ class PlotLinking:
     def _on_cursor_dragged(self, which: str, x: float, y: float) -> None:
         if self.state.snapshot is None:
             return
+        self.state.hold_updates()  # while training: no redraw between this move and the next
         z = self.state.projections[which].from_plane(np.array([x, y]))
         self.state.move_cursor(which, z)
         if self.state.options.link_cursors:

@@ -408,6 +408,7 @@ class LatentPlot(pg.PlotWidget):
     """
 
     cursor_moved = QtCore.Signal(float, float)
+    drag_finished = QtCore.Signal()  # the mouse button that dragged the cursor was released
     point_clicked = QtCore.Signal(int)  # the index (as given to set_points) of a clicked point
     point_hovered = QtCore.Signal(int, QtCore.QPoint)  # index (-1: none) and mouse position
 
@@ -465,6 +466,7 @@ class LatentPlot(pg.PlotWidget):
         self.scale_bar.setParentItem(self.view_box)
         self.scale_bar.setZValue(25)
         self.cursor.sigPositionChanged.connect(self._on_cursor_dragged)
+        self.cursor.sigPositionChangeFinished.connect(lambda _item: self.drag_finished.emit())
         self.scene().sigMouseClicked.connect(self._on_scene_clicked)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._hovered = -1
