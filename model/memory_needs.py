@@ -25,7 +25,10 @@ COPIES_PER_PARAMETER = 8
 # Per activation value of a batch: the value kept for the backward pass, its gradient, and
 # the temporaries of the nonlinearities and the loss.
 COPIES_PER_ACTIVATION = 4
-EVAL_BATCH = 2000  # the trainer's evaluation batch (model.training.EVAL_BATCH)
+# The batch of the trainer's evaluation and of encoding the clouds. 512 rows of 784 pixels
+# stay in the CPU's cache: an epoch's test pass over 10,000 MNIST images took 0.47 to 0.54 s
+# against 0.49 to 0.61 s at 2000, one thread, alternated in one process.
+EVAL_BATCH = 512
 KERNEL_TAPS = 16  # a convolutional stage's 4x4 kernel (vae_gui.model.networks.CONV_STAGE)
 
 

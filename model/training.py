@@ -34,12 +34,11 @@ from vae_gui.model.folder_stream import (
     stream_workers,
 )
 from vae_gui.model.losses import kl_per_dimension, reconstruction_loss
-from vae_gui.model.memory_needs import check_fits
+from vae_gui.model.memory_needs import EVAL_BATCH, check_fits
 from vae_gui.model.networks import Autoencoder, VariationalAutoencoder, build_pair
 from vae_gui.model.pair import ModelSpec, one_of_kind, pair_labels, parse_pair
 from vae_gui.model.precision import autocast, choose_precision, grad_scaler
 
-EVAL_BATCH = 2000
 # The noise behind every test evaluation of a VAE (Trainer.evaluate, the β sweep): each
 # epoch's figures come from the same eps, so they differ only by what training changed.
 EVAL_NOISE_SEED = 12345

@@ -11,6 +11,7 @@ from PySide6 import QtCore, QtWidgets
 from vae_gui.controllers.actions import make_action
 from vae_gui.controllers.discard_guard import DiscardGuard
 from vae_gui.explorer_state import ExplorerState, ModelsOrigin
+from vae_gui.views.steady_label import SteadyLabel
 from vae_gui.workers.loading import cloud_images_of
 from vae_gui.workers.pacing import throttled
 from vae_gui.workers.training_session import TrainingSession, TrainingSpec, TrainingStarted
@@ -21,12 +22,17 @@ if TYPE_CHECKING:
     from vae_gui.views.settings_panel import SettingsPanel
 
 PROGRESS_UNITS = 10_000  # the progress bar's steps: a share of the run, in hundredths of 1%
+WIDEST_RATE = 9_999_999  # samples per second the progress line makes room for
 LIVE_CLOUDS_MS = 500  # while training: clouds, cursors and tools at most twice a second
 PACES = (("full speed", None), ("50 steps/s", 50.0), ("10 steps/s", 10.0),
          ("2 steps/s", 2.0))
 TRAIN = "\u25b6 Train from scratch"
 CONTINUE = "\u25b6 Continue"
 PAUSE = "\u275a\u275a Pause"
+
+
+def progress_text(epoch: int, epochs: int, step: int, steps: int, rate: float) -> str:
+    return (f"epoch {epoch}/{epochs} \u00b7 step {step}/{steps} \u00b7 {rate:,.0f} samples/s")
 
 
 def structural_changes(old: TrainingSpec, new: TrainingSpec) -> list[str]:
@@ -102,7 +108,7 @@ class TrainingController(QtCore.QObject):
         self.progress_bar.setMaximumWidth(260)
         self.progress_bar.setTextVisible(True)
         self.progress_bar.hide()  # shown while training
-        self.progress_label = QtWidgets.QLabel("")
+        self.progress_label = SteadyLabel()
         self.update_controls()
 
     # --- user actions -------------------------------------------------------------------
@@ -198,7 +204,7 @@ class TrainingController(QtCore.QObject):
         self._data_note = ""
         self.guard.forget()
         self.session.reset()
-        self.progress_label.setText("")
+        self.progress_label.set_free_text("")
         if forget_timeline:
             self.forgotten.emit()
 
@@ -207,7 +213,7 @@ class TrainingController(QtCore.QObject):
         """A folder being listed (no total yet: a busy bar) or read (a share of its images)."""
         self.progress_bar.setMaximum(p.total or 0)
         self.progress_bar.setValue(p.done if p.total else 0)
-        self.progress_label.setText(p.describe())
+        self.progress_label.set_free_text(p.describe())
 
     def _on_started(self, started: TrainingStarted) -> None:
         data = started.data
@@ -254,9 +260,13 @@ class TrainingController(QtCore.QObject):
         share = min(p.step / total, 1.0) if total > 0 else 0.0
         self.progress_bar.setMaximum(PROGRESS_UNITS)
         self.progress_bar.setValue(round(share * PROGRESS_UNITS))
-        self.progress_label.setText(
-            f"epoch {p.epoch}/{p.epochs} \u00b7 step {p.step_in_epoch}/{p.steps_per_epoch} "
-            f"\u00b7 {p.samples_per_second:,.0f} samples/s")
+        # Ten times a second: at a size fixed for this run, so that no change of its text
+        # lays the window out again in the way of a dragged cursor (SteadyLabel).
+        self.progress_label.set_steady_text(
+            progress_text(p.epoch, p.epochs, p.step_in_epoch, p.steps_per_epoch,
+                          p.samples_per_second),
+            progress_text(p.epochs, p.epochs, p.steps_per_epoch, p.steps_per_epoch,
+                          WIDEST_RATE))
 
     def _on_failed(self, message: str) -> None:
         self._failed = True
@@ -267,7 +277,7 @@ class TrainingController(QtCore.QObject):
             self._failed = False
             return self.update_controls()
         # One line says what is on screen; the progress line is for a run that is training.
-        self.progress_label.setText("")
+        self.progress_label.set_free_text("")
         if self._latest is not None:
             # Show where training ended at once, not after the live throttle.
             self._show_live.cancel()
