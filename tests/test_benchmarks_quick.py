@@ -121,3 +121,17 @@ def test_bench_stream_quick_prints_the_table_and_the_same_weights() -> None:
                          flags=re.MULTILINE)
     assert len(medians) == 3 and all(int(m.replace(",", "")) > 0 for m in medians), out
     assert "every streamed run trained the same weights as the in-memory run: yes" in out
+
+
+def test_bench_matmul_quick_prints_the_step_and_the_products() -> None:
+    result = subprocess.run(
+        [sys.executable, "benchmarks/bench_matmul.py", "--quick"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    share = re.search(r"^matrix products \(aten::mm \+ aten::addmm\): (\d+)% of the step",
+                      out, flags=re.MULTILINE)
+    assert share is not None and 0 < int(share.group(1)) <= 100, out
+    speeds = re.findall(r"^\| [^|]+\| \d+ x \d+ x \d+ +\| (\d+) +\|", out, flags=re.MULTILINE)
+    assert len(speeds) == 6 and all(int(s) > 0 for s in speeds), out
