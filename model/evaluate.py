@@ -33,7 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -106,14 +106,16 @@ def is_variational(model) -> bool:
 
 
 def split_figures(models: Sequence, images: np.ndarray, kind: str, samples: int,
-                  iwae_k: int) -> dict:
+                  iwae_k: int, check: Callable[[], object] = lambda: None) -> dict:
     """The per-image figures of one image set, averaged: the set's own, then each model's
-    under its slot ("left", "right")."""
+    under its slot ("left", "right"). `check` runs between figures (a window's background
+    job raises there when it is cancelled, rather than after the whole set)."""
     # A writable copy: dataset arrays are read-only, which torch warns about.
     x = np.array(images, dtype=np.float32).reshape(len(images), -1)
     out = {"images": len(x), "recon_floor": reconstruction_floor(x, kind)}
     for slot, model in zip(SLOTS, models, strict=True):
-        out[slot] = (vae_figures(model, x, images, kind, samples, iwae_k)
+        check()
+        out[slot] = (vae_figures(model, x, images, kind, samples, iwae_k, check)
                      if is_variational(model) else ae_figures(model, x, images, kind))
     return out
 
@@ -134,8 +136,9 @@ def ae_figures(ae, x: np.ndarray, images: np.ndarray, kind: str) -> dict:
 
 
 def vae_figures(vae, x: np.ndarray, images: np.ndarray, kind: str, samples: int,
-                iwae_k: int) -> dict:
-    """A VAE's bounds and the normality of its aggregate posterior and of its means."""
+                iwae_k: int, check: Callable[[], object] = lambda: None) -> dict:
+    """A VAE's bounds and the normality of its aggregate posterior and of its means
+    (`check` runs between the bounds)."""
     from vae_gui.model import evidence
     from vae_gui.model.evidence_report import normality, vae_points
     from vae_gui.model.latent import encode_images
@@ -143,12 +146,15 @@ def vae_figures(vae, x: np.ndarray, images: np.ndarray, kind: str, samples: int,
     mu, logvar = encode_images(vae, images)
     nelbo = evidence.negative_elbo(vae, x, kind, n_samples=samples, seed=0)
     kl = evidence_kl(mu, logvar)
+    check()
+    iwae = float(np.mean(evidence.iwae_nll(vae, x, kind, k=iwae_k, seed=0)))
+    check()
     out = {
         "recon": float(np.mean(nelbo) - np.mean(kl)),
         "kl": float(np.mean(kl)),
         "nelbo": float(np.mean(nelbo)),
         "nelbo_samples": samples,
-        "iwae": float(np.mean(evidence.iwae_nll(vae, x, kind, k=iwae_k, seed=0))),
+        "iwae": iwae,
         "iwae_k": iwae_k,
         "exact_nll": None,
         "normality": normality(vae_points(mu, logvar)).__dict__,
@@ -177,8 +183,10 @@ def evidence_kl(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     return 0.5 * (mu ** 2 + np.exp(logvar) - 1.0 - logvar).sum(axis=1)
 
 
-def evaluate(args: argparse.Namespace, progress=lambda text: None) -> dict:
-    """Every figure, as a JSON-ready dict."""
+def evaluate(args: argparse.Namespace, progress=lambda text: None,
+             check: Callable[[], object] = lambda: None) -> dict:
+    """Every figure, as a JSON-ready dict; `progress` gets a sentence at each stage, and
+    `check` runs between figures (a window's background job stops there when cancelled)."""
     from vae_gui.model.checkpoint import load_checkpoint
     from vae_gui.model.data import load_dataset
     from vae_gui.model.evidence import beyond_ring_share, mmd_noise_floor
@@ -207,7 +215,8 @@ def evaluate(args: argparse.Namespace, progress=lambda text: None) -> dict:
     figures = {}
     for name, images in sets.items():
         progress(f"measuring {len(images):,} {name.replace('_', '-')} images")
-        figures[name] = split_figures(ckpt.models, images, kind, args.samples, args.iwae_k)
+        figures[name] = split_figures(ckpt.models, images, kind, args.samples, args.iwae_k,
+                                      check)
     d = ckpt.model_config.latent_dim
     if data.name in ("mnist5k", "mnist") and shape == (28, 28):
         judge, judge_source = load_judge(shipped_judge()), "shipped (trained on mnist5k)"
@@ -216,6 +225,7 @@ def evaluate(args: argparse.Namespace, progress=lambda text: None) -> dict:
         judge, judge_source = train_judge(data), f"trained now on {data.name}"
     judged = {}
     for slot, model in zip(SLOTS, ckpt.models, strict=True):
+        check()
         # The same seed for both: their samples decode the same latent points.
         j = judge_prior_samples(judge, lambda z, m=model: decode_images(m, z, shape), d,
                                 n=args.judged, seed=0)

@@ -4,6 +4,7 @@ while training; hover, Inspect, the export and the evidence keep to what each on
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from gui_helpers import hover, make_window, press, view_to_widget
 
 
@@ -46,6 +47,7 @@ def test_the_training_split_joins_the_clouds_and_leaves_them(qtbot, tmp_path):
     assert not window.snapshot.cloud.include_train
 
 
+@pytest.mark.slow  # a few seconds; the option on a shown checkpoint is checked quickly above
 def test_a_run_started_with_the_option_and_one_switched_while_training(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     window.train_points_action.trigger()

@@ -4,6 +4,7 @@ window shows it as it shows the MLPs: the test points, and the image decoded at 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
     collect_windows_after_test,
@@ -27,6 +28,7 @@ def decoded(model, z: np.ndarray, side: int) -> np.ndarray:
         return torch.sigmoid(logits).reshape(side, side).numpy()
 
 
+@pytest.mark.slow  # a few seconds; the convolutional networks are checked quickly in test_conv
 def test_convolutional_chosen_in_the_panel_trains_and_is_shown(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path, load=False)
     panel = window.settings_panel

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 from gui_helpers import (  # noqa: F401 - the fixture is used by every test here
     answer_question,
     collect_windows_after_test,
@@ -20,6 +21,7 @@ def train_a_little(qtbot, window) -> None:
     qtbot.waitUntil(lambda: not window.session.running, timeout=30000)
 
 
+@pytest.mark.slow  # a few seconds; the same question on closing is checked quickly below
 def test_reset_asks_before_discarding_trained_models(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path, ask_before_discarding=True)
     train_a_little(qtbot, window)

@@ -53,6 +53,7 @@ def test_size_and_dock_layout_are_remembered(qtbot, tmp_path, monkeypatch):
     assert again.height() == 740
 
 
+@pytest.mark.slow  # a few seconds; the window's fit at 1366x768 is checked quickly above
 def test_a_saved_size_too_large_for_this_screen_is_fitted_to_it(qtbot, tmp_path, monkeypatch):
     from vae_gui.main_window import MainWindow
 

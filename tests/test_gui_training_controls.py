@@ -98,6 +98,7 @@ def test_the_pace_reaches_the_run(qtbot, tmp_path):
     assert window.session.pace is None
 
 
+@pytest.mark.slow  # a few seconds; test_gui_reliability checks a divergence quickly
 def test_after_a_divergence_a_lower_learning_rate_continues_the_run(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     panel = window.settings_panel

@@ -159,3 +159,27 @@ def test_columns_that_would_read_the_same_are_told_apart_by_their_slot(reports):
     # Against A (VAE β=1 | VAE β=4), each column's two names say which is which.
     assert "VAE \u03b2=1 (A) / AE (B): reconstruction, nats" in [
         label for label, *_ in compare_rows(reports[0], two_aes)]
+
+
+def test_evaluate_checks_between_figures_so_a_cancelled_job_stops_within_a_set(
+        two_vaes, tmp_path, monkeypatch):
+    """A window's background job cancels through `check`: evaluate calls it between each
+    model's figures and between a VAE's bounds, so it stops before the first set is done."""
+    path = save_checkpoint(two_vaes, tmp_path / "vae_vae.safetensors")
+    monkeypatch.setattr(evaluate_module, "EXACT_GRID", 32)
+    calls, stages = [], []
+
+    class Cancelled(Exception):
+        pass
+
+    def check() -> None:
+        calls.append(len(stages))
+        if len(calls) == 3:  # the left VAE's bounds begun, the first set not finished
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        evaluate(_args(path), progress=stages.append, check=check)
+    assert stages == [f"measuring {N_IMAGES} train images"]  # the test set never began
+    assert calls == [1, 1, 1]
+    assert len(evaluate(_args(path), check=lambda: calls.append(0))["sets"]) == 2
+    assert len(calls) - 3 >= 2 * 6  # per set: before each model, twice inside each VAE

@@ -55,7 +55,8 @@ def measure(paths: tuple[Path, Path], max_images: int, progress: Callable[[str],
     for name, path, ckpt in zip("AB", paths, checkpoints, strict=True):
         check_cancelled()
         reports.append(evaluate(evaluate_args(str(path), max_images),
-                                progress=lambda t, n=name: progress(f"{n}: {t}")))
+                                progress=lambda t, n=name: progress(f"{n}: {t}"),
+                                check=check_cancelled))
         data = load_dataset(ckpt.dataset, None, ckpt.model_config.image_shape[0])
         snapshots.append(snapshot_of(ckpt.models, data, ckpt.history, ckpt.step,
                                      epoch=ckpt.epoch, train_config=ckpt.train_config))
