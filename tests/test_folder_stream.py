@@ -153,6 +153,7 @@ def test_the_test_split_held_in_memory_is_a_fixed_stated_subset(tmp_path, monkey
     assert len(trainer.snapshot().vae_mu) == 10  # the cloud: the held test images
 
 
+@pytest.mark.slow  # a few seconds; bench_stream's quick mode checks the same weights too
 def test_streamed_training_gives_the_in_memory_weights(tmp_path, monkeypatch):
     root = _folder(tmp_path / "same")  # 48 training images: batches of 20, 20 and 8
     memory = load_dataset(str(root), image_size=8)

@@ -24,6 +24,7 @@ def _top_level(modules: set[str]) -> set[str]:
     return {name.split(".")[0] for name in modules}
 
 
+@pytest.mark.slow  # a new interpreter importing all of model/ (about 4 s)
 def test_the_model_layer_never_imports_qt():
     # Every module of the package, including ones added later, and a dataset load.
     modules = _modules_after(
