@@ -144,8 +144,7 @@ class Turns(QtCore.QObject):
             self._timer.start(max(1, math.ceil(1000 * wait)))
             return
         if self._held_since is not None:
-            self._held_since, self._held_until = None, 0.0
-            self._draining = True
+            self._end_hold()
         key = next(iter(self._jobs))
         fn = self._jobs.pop(key)
         try:
